@@ -1,0 +1,3 @@
+from artreg.cli import main
+
+main()

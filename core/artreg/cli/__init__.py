@@ -1,0 +1,20 @@
+"""The ``artreg`` command line (typer + rich). Each command group lives in its own module and
+is registered on :data:`app` below."""
+
+from __future__ import annotations
+
+import typer
+
+app = typer.Typer(
+    name="artreg",
+    help="One interface to container registries: ECR, Artifact Registry, ACR and any OCI registry.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+)
+
+# Command modules register themselves on `app` when imported (one import line each, below).
+
+
+def main() -> None:
+    """Entry point of the ``artreg`` console script."""
+    app()

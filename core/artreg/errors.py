@@ -1,0 +1,396 @@
+"""The error model: one exception class per kind, all under :class:`ArtregError`.
+
+Every error serializes (``to_dict()``) as ``{code, message, context?, hint?, retryable, internal,
+httpStatusCode?, source?}`` with ``context`` keys in snake_case and ``source`` built from the cause
+chain. Wrap an error in another with ``raise Outer(...) from inner`` or ``inner.wrapped_in(outer)``.
+"""
+
+from __future__ import annotations
+
+import string
+from collections.abc import Mapping
+from typing import Any, ClassVar, Final, TypeVar
+
+from artreg.types import ErrorData
+
+__all__ = [
+    "ERROR_CLASSES",
+    "ArtregError",
+    "AuthenticationError",
+    "BindingConfigInvalid",
+    "BindingNotConfigured",
+    "BindingSetupFailed",
+    "ClientConfigInvalid",
+    "CloudPlatformError",
+    "FeatureNotEnabled",
+    "InvalidInput",
+    "OperationNotSupported",
+    "Other",
+    "QuotaExceeded",
+    "RateLimitExceeded",
+    "RemoteAccessDenied",
+    "RemoteResourceConflict",
+    "RemoteResourceNotFound",
+    "RemoteServiceUnavailable",
+    "ResourceNotFound",
+    "Timeout",
+    "UnexpectedResponseFormat",
+    "error_from_data",
+]
+
+E = TypeVar("E", bound="ArtregError")
+
+
+class ArtregError(Exception):
+    """Base of every artreg error. Subclasses fix ``code``, ``http_status``, ``retryable``,
+    ``internal``, the message template and the context fields; instances carry the values."""
+
+    code: ClassVar[str] = "BINDINGS_ERROR"
+    http_status: ClassVar[int | None] = 500
+    retryable: ClassVar[bool] = True
+    internal: ClassVar[bool] = True
+    template: ClassVar[str] = "{message}"
+    fields: ClassVar[tuple[str, ...]] = ("message",)
+    optional_fields: ClassVar[tuple[str, ...]] = ()
+
+    def __init__(self, *, hint: str | None = None, **context: Any) -> None:
+        allowed = set(self.fields) | set(self.optional_fields)
+        unknown = set(context) - allowed
+        if unknown:
+            raise TypeError(f"{type(self).__name__} has no context field(s) {sorted(unknown)}")
+        missing = [f for f in self.fields if f not in context]
+        if missing:
+            raise TypeError(f"{type(self).__name__} needs context field(s) {missing}")
+        self.context: dict[str, Any] = {
+            k: context[k] for k in (*self.fields, *self.optional_fields) if context.get(k) is not None
+        }
+        self.hint = hint
+        self.message = _render(self.template, context)
+        super().__init__(self.message)
+
+    # -- wrapping -------------------------------------------------------------------------------
+
+    @property
+    def source(self) -> BaseException | None:
+        """The wrapped error: the explicit cause, or the implicit context of a bare ``raise``."""
+        return self.__cause__ or (None if self.__suppress_context__ else self.__context__)
+
+    def wrapped_in(self, outer: E) -> E:
+        """Return ``outer`` with this error as its source (alien's ``.context(new)``)."""
+        outer.__cause__ = self
+        return outer
+
+    def with_source(self: E, source: BaseException | None) -> E:
+        """Set this error's source and return it."""
+        self.__cause__ = source
+        return self
+
+    # -- serialization --------------------------------------------------------------------------
+
+    @property
+    def http_status_code(self) -> int | None:
+        return self.http_status
+
+    def to_data(self) -> ErrorData:
+        """This error and its cause chain as the wire type."""
+        return ErrorData(
+            code=self.code,
+            message=self.message,
+            retryable=self.retryable,
+            internal=self.internal,
+            context=dict(self.context) or None,
+            hint=self.hint,
+            http_status_code=self.http_status_code,
+            source=_source_data(self.source),
+        )
+
+    def to_dict(self) -> dict[str, Any]:
+        """The documented JSON shape; absent optional keys are omitted."""
+        from artreg.types import to_builtins
+
+        result: dict[str, Any] = to_builtins(self.to_data())
+        return result
+
+    def sanitized(self) -> dict[str, Any]:
+        """What may be shown outside: internal errors lose their message, context and source."""
+        if not self.internal:
+            return self.to_dict()
+        data: dict[str, Any] = {
+            "code": self.code,
+            "message": "Internal error",
+            "retryable": self.retryable,
+            "internal": True,
+        }
+        if self.http_status_code is not None:
+            data["httpStatusCode"] = self.http_status_code
+        return data
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}(code={self.code!r}, message={self.message!r})"
+
+    def __str__(self) -> str:
+        return self.message
+
+
+def _render(template: str, context: Mapping[str, Any]) -> str:
+    """Fill a template; absent optional fields render as empty text."""
+    names = [name for _, name, _, _ in string.Formatter().parse(template) if name]
+    return template.format(**{n: context.get(n, "") for n in names})
+
+
+def _source_data(exc: BaseException | None, depth: int = 0) -> ErrorData | None:
+    if exc is None or depth > 16:
+        return None
+    if isinstance(exc, ArtregError):
+        return exc.to_data()
+    nested = exc.__cause__ or (None if exc.__suppress_context__ else exc.__context__)
+    return ErrorData(
+        code="EXTERNAL_ERROR",
+        message=f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__,
+        retryable=False,
+        internal=True,
+        source=_source_data(nested, depth + 1),
+    )
+
+
+# -- the kinds (reference §4.2) ----------------------------------------------------------------
+
+
+class BindingNotConfigured(ArtregError):
+    code = "BINDING_NOT_CONFIGURED"
+    http_status = 400
+    retryable = False
+    internal = False
+    fields = ("binding_name", "env_var")
+    template = "No binding configured for '{binding_name}': environment variable '{env_var}' is not set"
+
+
+class BindingConfigInvalid(ArtregError):
+    code = "BINDING_CONFIG_INVALID"
+    http_status = 400
+    retryable = False
+    internal = False
+    fields = ("binding_name", "env_var", "reason")
+    template = "Binding configuration invalid for binding '{binding_name}' (env var '{env_var}'): {reason}"
+
+
+class BindingSetupFailed(ArtregError):
+    code = "BINDING_SETUP_FAILED"
+    http_status = 500
+    retryable = False
+    internal = False
+    fields = ("binding_type", "reason")
+    template = "Binding setup failed for '{binding_type}': {reason}"
+
+
+class ClientConfigInvalid(ArtregError):
+    code = "CLIENT_CONFIG_INVALID"
+    http_status = 400
+    retryable = False
+    internal = False
+    fields = ("platform", "message")
+    template = "Client configuration invalid for platform '{platform}': {message}"
+
+
+class FeatureNotEnabled(ArtregError):
+    code = "FEATURE_NOT_ENABLED"
+    http_status = 501
+    retryable = False
+    internal = False
+    fields = ("feature",)
+    template = "Feature '{feature}' is not enabled"
+
+
+class OperationNotSupported(ArtregError):
+    code = "OPERATION_NOT_SUPPORTED"
+    http_status = 501
+    retryable = False
+    internal = False
+    fields = ("operation", "reason")
+    template = "Operation '{operation}' not supported: {reason}"
+
+
+class ResourceNotFound(ArtregError):
+    code = "RESOURCE_NOT_FOUND"
+    http_status = 404
+    retryable = False
+    internal = False
+    fields = ("resource_id",)
+    template = "Resource '{resource_id}' not found"
+
+
+class RemoteResourceNotFound(ArtregError):
+    code = "REMOTE_RESOURCE_NOT_FOUND"
+    http_status = 404
+    retryable = False
+    internal = False
+    fields = ("operation_context", "resource_type", "resource_name")
+    template = "{operation_context}: {resource_type} '{resource_name}' not found"
+
+
+class RemoteResourceConflict(ArtregError):
+    code = "REMOTE_RESOURCE_CONFLICT"
+    http_status = 409
+    retryable = True
+    internal = False
+    fields = ("operation_context", "resource_type", "resource_name", "conflict_reason")
+    template = "{operation_context}: {resource_type} '{resource_name}' conflict: {conflict_reason}"
+
+
+class RemoteAccessDenied(ArtregError):
+    code = "REMOTE_ACCESS_DENIED"
+    http_status = 403
+    retryable = True
+    internal = False
+    fields = ("operation_context", "resource_type", "resource_name")
+    template = "{operation_context}: access denied to {resource_type} '{resource_name}'"
+
+
+class RateLimitExceeded(ArtregError):
+    code = "RATE_LIMIT_EXCEEDED"
+    http_status = 429
+    retryable = True
+    internal = False
+    fields = ("operation_context", "details")
+    template = "{operation_context}: rate limit exceeded: {details}"
+
+
+class Timeout(ArtregError):
+    code = "TIMEOUT"
+    http_status = 408
+    retryable = True
+    internal = False
+    fields = ("operation_context", "details")
+    template = "{operation_context}: timed out: {details}"
+
+
+class RemoteServiceUnavailable(ArtregError):
+    code = "REMOTE_SERVICE_UNAVAILABLE"
+    http_status = 503
+    retryable = True
+    internal = False
+    fields = ("operation_context", "details")
+    template = "{operation_context}: service unavailable: {details}"
+
+
+class QuotaExceeded(ArtregError):
+    code = "QUOTA_EXCEEDED"
+    http_status = 429
+    retryable = True
+    internal = False
+    fields = ("operation_context", "details")
+    template = "{operation_context}: quota exceeded: {details}"
+
+
+class InvalidInput(ArtregError):
+    code = "INVALID_INPUT"
+    http_status = 400
+    retryable = False
+    internal = False
+    fields = ("operation_context", "details")
+    optional_fields = ("field_name",)
+    template = "{operation_context}: invalid input: {details}"
+
+
+class AuthenticationError(ArtregError):
+    code = "AUTHENTICATION_ERROR"
+    http_status = 401
+    retryable = True
+    internal = False
+    fields = ("operation_context", "details")
+    template = "{operation_context}: authentication failed: {details}"
+
+
+class CloudPlatformError(ArtregError):
+    code = "CLOUD_PLATFORM_ERROR"
+    http_status = 502
+    retryable = True
+    internal = False
+    fields = ("message",)
+    optional_fields = ("resource_id",)
+    template = "Cloud platform error: {message}"
+
+
+class UnexpectedResponseFormat(ArtregError):
+    code = "UNEXPECTED_RESPONSE_FORMAT"
+    http_status = 502
+    retryable = False
+    internal = False
+    fields = ("provider", "binding_name", "field", "response_json")
+    template = "Unexpected response format from {provider} for '{binding_name}': field '{field}'"
+
+
+class Other(ArtregError):
+    code = "BINDINGS_ERROR"
+    http_status = 500
+    retryable = True
+    internal = True
+    fields = ("message",)
+    template = "Bindings error: {message}"
+
+
+#: Every error class by its code.
+ERROR_CLASSES: Final[dict[str, type[ArtregError]]] = {
+    cls.code: cls
+    for cls in (
+        BindingNotConfigured,
+        BindingConfigInvalid,
+        BindingSetupFailed,
+        ClientConfigInvalid,
+        FeatureNotEnabled,
+        OperationNotSupported,
+        ResourceNotFound,
+        RemoteResourceNotFound,
+        RemoteResourceConflict,
+        RemoteAccessDenied,
+        RateLimitExceeded,
+        Timeout,
+        RemoteServiceUnavailable,
+        QuotaExceeded,
+        InvalidInput,
+        AuthenticationError,
+        CloudPlatformError,
+        UnexpectedResponseFormat,
+        Other,
+    )
+}
+
+
+class RemoteError(ArtregError):
+    """An error received over the wire (e.g. from the sidecar) whose code this version may not
+    know; it keeps the code, message and flags exactly as received."""
+
+    fields = ()
+
+    def __init__(self, data: ErrorData) -> None:
+        super().__init__(hint=data.hint)
+        self.data = data
+        self.message = data.message
+        self.context = dict(data.context or {})
+        self.args = (data.message,)
+
+    @property
+    def http_status_code(self) -> int | None:
+        return self.data.http_status_code
+
+    def to_data(self) -> ErrorData:
+        return self.data
+
+
+def error_from_data(data: ErrorData) -> ArtregError:
+    """Rebuild an error from its wire form: the known class when the context fits it."""
+    cls = ERROR_CLASSES.get(data.code)
+    err: ArtregError
+    if cls is not None:
+        try:
+            err = cls(hint=data.hint, **(data.context or {}))
+        except TypeError:
+            err = RemoteError(data)
+        else:
+            if err.message != data.message:
+                err = RemoteError(data)
+    else:
+        err = RemoteError(data)
+    if data.source is not None:
+        err.__cause__ = error_from_data(data.source)
+    return err

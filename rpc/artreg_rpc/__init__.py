@@ -1,0 +1,1 @@
+"""artreg's JSON-RPC 2.0 sidecar over WebSocket."""

@@ -77,7 +77,12 @@ class LocalBinding(_Binding, tag="local", frozen=True):
 ArtifactRegistryBinding = EcrBinding | AcrBinding | GarBinding | LocalBinding
 
 #: Service tag → the extra that provides it.
-SERVICE_FEATURES: Final[dict[str, str]] = {"ecr": "aws", "gar": "gcp", "acr": "azure", "local": "local"}
+SERVICE_FEATURES: Final[dict[str, str]] = {
+    "ecr": "aws",
+    "gar": "gcp",
+    "acr": "azure",
+    "local": "local",
+}
 
 _PREFIX: Final = "ALIEN_"
 _SUFFIX: Final = "_BINDING"
@@ -127,13 +132,14 @@ def parse_binding(binding_name: str, raw: str | bytes) -> ArtifactRegistryBindin
             binding_name=binding_name, env_var=env_var, reason="Failed to parse binding JSON"
         ) from exc
     try:
-        return msgspec.convert(data, ArtifactRegistryBinding)
+        binding: ArtifactRegistryBinding = msgspec.convert(data, ArtifactRegistryBinding)
     except msgspec.ValidationError as exc:
         raise BindingConfigInvalid(
             binding_name=binding_name,
             env_var=env_var,
             reason=f"Failed to parse artifact registry binding: {exc}",
         ) from exc
+    return binding
 
 
 class _Unresolvable(Exception):
@@ -145,7 +151,11 @@ class _Unresolvable(Exception):
 def _value(value: Any, field: str) -> Any:
     if isinstance(value, dict) and set(value) == {"secretRef"}:
         ref = value["secretRef"]
-        if isinstance(ref, dict) and isinstance(ref.get("name"), str) and isinstance(ref.get("key"), str):
+        if (
+            isinstance(ref, dict)
+            and isinstance(ref.get("name"), str)
+            and isinstance(ref.get("key"), str)
+        ):
             raise _Unresolvable(
                 f"SecretRef not resolved for field '{field}' - "
                 "this should have been resolved by the controller"

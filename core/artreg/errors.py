@@ -62,7 +62,9 @@ class ArtregError(Exception):
         if missing:
             raise TypeError(f"{type(self).__name__} needs context field(s) {missing}")
         self.context: dict[str, Any] = {
-            k: context[k] for k in (*self.fields, *self.optional_fields) if context.get(k) is not None
+            k: context[k]
+            for k in (*self.fields, *self.optional_fields)
+            if context.get(k) is not None
         }
         self.hint = hint
         self.message = _render(self.template, context)
@@ -162,7 +164,9 @@ class BindingNotConfigured(ArtregError):
     retryable = False
     internal = False
     fields = ("binding_name", "env_var")
-    template = "No binding configured for '{binding_name}': environment variable '{env_var}' is not set"
+    template = (
+        "No binding configured for '{binding_name}': environment variable '{env_var}' is not set"
+    )
 
 
 class BindingConfigInvalid(ArtregError):
@@ -171,7 +175,9 @@ class BindingConfigInvalid(ArtregError):
     retryable = False
     internal = False
     fields = ("binding_name", "env_var", "reason")
-    template = "Binding configuration invalid for binding '{binding_name}' (env var '{env_var}'): {reason}"
+    template = (
+        "Binding configuration invalid for binding '{binding_name}' (env var '{env_var}'): {reason}"
+    )
 
 
 class BindingSetupFailed(ArtregError):

@@ -58,7 +58,9 @@ def _provider_module(service: str) -> _ProviderModule:
     except ImportError as exc:
         raise FeatureNotEnabled(
             feature=feature,
-            hint=f"install the extra: pip install 'artreg[{feature}]'" if feature != "local" else None,
+            hint=f"install the extra: pip install 'artreg[{feature}]'"
+            if feature != "local"
+            else None,
         ) from exc
     return cast(_ProviderModule, module)
 

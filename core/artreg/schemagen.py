@@ -30,10 +30,12 @@ _UNIONS: Final[dict[str, Any]] = {"CrossAccountAccess": t.CrossAccountAccess}
 
 def _components(types: list[Any], ref_prefix: str) -> tuple[list[Any], dict[str, Any]]:
     """msgspec's schema components, with union aliases given their own names."""
-    schemas, defs = msgspec.json.schema_components(types, ref_template=ref_prefix + "{name}")
+    raw_schemas, defs = msgspec.json.schema_components(types, ref_template=ref_prefix + "{name}")
     named: dict[str, Any] = {}
     for name, union in _UNIONS.items():
-        (inline,), union_defs = msgspec.json.schema_components([union], ref_template=ref_prefix + "{name}")
+        (inline,), union_defs = msgspec.json.schema_components(
+            [union], ref_template=ref_prefix + "{name}"
+        )
         defs.update(union_defs)
         named[name] = inline
     ref_of = {json.dumps(s, sort_keys=True): {"$ref": ref_prefix + n} for n, s in named.items()}
@@ -49,7 +51,7 @@ def _components(types: list[Any], ref_prefix: str) -> tuple[list[Any], dict[str,
         return node
 
     defs = {k: swap(v) for k, v in defs.items()}
-    schemas = [swap(s) for s in schemas]
+    schemas = [swap(s) for s in raw_schemas]
     for name, inline in named.items():
         defs[name] = {"title": name, **inline}
         if name in t.WIRE_TYPES:
@@ -181,7 +183,11 @@ def write(directory: Path = SCHEMA_DIR) -> list[str]:
 def check(directory: Path = SCHEMA_DIR) -> list[str]:
     """Names of files that are missing, stale or differ from a fresh generation."""
     files = generate()
-    problems = [n for n, d in files.items() if not (directory / n).exists() or (directory / n).read_bytes() != d]
+    problems = [
+        n
+        for n, d in files.items()
+        if not (directory / n).exists() or (directory / n).read_bytes() != d
+    ]
     problems += [p.name for p in directory.glob("*.json") if p.name not in files]
     return sorted(problems)
 

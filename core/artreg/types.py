@@ -103,7 +103,9 @@ class ArtifactRegistryCredentials(msgspec.Struct, rename="camel", frozen=True):
         yield "expires_at", self.expires_at
 
 
-class AwsCrossAccountAccess(msgspec.Struct, rename="camel", tag_field="type", tag="aws", frozen=True):
+class AwsCrossAccountAccess(
+    msgspec.Struct, rename="camel", tag_field="type", tag="aws", frozen=True
+):
     """Pull access for other AWS accounts, their roles, and Lambda in the given regions."""
 
     account_ids: list[str]
@@ -112,7 +114,9 @@ class AwsCrossAccountAccess(msgspec.Struct, rename="camel", tag_field="type", ta
     allowed_service_types: list[ComputeServiceType]
 
 
-class GcpCrossAccountAccess(msgspec.Struct, rename="camel", tag_field="type", tag="gcp", frozen=True):
+class GcpCrossAccountAccess(
+    msgspec.Struct, rename="camel", tag_field="type", tag="gcp", frozen=True
+):
     """Pull access for Cloud Run in other projects and for service accounts."""
 
     project_numbers: list[str]
@@ -168,7 +172,9 @@ class BindingParams(msgspec.Struct, rename="camel", forbid_unknown_fields=True, 
     binding_name: str
 
 
-class CreateRepositoryParams(msgspec.Struct, rename="camel", forbid_unknown_fields=True, frozen=True):
+class CreateRepositoryParams(
+    msgspec.Struct, rename="camel", forbid_unknown_fields=True, frozen=True
+):
     binding_name: str
     repo_name: str
 
@@ -215,7 +221,9 @@ class BlobParams(msgspec.Struct, rename="camel", forbid_unknown_fields=True, fro
     digest: str
 
 
-class BlobDownloadUrlParams(msgspec.Struct, rename="camel", forbid_unknown_fields=True, frozen=True):
+class BlobDownloadUrlParams(
+    msgspec.Struct, rename="camel", forbid_unknown_fields=True, frozen=True
+):
     binding_name: str
     repo_name: str
     digest: str
@@ -260,7 +268,9 @@ WireError = msgspec.ValidationError
 """Raised when JSON does not match a wire type; its message names the offending field path."""
 
 _encoder: Final = msgspec.json.Encoder()
-_ACCESS_KEYS: Final = frozenset({"accountIds", "projectNumbers", "roleArns", "serviceAccountEmails"})
+_ACCESS_KEYS: Final = frozenset(
+    {"accountIds", "projectNumbers", "roleArns", "serviceAccountEmails"}
+)
 
 
 def _normalize(obj: Any) -> Any:
@@ -275,13 +285,13 @@ def _normalize(obj: Any) -> Any:
     return obj
 
 
-def decode(data: bytes | str, type: type[T]) -> T:  # noqa: A002 - mirrors msgspec's signature
+def decode(data: bytes | str, type: type[T]) -> T:
     """Decode JSON into a wire type. Raises :data:`WireError` (``msgspec.ValidationError``)
     or ``msgspec.DecodeError`` for malformed JSON; both messages name the offending path."""
     return convert(msgspec.json.decode(data), type)
 
 
-def convert(obj: Any, type: type[T]) -> T:  # noqa: A002
+def convert(obj: Any, type: type[T]) -> T:
     """Convert already-parsed JSON (dicts, lists, scalars) into a wire type."""
     return msgspec.convert(_normalize(obj), type, strict=True)
 

@@ -45,10 +45,10 @@ class ArtregError(Exception):
     """Base of every artreg error. Subclasses fix ``code``, ``http_status``, ``retryable``,
     ``internal``, the message template and the context fields; instances carry the values."""
 
-    code: ClassVar[str] = "BINDINGS_ERROR"
+    code: str = "BINDINGS_ERROR"
     http_status: ClassVar[int | None] = 500
-    retryable: ClassVar[bool] = True
-    internal: ClassVar[bool] = True
+    retryable: bool = True
+    internal: bool = True
     template: ClassVar[str] = "{message}"
     fields: ClassVar[tuple[str, ...]] = ("message",)
     optional_fields: ClassVar[tuple[str, ...]] = ()
@@ -371,6 +371,9 @@ class RemoteError(ArtregError):
     def __init__(self, data: ErrorData) -> None:
         super().__init__(hint=data.hint)
         self.data = data
+        self.code = data.code
+        self.retryable = data.retryable
+        self.internal = data.internal
         self.message = data.message
         self.context = dict(data.context or {})
         self.args = (data.message,)

@@ -1,0 +1,119 @@
+"""What every command shares: the ``--binding``, ``--output`` and ``--debug`` options, loading the
+binding's registry, and running a command's coroutine with errors turned into exit codes.
+
+The binding is ``--binding NAME``, else the ``ARTREG_BINDING`` environment variable, else
+``artifacts`` (the name alien's manager looks for first). Bindings are read from
+``ALIEN_{NAME}_BINDING`` environment variables exactly as :func:`artreg.load_artifact_registry`
+reads them.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass
+from typing import Annotated, Final, TypeVar
+
+import typer
+
+from artreg.cli.errors import EXIT_CODES_EPILOG, ExitCode, report_error
+from artreg.cli.output import OutputFormat, resolve_output
+from artreg.errors import ArtregError
+from artreg.loader import load_artifact_registry
+from artreg.registry import ArtifactRegistry
+
+__all__ = [
+    "BINDING_ENV",
+    "DEFAULT_BINDING",
+    "EPILOG",
+    "BindingOption",
+    "Common",
+    "DebugOption",
+    "OutputOption",
+    "open_registry",
+    "run",
+]
+
+T = TypeVar("T")
+
+BINDING_ENV: Final = "ARTREG_BINDING"
+DEFAULT_BINDING: Final = "artifacts"
+
+EPILOG: Final = EXIT_CODES_EPILOG
+
+BindingOption = Annotated[
+    str,
+    typer.Option(
+        "--binding",
+        "-b",
+        envvar=BINDING_ENV,
+        show_envvar=True,
+        metavar="NAME",
+        help="The binding to use, read from the ALIEN_{NAME}_BINDING environment variable.",
+    ),
+]
+
+OutputOption = Annotated[
+    OutputFormat | None,
+    typer.Option(
+        "--output",
+        "-o",
+        case_sensitive=False,
+        show_default=False,
+        help="json or table. Default: table on a terminal, json when stdout is a pipe or file.",
+    ),
+]
+
+DebugOption = Annotated[
+    bool,
+    typer.Option(
+        "--debug",
+        envvar="ARTREG_DEBUG",
+        help="On failure, also print the error's cause chain (secrets are never shown).",
+    ),
+]
+
+
+@dataclass(frozen=True)
+class Common:
+    """The resolved shared options of one command invocation."""
+
+    binding: str
+    output: OutputFormat
+    debug: bool
+
+    @classmethod
+    def of(cls, binding: str, output: OutputFormat | None, debug: bool) -> Common:
+        return cls(binding=binding or DEFAULT_BINDING, output=resolve_output(output), debug=debug)
+
+
+@contextlib.asynccontextmanager
+async def open_registry(binding: str) -> AsyncIterator[ArtifactRegistry]:
+    """The binding's registry, closed when the block ends."""
+    registry = load_artifact_registry(binding)
+    try:
+        yield registry
+    finally:
+        with contextlib.suppress(Exception):
+            await registry.aclose()
+
+
+def run(common: Common, action: Callable[[], Awaitable[T]]) -> T:
+    """Run a command's coroutine. An error prints one line (plus the cause chain with
+    ``--debug``) and exits with the code of its class."""
+    try:
+        return asyncio.run(_as_coroutine(action))
+    except (typer.Exit, typer.Abort):
+        raise
+    except KeyboardInterrupt as exc:
+        raise typer.Exit(report_error(exc, debug=False)) from None
+    except ArtregError as exc:
+        raise typer.Exit(report_error(exc, debug=common.debug)) from None
+    except Exception as exc:
+        code = report_error(exc, debug=common.debug)
+        raise typer.Exit(code or int(ExitCode.INTERNAL)) from None
+
+
+async def _as_coroutine(action: Callable[[], Awaitable[T]]) -> T:
+    return await action()

@@ -1,0 +1,50 @@
+"""``artreg endpoint`` and ``artreg prefix``: where a binding's images live."""
+
+from __future__ import annotations
+
+from artreg.cli import app
+from artreg.cli.common import (
+    DEFAULT_BINDING,
+    EPILOG,
+    BindingOption,
+    Common,
+    DebugOption,
+    OutputOption,
+    open_registry,
+    run,
+)
+from artreg.cli.output import emit
+
+
+@app.command("endpoint", epilog=EPILOG)
+def endpoint(
+    binding: BindingOption = DEFAULT_BINDING,
+    output: OutputOption = None,
+    debug: DebugOption = False,
+) -> None:
+    """Print the binding's registry base URL, with its scheme (e.g. http://localhost:5000)."""
+    common = Common.of(binding, output, debug)
+
+    async def action() -> str:
+        async with open_registry(common.binding) as registry:
+            return registry.registry_endpoint()
+
+    url = run(common, action)
+    emit({"binding": common.binding, "endpoint": url}, common.output, lambda: url)
+
+
+@app.command("prefix", epilog=EPILOG)
+def prefix(
+    binding: BindingOption = DEFAULT_BINDING,
+    output: OutputOption = None,
+    debug: DebugOption = False,
+) -> None:
+    """Print the binding's upstream repository prefix ("" when it has no shared repository)."""
+    common = Common.of(binding, output, debug)
+
+    async def action() -> str:
+        async with open_registry(common.binding) as registry:
+            return registry.upstream_repository_prefix()
+
+    value = run(common, action)
+    emit({"binding": common.binding, "prefix": value}, common.output, lambda: value or "(none)")

@@ -1,0 +1,243 @@
+"""How the command line reports failures: one line on stderr (code, message and hint) and an exit
+code per class of error, the same for every command.
+
+| exit | class          | error codes                                                        |
+|------|----------------|--------------------------------------------------------------------|
+| 0    | success        |                                                                    |
+| 1    | internal       | BINDINGS_ERROR and anything unexpected                             |
+| 2    | usage          | bad arguments, INVALID_INPUT, BINDING_NOT_CONFIGURED,              |
+|      |                | BINDING_CONFIG_INVALID, CLIENT_CONFIG_INVALID                      |
+| 3    | not found      | RESOURCE_NOT_FOUND, REMOTE_RESOURCE_NOT_FOUND                      |
+| 4    | auth           | AUTHENTICATION_ERROR, REMOTE_ACCESS_DENIED                         |
+| 5    | unsupported    | OPERATION_NOT_SUPPORTED, FEATURE_NOT_ENABLED                       |
+| 6    | remote failure | CLOUD_PLATFORM_ERROR, REMOTE_SERVICE_UNAVAILABLE, TIMEOUT,         |
+|      |                | RATE_LIMIT_EXCEEDED, QUOTA_EXCEEDED, REMOTE_RESOURCE_CONFLICT,     |
+|      |                | UNEXPECTED_RESPONSE_FORMAT, BINDING_SETUP_FAILED                   |
+| 130  | interrupted    | Ctrl-C                                                             |
+
+``--debug`` adds the cause chain (the ``source`` entries of :meth:`ArtregError.to_dict`), one
+indented line per cause. Every line printed passes through :func:`redact`, which removes the
+secrets this process has seen and anything shaped like a credential.
+"""
+
+from __future__ import annotations
+
+import enum
+import re
+import sys
+from collections.abc import Iterator, Mapping
+from typing import IO, Any, Final
+
+from artreg.errors import ArtregError
+
+__all__ = [
+    "EXIT_CODES_EPILOG",
+    "ExitCode",
+    "exit_code_for",
+    "format_error",
+    "format_error_chain",
+    "redact",
+    "register_secret",
+    "report_error",
+]
+
+
+class ExitCode(enum.IntEnum):
+    """Process exit status per class of error."""
+
+    OK = 0
+    INTERNAL = 1
+    USAGE = 2
+    NOT_FOUND = 3
+    AUTH = 4
+    UNSUPPORTED = 5
+    REMOTE = 6
+    INTERRUPTED = 130
+
+
+_BY_CODE: Final[Mapping[str, ExitCode]] = {
+    "INVALID_INPUT": ExitCode.USAGE,
+    "BINDING_NOT_CONFIGURED": ExitCode.USAGE,
+    "BINDING_CONFIG_INVALID": ExitCode.USAGE,
+    "CLIENT_CONFIG_INVALID": ExitCode.USAGE,
+    "RESOURCE_NOT_FOUND": ExitCode.NOT_FOUND,
+    "REMOTE_RESOURCE_NOT_FOUND": ExitCode.NOT_FOUND,
+    "AUTHENTICATION_ERROR": ExitCode.AUTH,
+    "REMOTE_ACCESS_DENIED": ExitCode.AUTH,
+    "OPERATION_NOT_SUPPORTED": ExitCode.UNSUPPORTED,
+    "FEATURE_NOT_ENABLED": ExitCode.UNSUPPORTED,
+    "CLOUD_PLATFORM_ERROR": ExitCode.REMOTE,
+    "REMOTE_SERVICE_UNAVAILABLE": ExitCode.REMOTE,
+    "TIMEOUT": ExitCode.REMOTE,
+    "RATE_LIMIT_EXCEEDED": ExitCode.REMOTE,
+    "QUOTA_EXCEEDED": ExitCode.REMOTE,
+    "REMOTE_RESOURCE_CONFLICT": ExitCode.REMOTE,
+    "UNEXPECTED_RESPONSE_FORMAT": ExitCode.REMOTE,
+    "BINDING_SETUP_FAILED": ExitCode.REMOTE,
+    "BINDINGS_ERROR": ExitCode.INTERNAL,
+}
+
+#: The exit-code table, as shown at the end of every command's ``--help``.
+EXIT_CODES_EPILOG: Final = "\n".join(
+    (
+        "Exit codes (errors print one line on stderr; --debug adds the cause chain):",
+        "  0  ok",
+        "  1  internal error (BINDINGS_ERROR, anything unexpected)",
+        "  2  usage: bad arguments, INVALID_INPUT, BINDING_NOT_CONFIGURED, "
+        "BINDING_CONFIG_INVALID, CLIENT_CONFIG_INVALID",
+        "  3  not found: RESOURCE_NOT_FOUND, REMOTE_RESOURCE_NOT_FOUND",
+        "  4  auth: AUTHENTICATION_ERROR, REMOTE_ACCESS_DENIED",
+        "  5  unsupported: OPERATION_NOT_SUPPORTED, FEATURE_NOT_ENABLED",
+        "  6  remote failure: CLOUD_PLATFORM_ERROR, REMOTE_SERVICE_UNAVAILABLE, TIMEOUT, "
+        "RATE_LIMIT_EXCEEDED, QUOTA_EXCEEDED, REMOTE_RESOURCE_CONFLICT, UNEXPECTED_RESPONSE_FORMAT",
+        "  130  interrupted",
+    )
+)
+
+
+def exit_code_for(error: BaseException) -> ExitCode:
+    """The exit status for an error: by its code for artreg errors, INTERNAL otherwise."""
+    if isinstance(error, KeyboardInterrupt):
+        return ExitCode.INTERRUPTED
+    if isinstance(error, ArtregError):
+        return _BY_CODE.get(error.code, _by_status(error.http_status_code))
+    return ExitCode.INTERNAL
+
+
+def _by_status(status: int | None) -> ExitCode:
+    """Codes this version does not know (e.g. received over the wire), classed by HTTP status."""
+    if status is None:
+        return ExitCode.INTERNAL
+    if status == 404:
+        return ExitCode.NOT_FOUND
+    if status in (401, 403):
+        return ExitCode.AUTH
+    if status == 501:
+        return ExitCode.UNSUPPORTED
+    if 400 <= status < 500 and status not in (408, 409, 429):
+        return ExitCode.USAGE
+    if status >= 500 or status in (408, 409, 429):
+        return ExitCode.REMOTE
+    return ExitCode.INTERNAL
+
+
+# -- secrets ---------------------------------------------------------------------------------------
+
+_secrets: set[str] = set()
+
+#: Shortest value registered as a secret: shorter strings would blank out ordinary words.
+_MIN_SECRET_LENGTH: Final = 6
+
+_PATTERNS: Final = (
+    # Authorization header values
+    (re.compile(r"(?i)\b(bearer|basic)\s+[A-Za-z0-9._~+/=-]{8,}"), r"\1 ***"),
+    # user:password@ in URLs
+    (re.compile(r"(?i)(\b[a-z][a-z0-9+.-]*://[^/\s:@]*):[^/\s@]+@"), r"\1:***@"),
+    # key=value and "key": "value" for credential-looking keys (query strings, JSON, forms)
+    (
+        re.compile(
+            r"(?i)((?:password|passwd|secret|token|access_token|refresh_token|identitytoken|"
+            r"x-amz-signature|x-amz-security-token|x-amz-credential|signature|sig|"
+            r"_alien_sig|authorization|client_secret|api[_-]?key)\"?\s*[=:]\s*\"?)"
+            r"[^\s\"&,;}]+"
+        ),
+        r"\1***",
+    ),
+    # AWS access key ids
+    (re.compile(r"\b(AKIA|ASIA)[A-Z0-9]{12,}\b"), r"\1***"),
+)
+
+
+def register_secret(value: str | None) -> None:
+    """Remember a secret so that no line this process prints can contain it."""
+    if value and len(value) >= _MIN_SECRET_LENGTH:
+        _secrets.add(value)
+
+
+def redact(text: str) -> str:
+    """``text`` without any registered secret and without credential-shaped substrings."""
+    for secret in sorted(_secrets, key=len, reverse=True):
+        if secret in text:
+            text = text.replace(secret, "***")
+    for pattern, replacement in _PATTERNS:
+        text = pattern.sub(replacement, text)
+    return text
+
+
+# -- rendering -------------------------------------------------------------------------------------
+
+
+def format_error(error: BaseException) -> str:
+    """The one line shown for an error: ``error: CODE: message (hint: …)``."""
+    if isinstance(error, ArtregError):
+        line = f"error: {error.code}: {error.message}"
+        if error.hint:
+            line += f" (hint: {error.hint})"
+    elif isinstance(error, KeyboardInterrupt):
+        line = "error: interrupted"
+    else:
+        detail = str(error)
+        line = f"error: INTERNAL_ERROR: {type(error).__name__}" + (f": {detail}" if detail else "")
+    return redact(" ".join(line.split()))
+
+
+def _chain(data: Mapping[str, Any]) -> Iterator[Mapping[str, Any]]:
+    source = data.get("source")
+    depth = 0
+    while isinstance(source, Mapping) and depth < 32:
+        yield source
+        source = source.get("source")
+        depth += 1
+
+
+def format_error_chain(error: BaseException) -> list[str]:
+    """The cause chain of an error, one line per cause, outermost first (for ``--debug``)."""
+    if isinstance(error, ArtregError):
+        data = error.to_dict()
+    else:
+        from artreg.errors import Other
+
+        wrapper = Other(message=type(error).__name__)
+        wrapper.__cause__ = error
+        data = wrapper.to_dict()
+    lines: list[str] = []
+    if isinstance(error, ArtregError):
+        extras = _details(data, with_hint=False)
+        if extras:
+            lines.append(f"  [{extras}]")
+    for depth, cause in enumerate(_chain(data), start=1):
+        text = f"caused by: {cause.get('code')}: {cause.get('message')}"
+        extras = _details(cause, with_hint=True)
+        if extras:
+            text += f" [{extras}]"
+        lines.append("  " * depth + " ".join(text.split()))
+    return [redact(line) for line in lines]
+
+
+def _details(data: Mapping[str, Any], *, with_hint: bool) -> str:
+    parts: list[str] = []
+    status = data.get("httpStatusCode")
+    if status is not None:
+        parts.append(f"http={status}")
+    if data.get("retryable"):
+        parts.append("retryable")
+    context = data.get("context")
+    if isinstance(context, Mapping):
+        parts.extend(f"{k}={v}" for k, v in context.items())
+    hint = data.get("hint")
+    if with_hint and hint:
+        parts.append(f"hint={hint}")
+    return ", ".join(parts)
+
+
+def report_error(
+    error: BaseException, *, debug: bool = False, stream: IO[str] | None = None
+) -> int:
+    """Print an error (and with ``debug`` its cause chain) and return the exit status."""
+    stream = sys.stderr if stream is None else stream
+    print(format_error(error), file=stream)
+    if debug:
+        for line in format_error_chain(error):
+            print(line, file=stream)
+    stream.flush()
+    return int(exit_code_for(error))

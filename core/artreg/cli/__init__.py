@@ -18,3 +18,9 @@ app = typer.Typer(
 def main() -> None:
     """Entry point of the ``artreg`` console script."""
     app()
+
+
+from artreg.cli import repo  # noqa: E402, F401, I001
+from artreg.cli import creds  # noqa: E402, F401
+from artreg.cli import access  # noqa: E402, F401
+from artreg.cli import endpoint  # noqa: E402, F401

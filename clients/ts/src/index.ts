@@ -1,0 +1,30 @@
+/**
+ * `@artreg/client`: the TypeScript client of the artreg JSON-RPC sidecar.
+ *
+ * ```ts
+ * import { connect } from "@artreg/client";
+ * const client = await connect({ url: "ws://127.0.0.1:7420" });
+ * const registry = client.artifactRegistry("artifacts");
+ * const repo = await registry.createRepository("my-app");
+ * await client.close();
+ * ```
+ */
+export { ArtifactRegistry, type Manifest } from "./artifact-registry.js";
+export {
+  ArtregClient,
+  connect,
+  DEFAULT_MAX_PAYLOAD_BYTES,
+  DEFAULT_TIMEOUT_MS,
+  type CallOptions,
+  type ConnectOptions,
+} from "./client.js";
+export { ArtregError, ClientErrorCode, isArtregError, isErrorData, type ArtregErrorInit } from "./errors.js";
+export {
+  API_VERSION,
+  METHOD_PARAMS,
+  type ArtregMethodName,
+  type ArtregMethods,
+  type ParamsOf,
+  type ResultOf,
+} from "./generated/methods.js";
+export type * from "./generated/types.js";

@@ -1,0 +1,456 @@
+"""``docker-credential-artreg``: Docker's credential-helper protocol, answered from artreg bindings.
+
+Configure it for a registry host in Docker's ``~/.docker/config.json`` or in a containers
+``auth.json`` (podman, skopeo, buildah)::
+
+    {"credHelpers": {"123456789012.dkr.ecr.us-east-1.amazonaws.com": "artreg"}}
+
+Commands (the verb is the first argument; input on stdin, output on stdout):
+
+``get``
+    stdin holds a server URL (``https://host[:port]``, ``host[:port]`` or with a path). The helper
+    looks through the bindings in the environment (``ALIEN_{NAME}_BINDING``; ``ARTREG_BINDING``
+    first when set) for the one whose ``registry_endpoint()`` has that host, calls its
+    ``generate_credentials`` and prints ``{"ServerURL", "Username", "Secret"}``. Bearer credentials
+    (ACR) are answered the way Docker expects an identity token: ``Username`` is ``<token>`` and
+    ``Secret`` is the token. A host no binding serves, or a binding whose registry needs no
+    credentials (Local), answers Docker's standard "credentials not found in native keychain"
+    with exit 1, which every client treats as "pull anonymously".
+``list``
+    ``{"host": "username"}`` for every binding with a registry endpoint (the username is known
+    once credentials were cached, else empty).
+``store``, ``erase``
+    Refused (exit 1, message on stderr and stdout): credentials come from bindings, so there is
+    nothing to store; ``docker login`` is not needed for these hosts.
+``version``
+    Prints the artreg version.
+
+Credentials asked for are push-pull (pull when the binding cannot give push-pull, e.g. only a
+pull role is configured); ``ARTREG_CREDHELPER_PERMISSIONS=pull`` asks for pull only. The
+repository named in the request is the binding's upstream repository prefix, or
+``ARTREG_CREDHELPER_REPOSITORY`` when set (ACR scopes its tokens to it).
+
+Caching: each call is a fresh process, so credentials are cached on disk until near expiry, in
+``$ARTREG_CACHE_DIR`` or ``$XDG_CACHE_HOME/artreg`` or ``~/.cache/artreg``, under
+``credhelper/``: the directory is created 0700 and every file 0600 (owned by the user, written
+atomically; a file readable by others is ignored). An entry is used until 80 % of its lifetime
+has passed and never within 60 s of its expiry; credentials without an expiry are kept 300 s;
+anonymous ones are not cached. The key covers the binding name, its JSON, the host, the
+permissions and the cloud configuration variables, so changing any of them misses the cache.
+``ARTREG_CREDHELPER_CACHE=0`` turns the cache off.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import hashlib
+import json
+import os
+import stat
+import sys
+import tempfile
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import IO, Any, Final
+from urllib.parse import urlsplit
+
+from artreg.binding import bindings_from_env
+from artreg.errors import ArtregError, BindingConfigInvalid, OperationNotSupported
+from artreg.loader import load_artifact_registry
+from artreg.registry import ArtifactRegistry
+from artreg.types import (
+    ArtifactRegistryCredentials,
+    ArtifactRegistryPermissions,
+    RegistryAuthMethod,
+    parse_timestamp,
+)
+
+__all__ = [
+    "NOT_FOUND_MESSAGE",
+    "CachedCredentials",
+    "CredentialCache",
+    "HelperError",
+    "cache_dir",
+    "get",
+    "list_hosts",
+    "main",
+    "normalize_host",
+]
+
+#: Docker's standard answer when a helper has no credentials for a server.
+NOT_FOUND_MESSAGE: Final = "credentials not found in native keychain"
+#: Docker's username convention for an identity (bearer) token.
+IDENTITY_TOKEN_USERNAME: Final = "<token>"
+
+_CONFIG_PREFIXES: Final = ("AWS_", "GOOGLE_", "GCP_", "AZURE_", "ARTREG_", "SSL_", "REQUESTS_")
+_CACHE_LIFETIME_SHARE: Final = 0.8
+_MIN_REMAINING: Final = 60.0
+_NO_EXPIRY_TTL: Final = 300.0
+
+
+class HelperError(Exception):
+    """A failure reported to the caller (one line, exit 1)."""
+
+
+# -- hosts -------------------------------------------------------------------------------------------
+
+
+def normalize_host(server_url: str) -> str:
+    """``https://Host:443/v2/`` → ``host``; ``host:5000`` → ``host:5000``; lowercase, without the
+    default port of the URL's scheme."""
+    text = server_url.strip()
+    if not text:
+        return ""
+    has_scheme = "://" in text
+    parts = urlsplit(text if has_scheme else f"//{text}")
+    host = (parts.hostname or "").lower()
+    if ":" in host:  # IPv6
+        host = f"[{host}]"
+    try:
+        port = parts.port
+    except ValueError:
+        port = None
+    default = {"https": 443, "http": 80}.get(parts.scheme.lower()) if has_scheme else None
+    if port is not None and port != default:
+        return f"{host}:{port}"
+    return host
+
+
+# -- the disk cache ------------------------------------------------------------------------------------
+
+
+def cache_dir(env: Mapping[str, str] | None = None) -> Path:
+    """Where cached credentials live (see the module docstring)."""
+    env = os.environ if env is None else env
+    base = env.get("ARTREG_CACHE_DIR")
+    if base:
+        return Path(base) / "credhelper"
+    xdg = env.get("XDG_CACHE_HOME")
+    root = Path(xdg) if xdg else Path.home() / ".cache"
+    return root / "artreg" / "credhelper"
+
+
+@dataclass(frozen=True)
+class CachedCredentials:
+    """One cache entry: the credentials and when they stop being used."""
+
+    host: str
+    auth_method: str
+    username: str
+    secret: str
+    use_until: float
+
+
+class CredentialCache:
+    """Credentials on disk, one 0600 file per key, in a 0700 directory."""
+
+    def __init__(self, directory: Path, *, clock: Any = time.time) -> None:
+        self.directory = directory
+        self.clock = clock
+
+    def _path(self, key: str) -> Path:
+        return self.directory / f"{hashlib.sha256(key.encode()).hexdigest()}.json"
+
+    def get(self, key: str) -> CachedCredentials | None:
+        path = self._path(key)
+        try:
+            with open(path, "rb") as fh:
+                info = os.fstat(fh.fileno())
+                if info.st_mode & (stat.S_IRWXG | stat.S_IRWXO) or info.st_uid != os.getuid():
+                    return None
+                data = json.loads(fh.read())
+            entry = CachedCredentials(
+                host=str(data["host"]),
+                auth_method=str(data["authMethod"]),
+                username=str(data["username"]),
+                secret=str(data["secret"]),
+                use_until=float(data["useUntil"]),
+            )
+        except (OSError, ValueError, KeyError, TypeError):
+            return None
+        if entry.use_until <= self.clock():
+            with contextlib.suppress(OSError):
+                path.unlink()
+            return None
+        return entry
+
+    def put(self, key: str, entry: CachedCredentials) -> None:
+        """Write an entry atomically; failures to cache are ignored (the answer still goes out)."""
+        with contextlib.suppress(OSError):
+            self.directory.mkdir(mode=0o700, parents=True, exist_ok=True)
+            info = self.directory.stat()
+            if info.st_mode & (stat.S_IRWXG | stat.S_IRWXO):
+                os.chmod(self.directory, 0o700)
+            payload = json.dumps(
+                {
+                    "host": entry.host,
+                    "authMethod": entry.auth_method,
+                    "username": entry.username,
+                    "secret": entry.secret,
+                    "useUntil": entry.use_until,
+                }
+            ).encode()
+            fd, tmp = tempfile.mkstemp(dir=self.directory, prefix=".tmp-", suffix=".json")
+            try:
+                os.fchmod(fd, 0o600)
+                with os.fdopen(fd, "wb") as fh:
+                    fh.write(payload)
+                    fh.flush()
+                    os.fsync(fh.fileno())
+                os.replace(tmp, self._path(key))
+            except BaseException:
+                with contextlib.suppress(OSError):
+                    os.unlink(tmp)
+                raise
+
+    def username_for(self, host: str) -> str:
+        """The username of any fresh entry for ``host`` (for ``list``)."""
+        with contextlib.suppress(OSError):
+            for path in sorted(self.directory.glob("*.json")):
+                try:
+                    data = json.loads(path.read_bytes())
+                    if data.get("host") == host and float(data["useUntil"]) > self.clock():
+                        return str(data["username"])
+                except (OSError, ValueError, KeyError, TypeError, AttributeError):
+                    continue
+        return ""
+
+
+def use_until(creds: ArtifactRegistryCredentials, now: float) -> float:
+    """When cached credentials stop being used: 80 % of their remaining lifetime, never
+    closer than 60 s to expiry; 300 s when they have no expiry."""
+    if creds.expires_at is None:
+        return now + _NO_EXPIRY_TTL
+    try:
+        expires = parse_timestamp(creds.expires_at).timestamp()
+    except ValueError:
+        return now
+    remaining = expires - now
+    return now + min(remaining * _CACHE_LIFETIME_SHARE, remaining - _MIN_REMAINING)
+
+
+# -- bindings ------------------------------------------------------------------------------------------
+
+
+def _binding_order(env: Mapping[str, str]) -> list[str]:
+    names = sorted(bindings_from_env(env))
+    preferred = env.get("ARTREG_BINDING")
+    if preferred and preferred in names:
+        names.remove(preferred)
+        names.insert(0, preferred)
+    return names
+
+
+def _config_fingerprint(env: Mapping[str, str]) -> str:
+    items = sorted((k, v) for k, v in env.items() if k.startswith(_CONFIG_PREFIXES))
+    return hashlib.sha256(json.dumps(items).encode()).hexdigest()
+
+
+@dataclass
+class _Match:
+    name: str
+    registry: ArtifactRegistry
+
+
+def _find_binding(host: str, env: Mapping[str, str]) -> tuple[_Match | None, list[str]]:
+    """The first binding whose registry endpoint has ``host``, and the load failures seen."""
+    failures: list[str] = []
+    for name in _binding_order(env):
+        try:
+            registry = load_artifact_registry(name, env)
+            endpoint = registry.registry_endpoint()
+        except ArtregError as exc:
+            failures.append(f"{name}: {exc.code}")
+            continue
+        if endpoint and normalize_host(endpoint) == host:
+            return _Match(name, registry), failures
+    return None, failures
+
+
+def _permissions(env: Mapping[str, str]) -> ArtifactRegistryPermissions:
+    value = env.get("ARTREG_CREDHELPER_PERMISSIONS", "").strip().lower()
+    if not value:
+        return ArtifactRegistryPermissions.PUSH_PULL
+    try:
+        return ArtifactRegistryPermissions(value)
+    except ValueError:
+        raise HelperError(
+            f"ARTREG_CREDHELPER_PERMISSIONS must be 'pull' or 'push-pull', not {value!r}"
+        ) from None
+
+
+async def _generate(
+    registry: ArtifactRegistry, repo_id: str, permissions: ArtifactRegistryPermissions
+) -> ArtifactRegistryCredentials:
+    try:
+        return await registry.generate_credentials(repo_id, permissions)
+    except (BindingConfigInvalid, OperationNotSupported):
+        if permissions is ArtifactRegistryPermissions.PULL:
+            raise
+        # e.g. only a pull role / pull service account is configured
+        return await registry.generate_credentials(repo_id, ArtifactRegistryPermissions.PULL)
+    finally:
+        with contextlib.suppress(Exception):
+            await registry.aclose()
+
+
+def get(
+    server_url: str, env: Mapping[str, str] | None = None, *, cache: CredentialCache | None = None
+) -> dict[str, str] | None:
+    """The helper's answer for ``server_url``, or None when it has no credentials for it."""
+    env = os.environ if env is None else env
+    host = normalize_host(server_url)
+    if not host:
+        raise HelperError("no server URL on stdin")
+    if cache is None and env.get("ARTREG_CREDHELPER_CACHE", "1").strip().lower() not in (
+        "0",
+        "false",
+        "no",
+        "off",
+    ):
+        cache = CredentialCache(cache_dir(env))
+    permissions = _permissions(env)
+    # the cache key is checked before any binding is loaded: a hit costs no cloud call
+    raw_bindings = bindings_from_env(env)
+    fingerprint = _config_fingerprint(env)
+    for name in _binding_order(env):
+        key = json.dumps([name, raw_bindings[name], host, str(permissions), fingerprint])
+        entry = cache.get(key) if cache is not None else None
+        if entry is not None:
+            return _answer(server_url, entry.auth_method, entry.username, entry.secret)
+    match, failures = _find_binding(host, env)
+    if match is None:
+        if failures:
+            print(
+                "docker-credential-artreg: bindings that failed to load: " + ", ".join(failures),
+                file=sys.stderr,
+            )
+        return None
+    repo_id = env.get("ARTREG_CREDHELPER_REPOSITORY") or match.registry.upstream_repository_prefix()
+    creds = asyncio.run(_generate(match.registry, repo_id, permissions))
+    if not creds.username and not creds.password:
+        return None  # the registry is anonymous (Local): let the client pull without auth
+    if cache is not None:
+        key = json.dumps(
+            [match.name, raw_bindings[match.name], host, str(permissions), fingerprint]
+        )
+        now = cache.clock()
+        cache.put(
+            key,
+            CachedCredentials(
+                host=host,
+                auth_method=str(creds.auth_method),
+                username=creds.username,
+                secret=creds.password,
+                use_until=use_until(creds, now),
+            ),
+        )
+    return _answer(server_url, str(creds.auth_method), creds.username, creds.password)
+
+
+def _answer(server_url: str, auth_method: str, username: str, secret: str) -> dict[str, str]:
+    if auth_method == RegistryAuthMethod.BEARER:
+        username = IDENTITY_TOKEN_USERNAME
+    return {"ServerURL": server_url.strip(), "Username": username, "Secret": secret}
+
+
+def list_hosts(
+    env: Mapping[str, str] | None = None, *, cache: CredentialCache | None = None
+) -> dict[str, str]:
+    """``{host: username}`` for every binding that loads and has a registry endpoint."""
+    env = os.environ if env is None else env
+    cache = cache or CredentialCache(cache_dir(env))
+    result: dict[str, str] = {}
+    for name in _binding_order(env):
+        try:
+            endpoint = load_artifact_registry(name, env).registry_endpoint()
+        except ArtregError:
+            continue
+        host = normalize_host(endpoint) if endpoint else ""
+        if host and host not in result:
+            result[host] = cache.username_for(host)
+    return result
+
+
+# -- the protocol --------------------------------------------------------------------------------------
+
+_USAGE: Final = (
+    "usage: docker-credential-artreg get|list|store|erase|version\n"
+    "A Docker credential helper answering from artreg bindings (ALIEN_{NAME}_BINDING)."
+)
+
+
+def _refuse(verb: str, stdout: IO[str], stderr: IO[str]) -> int:
+    message = (
+        f"docker-credential-artreg: '{verb}' is not supported: credentials come from artreg "
+        "bindings (generate_credentials), so there is nothing to store or erase; "
+        "`docker login` is not needed for registries the helper serves"
+    )
+    print(message, file=stderr)
+    print(message, file=stdout)
+    return 1
+
+
+def main(
+    argv: Sequence[str] | None = None,
+    *,
+    stdin: IO[str] | None = None,
+    stdout: IO[str] | None = None,
+    stderr: IO[str] | None = None,
+) -> int:
+    """Run one helper command; returns (and as a script exits with) the status."""
+    argv = sys.argv[1:] if argv is None else list(argv)
+    stdin = sys.stdin if stdin is None else stdin
+    stdout = sys.stdout if stdout is None else stdout
+    stderr = sys.stderr if stderr is None else stderr
+    code = _main(argv, stdin, stdout, stderr)
+    stdout.flush()
+    return code
+
+
+def _main(argv: list[str], stdin: IO[str], stdout: IO[str], stderr: IO[str]) -> int:
+    from artreg.cli.errors import format_error, register_secret
+
+    if len(argv) != 1 or argv[0] in ("-h", "--help", "help"):
+        print(_USAGE, file=stderr if len(argv) != 1 else stdout)
+        return 2 if len(argv) != 1 else 0
+    verb = argv[0]
+    try:
+        if verb == "get":
+            answer = get(stdin.read())
+            if answer is None:
+                print(NOT_FOUND_MESSAGE, file=stdout)
+                return 1
+            register_secret(answer["Secret"])
+            stdout.write(json.dumps(answer) + "\n")
+            return 0
+        if verb == "list":
+            stdout.write(json.dumps(list_hosts()) + "\n")
+            return 0
+        if verb in ("store", "erase"):
+            stdin.read()
+            return _refuse(verb, stdout, stderr)
+        if verb == "version":
+            from artreg import __version__
+
+            print(f"docker-credential-artreg (artreg) {__version__}", file=stdout)
+            return 0
+        print(f"docker-credential-artreg: unknown command {verb!r}\n{_USAGE}", file=stderr)
+        return 2
+    except HelperError as exc:
+        line = f"docker-credential-artreg: {exc}"
+    except ArtregError as exc:
+        line = "docker-credential-artreg: " + format_error(exc)
+    except Exception as exc:
+        line = "docker-credential-artreg: " + format_error(exc)
+    # the client relays stdout; people read stderr
+    print(line, file=stdout)
+    print(line, file=stderr)
+    return 1
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

@@ -1,0 +1,315 @@
+// The client's protocol behaviour, against a scriptable WebSocket peer: request shapes for every
+// method, reply and error mapping, timeouts, dropped connections, reconnects, auth and close().
+import assert from "node:assert/strict";
+import { createServer } from "node:net";
+import { after, afterEach, before, describe, it } from "node:test";
+
+import {
+  ArtifactRegistry,
+  ArtregClient,
+  ArtregError,
+  ClientErrorCode,
+  METHOD_PARAMS,
+  connect,
+  isArtregError,
+  type ArtregMethodName,
+  type CrossAccountAccess,
+  type ErrorData,
+} from "@artreg/client";
+
+import { FakeSidecar, delay, result } from "./helpers/fake-sidecar.js";
+
+const AWS: CrossAccountAccess = {
+  type: "aws",
+  accountIds: ["123456789012"],
+  regions: ["us-east-1"],
+  roleArns: ["arn:aws:iam::123456789012:role/puller"],
+  allowedServiceTypes: ["worker"],
+};
+
+/** Every ArtifactRegistry method called once, with the RPC method and params it must send. */
+const CALLS: ReadonlyArray<{
+  method: ArtregMethodName;
+  call: (r: ArtifactRegistry) => Promise<unknown>;
+  params: Record<string, unknown>;
+  reply: unknown;
+}> = [
+  { method: "artifactRegistry.createRepository", call: (r) => r.createRepository("app"), params: { repoName: "app" }, reply: { name: "artifacts/app", uri: "h/artifacts/app", createdAt: null } },
+  { method: "artifactRegistry.getRepository", call: (r) => r.getRepository("artifacts/app"), params: { repoId: "artifacts/app" }, reply: { name: "artifacts/app", uri: null, createdAt: null } },
+  { method: "artifactRegistry.deleteRepository", call: (r) => r.deleteRepository("artifacts/app"), params: { repoId: "artifacts/app" }, reply: null },
+  { method: "artifactRegistry.addCrossAccountAccess", call: (r) => r.addCrossAccountAccess("repo", AWS), params: { repoId: "repo", access: AWS }, reply: null },
+  { method: "artifactRegistry.removeCrossAccountAccess", call: (r) => r.removeCrossAccountAccess("repo", AWS), params: { repoId: "repo", access: AWS }, reply: null },
+  { method: "artifactRegistry.getCrossAccountAccess", call: (r) => r.getCrossAccountAccess("repo"), params: { repoId: "repo" }, reply: { access: AWS, lastUpdated: null } },
+  { method: "artifactRegistry.generateCredentials", call: (r) => r.generateCredentials("repo", "push-pull", 600), params: { repoId: "repo", permissions: "push-pull", ttlSeconds: 600 }, reply: { authMethod: "basic", username: "u", password: "p", expiresAt: null } },
+  { method: "artifactRegistry.cleanupCredentials", call: (r) => r.cleanupCredentials("repo"), params: { repoId: "repo" }, reply: null },
+  { method: "artifactRegistry.registryEndpoint", call: (r) => r.registryEndpoint(), params: {}, reply: "http://127.0.0.1:5000" },
+  { method: "artifactRegistry.upstreamRepositoryPrefix", call: (r) => r.upstreamRepositoryPrefix(), params: {}, reply: "artifacts" },
+  { method: "artifactRegistry.getManifest", call: (r) => r.getManifest("artifacts/app", "latest"), params: { repoName: "artifacts/app", reference: "latest" }, reply: { manifest: "AAEC/w==", contentType: "application/vnd.oci.image.manifest.v1+json" } },
+  { method: "artifactRegistry.headManifest", call: (r) => r.headManifest("artifacts/app", "latest"), params: { repoName: "artifacts/app", reference: "latest" }, reply: null },
+  { method: "artifactRegistry.headBlob", call: (r) => r.headBlob("artifacts/app", "sha256:00"), params: { repoName: "artifacts/app", digest: "sha256:00" }, reply: 42 },
+  { method: "artifactRegistry.generateBlobDownloadUrl", call: (r) => r.generateBlobDownloadUrl("artifacts/app", "sha256:00", 60), params: { repoName: "artifacts/app", digest: "sha256:00", ttlSeconds: 60 }, reply: null },
+];
+
+async function rejection(promise: Promise<unknown>): Promise<ArtregError> {
+  try {
+    await promise;
+  } catch (err) {
+    assert.ok(err instanceof ArtregError, `expected an ArtregError, got ${String(err)}`);
+    return err;
+  }
+  assert.fail("expected the promise to reject");
+}
+
+async function closedPort(): Promise<number> {
+  const server = createServer();
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  const address = server.address();
+  assert.ok(address !== null && typeof address === "object");
+  await new Promise<void>((resolve) => server.close(() => resolve()));
+  return address.port;
+}
+
+describe("ArtifactRegistry over a scripted peer", () => {
+  let fake: FakeSidecar;
+  let client: ArtregClient;
+
+  before(async () => {
+    fake = await FakeSidecar.start();
+  });
+  after(async () => {
+    await fake.stop();
+  });
+  afterEach(async () => {
+    await client?.close();
+    fake.requiredToken = undefined;
+    fake.requests.length = 0;
+    fake.handler = (request) => result(request, null);
+  });
+
+  it("covers every method of the OpenRPC document", () => {
+    assert.deepEqual(new Set(CALLS.map((c) => c.method)), new Set(Object.keys(METHOD_PARAMS)));
+  });
+
+  it("sends each method by name with the binding name and the documented params", async () => {
+    client = await connect({ url: fake.url });
+    const registry = client.artifactRegistry("artifacts");
+    for (const c of CALLS) {
+      fake.handler = (request) => result(request, c.reply);
+      fake.requests.length = 0;
+      await c.call(registry);
+      const [request] = fake.requests;
+      assert.ok(request !== undefined);
+      assert.equal(request.jsonrpc, "2.0");
+      assert.equal(request.method, c.method);
+      assert.deepEqual(request.params, { bindingName: "artifacts", ...c.params });
+      const { required, optional } = METHOD_PARAMS[c.method];
+      for (const name of required) assert.ok(name in request.params, `${c.method} lacks ${name}`);
+      for (const name of Object.keys(request.params)) {
+        assert.ok(required.includes(name) || optional.includes(name), `${c.method} sends unknown param ${name}`);
+      }
+    }
+  });
+
+  it("returns results as sent, void for methods without one", async () => {
+    client = await connect({ url: fake.url });
+    const registry = client.artifactRegistry("artifacts");
+    for (const c of CALLS) {
+      fake.handler = (request) => result(request, c.reply);
+      const value = await c.call(registry);
+      if (c.method === "artifactRegistry.getManifest") continue;
+      assert.deepEqual(value, c.reply === null && /delete|add|remove|cleanup/i.test(c.method) ? undefined : c.reply, c.method);
+    }
+  });
+
+  it("omits ttlSeconds when generateCredentials is called without it", async () => {
+    client = await connect({ url: fake.url });
+    fake.handler = (request) => result(request, { authMethod: "basic", username: "", password: "", expiresAt: null });
+    await client.artifactRegistry("artifacts").generateCredentials("repo", "pull");
+    assert.deepEqual(fake.requests[0]?.params, { bindingName: "artifacts", repoId: "repo", permissions: "pull" });
+  });
+
+  it("decodes getManifest's base64 into the exact bytes", async () => {
+    client = await connect({ url: fake.url });
+    const bytes = Uint8Array.from({ length: 256 }, (_, i) => i);
+    fake.handler = (request) =>
+      result(request, { manifest: Buffer.from(bytes).toString("base64"), contentType: "application/vnd.oci.image.index.v1+json" });
+    const manifest = await client.artifactRegistry("artifacts").getManifest("artifacts/app", "v1");
+    assert.ok(manifest.manifest instanceof Uint8Array);
+    assert.deepEqual([...manifest.manifest], [...bytes]);
+    assert.equal(manifest.contentType, "application/vnd.oci.image.index.v1+json");
+  });
+
+  it("matches replies to calls by id when they arrive out of order", async () => {
+    client = await connect({ url: fake.url });
+    fake.handler = async (request) => {
+      const repoId = String(request.params["repoId"]);
+      await delay(repoId === "slow" ? 100 : 0);
+      return result(request, { name: repoId, uri: null, createdAt: null });
+    };
+    const registry = client.artifactRegistry("artifacts");
+    const names = ["slow", ...Array.from({ length: 20 }, (_, i) => `fast-${i}`)];
+    const replies = await Promise.all(names.map((name) => registry.getRepository(name)));
+    assert.deepEqual(replies.map((r) => r.name), names);
+  });
+
+  it("throws the sidecar's error with its code, flags, context and cause chain", async () => {
+    client = await connect({ url: fake.url });
+    const data: ErrorData = {
+      code: "BINDING_CONFIG_INVALID",
+      message: "Failed to initialize AWS ECR artifact registry",
+      context: { binding_name: "prod", reason: "bad region" },
+      hint: "check the binding",
+      retryable: false,
+      internal: false,
+      httpStatusCode: 400,
+      source: { code: "CLIENT_CONFIG_INVALID", message: "inner", retryable: false, internal: false, httpStatusCode: 400 },
+    };
+    fake.handler = (request) => ({ jsonrpc: "2.0", id: request.id, error: { code: -32000, message: data.message, data } });
+    const err = await rejection(client.artifactRegistry("prod").getRepository("x"));
+    assert.equal(err.code, "BINDING_CONFIG_INVALID");
+    assert.equal(err.message, data.message);
+    assert.equal(err.httpStatusCode, 400);
+    assert.equal(err.retryable, false);
+    assert.equal(err.internal, false);
+    assert.deepEqual(err.context, { binding_name: "prod", reason: "bad region" });
+    assert.equal(err.hint, "check the binding");
+    assert.equal(err.rpcCode, -32000);
+    assert.ok(err.source instanceof ArtregError);
+    assert.equal(err.source.code, "CLIENT_CONFIG_INVALID");
+    assert.equal(err.cause, err.source);
+    assert.deepEqual(err.toJSON(), data);
+    assert.ok(isArtregError(err, "BINDING_CONFIG_INVALID"));
+    assert.match(String(err), /^ArtregError \[BINDING_CONFIG_INVALID\]: Failed to initialize/);
+  });
+
+  it("maps a standard JSON-RPC error without artreg data by its code", async () => {
+    client = await connect({ url: fake.url });
+    fake.handler = (request) => ({ jsonrpc: "2.0", id: request.id, error: { code: -32602, message: "Invalid params" } });
+    const err = await rejection(client.artifactRegistry("artifacts").getRepository("x"));
+    assert.equal(err.code, "INVALID_INPUT");
+    assert.equal(err.httpStatusCode, 400);
+    assert.equal(err.rpcCode, -32602);
+  });
+
+  it("rejects a call with no reply within timeoutMs, and keeps the connection usable", async () => {
+    client = await connect({ url: fake.url, timeoutMs: 150 });
+    fake.handler = async (request) => {
+      if (request.params["repoId"] === "never") return "none";
+      if (request.params["repoId"] === "late") {
+        await delay(300);
+      }
+      return result(request, { name: String(request.params["repoId"]), uri: null, createdAt: null });
+    };
+    const registry = client.artifactRegistry("artifacts");
+    const started = Date.now();
+    const err = await rejection(registry.getRepository("never"));
+    assert.ok(Date.now() - started >= 140);
+    assert.equal(err.code, ClientErrorCode.Timeout);
+    assert.equal(err.retryable, true);
+    assert.match(err.message, /artifactRegistry\.getRepository timed out after 150 ms/);
+    assert.equal((await rejection(registry.getRepository("late"))).code, "TIMEOUT");
+    await delay(250); // the late reply arrives for a call that gave up: ignored
+    assert.equal((await registry.getRepository("ok")).name, "ok");
+    assert.ok(client.connected);
+  });
+
+  it("honours a per-call timeout", async () => {
+    client = await connect({ url: fake.url, timeoutMs: 10_000 });
+    fake.handler = () => "none";
+    const err = await rejection(client.call("artifactRegistry.registryEndpoint", { bindingName: "artifacts" }, { timeoutMs: 50 }));
+    assert.equal(err.code, "TIMEOUT");
+  });
+
+  it("rejects the calls in flight when the connection drops, and reconnects on the next call", async () => {
+    client = await connect({ url: fake.url });
+    fake.handler = () => "none";
+    const registry = client.artifactRegistry("artifacts");
+    const inFlight = Array.from({ length: 5 }, (_, i) => rejection(registry.getRepository(`r${i}`)));
+    while (fake.requests.length < 5) await delay(5);
+    fake.dropAll();
+    for (const err of await Promise.all(inFlight)) {
+      assert.equal(err.code, ClientErrorCode.Unavailable);
+      assert.equal(err.retryable, true);
+      assert.match(err.message, /closed .* before the reply to artifactRegistry\.getRepository/);
+    }
+    const handshakes = fake.handshakes.length;
+    fake.handler = (request) => result(request, "http://127.0.0.1:1");
+    assert.equal(await registry.registryEndpoint(), "http://127.0.0.1:1");
+    assert.equal(fake.handshakes.length, handshakes + 1);
+  });
+
+  it("shares one reconnect among concurrent calls", async () => {
+    client = await connect({ url: fake.url });
+    fake.dropAll();
+    while (client.connected) await delay(5);
+    const handshakes = fake.handshakes.length;
+    fake.handler = (request) => result(request, "p");
+    const replies = await Promise.all(Array.from({ length: 10 }, () => client.artifactRegistry("a").upstreamRepositoryPrefix()));
+    assert.deepEqual(replies, Array(10).fill("p"));
+    assert.equal(fake.handshakes.length, handshakes + 1);
+  });
+
+  it("sends the token as a bearer header and reports a refused one without revealing it", async () => {
+    fake.requiredToken = "s3cret-token";
+    client = await connect({ url: fake.url, token: "s3cret-token" });
+    assert.equal(fake.handshakes.at(-1)?.headers.authorization, "Bearer s3cret-token");
+    await client.close();
+
+    for (const token of ["wrong-token-value", undefined]) {
+      const err = await rejection(connect({ url: fake.url, token }));
+      assert.equal(err.code, ClientErrorCode.Authentication);
+      assert.equal(err.httpStatusCode, 401);
+      assert.equal(err.retryable, false);
+      assert.ok(!JSON.stringify({ ...err.toJSON(), stack: err.stack }).includes("wrong-token-value"));
+    }
+  });
+
+  it("reports an unreachable sidecar as REMOTE_SERVICE_UNAVAILABLE", async () => {
+    const port = await closedPort();
+    const err = await rejection(connect({ url: `ws://user:pw@127.0.0.1:${port}/?token=abc`, timeoutMs: 2_000 }));
+    assert.equal(err.code, ClientErrorCode.Unavailable);
+    assert.match(err.message, new RegExp(`ws://127\\.0\\.0\\.1:${port}`));
+    assert.ok(!err.message.includes("pw") && !err.message.includes("abc"));
+  });
+
+  it("close() rejects the calls in flight and every later call", async () => {
+    client = await connect({ url: fake.url });
+    fake.handler = () => "none";
+    const pending = rejection(client.artifactRegistry("a").registryEndpoint());
+    while (fake.requests.length < 1) await delay(5);
+    await client.close();
+    assert.equal((await pending).code, ClientErrorCode.Closed);
+    assert.equal((await rejection(client.artifactRegistry("a").registryEndpoint())).code, ClientErrorCode.Closed);
+    assert.ok(client.closed);
+    await client.close(); // idempotent
+  });
+
+  it("rejects bad options with CLIENT_CONFIG_INVALID", async () => {
+    for (const options of [
+      { url: "not a url" },
+      { url: "http://127.0.0.1:1" },
+      { url: fake.url, timeoutMs: 0 },
+      { url: fake.url, timeoutMs: Number.NaN },
+      { url: fake.url, token: "" },
+      { url: fake.url, token: "a\r\nX-Injected: 1" },
+    ]) {
+      const err = await rejection(connect(options));
+      assert.equal(err.code, ClientErrorCode.ConfigInvalid, JSON.stringify(options));
+    }
+    client = new ArtregClient({ url: fake.url });
+    assert.throws(() => client.artifactRegistry(""), (err: unknown) => isArtregError(err, "CLIENT_CONFIG_INVALID"));
+    assert.equal(client.connected, false); // the constructor does not connect
+  });
+});
+
+describe("ArtregError", () => {
+  it("round-trips the wire shape and omits absent keys", () => {
+    const data: ErrorData = { code: "RESOURCE_NOT_FOUND", message: "Resource 'x' not found", retryable: false, internal: false };
+    const err = ArtregError.fromData(data);
+    assert.deepEqual(err.toJSON(), data);
+    assert.equal(err.httpStatusCode, undefined);
+    assert.equal(err.name, "ArtregError");
+    assert.ok(err instanceof Error);
+  });
+});
+

@@ -1,0 +1,212 @@
+"""JSON-RPC 2.0 dispatch: one WebSocket message in, one reply (or none) out.
+
+The only module that touches jsonrpcserver. Parsing (msgspec, UTF-8 checked), batches (their
+entries run concurrently, each validated on its own as the spec asks) and the error shapes are
+handled here; jsonrpcserver validates each request object, finds the method, calls it and
+drops the replies to notifications.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+from collections.abc import Callable, Mapping
+from functools import partial
+from typing import Any, Final, cast
+
+import msgspec
+from jsonrpcserver import Error, Result, Success, async_dispatch_to_response
+from oslash.either import Left
+
+from artreg import schemagen
+from artreg.errors import ArtregError
+from artreg.rpcspec import RpcMethod
+from artreg_rpc import errors
+from artreg_rpc.errors import RpcError
+from artreg_rpc.methods import DISCOVER, BadParams, decode_params, invoke, method_table
+from artreg_rpc.registries import RegistryPool
+
+__all__ = ["DEFAULT_MAX_MESSAGE_SIZE", "Dispatcher", "openrpc_document", "request_problem"]
+
+log = logging.getLogger("artreg_rpc")
+
+#: Requests larger than this (bytes) get an INVALID_REQUEST reply.
+DEFAULT_MAX_MESSAGE_SIZE: Final = 1 << 20
+
+_MEMBERS: Final = frozenset({"jsonrpc", "method", "params", "id"})
+_encoder: Final = msgspec.json.Encoder()
+
+
+def openrpc_document() -> dict[str, Any]:
+    """The OpenRPC document, generated in memory from the wire types and the method table."""
+    doc: dict[str, Any] = json.loads(schemagen.generate()["openrpc.json"])
+    return doc
+
+
+def _is_id(value: Any) -> bool:
+    return value is None or (isinstance(value, (str, int, float)) and not isinstance(value, bool))
+
+
+def request_problem(obj: Any) -> tuple[str | None, str] | None:
+    """Why ``obj`` is not a JSON-RPC 2.0 request object, as ``(field, details)``; None if it is."""
+    if not isinstance(obj, dict):
+        return None, "a request must be a JSON object"
+    if obj.get("jsonrpc") != "2.0":
+        return "jsonrpc", 'jsonrpc must be "2.0"'
+    if not isinstance(obj.get("method"), str):
+        return "method", "method must be a string"
+    if "params" in obj and not isinstance(obj["params"], (dict, list)):
+        return "params", "params must be an object or an array"
+    if "id" in obj and not _is_id(obj["id"]):
+        return "id", "id must be a string, a number or null"
+    extra = sorted(set(obj) - _MEMBERS)
+    if extra:
+        return extra[0], f"unknown member {extra[0]!r}"
+    return None
+
+
+def _validate(obj: Any) -> Any:
+    problem = request_problem(obj)
+    if problem is not None:
+        raise ValueError(problem[1])
+    return obj
+
+
+def _identity(obj: Any) -> Any:
+    return obj
+
+
+def _reply_id(obj: Any) -> Any:
+    """The id to answer with: the request's when it can be read, else null (as the spec says)."""
+    if isinstance(obj, dict) and _is_id(obj.get("id")):
+        return obj.get("id")
+    return None
+
+
+def _error_reply(error: RpcError, id_: Any) -> dict[str, Any]:
+    return {"jsonrpc": "2.0", "error": error, "id": id_}
+
+
+Handler = Callable[..., Any]
+
+
+class Dispatcher:
+    """Turns WebSocket messages into replies, calling registries from ``registries``."""
+
+    def __init__(
+        self, registries: RegistryPool, *, max_message_size: int = DEFAULT_MAX_MESSAGE_SIZE
+    ) -> None:
+        self.registries = registries
+        self.max_message_size = max_message_size
+        #: When set (during shutdown), requests get this error instead of running.
+        self.refusal: ArtregError | None = None
+        self._discovery = openrpc_document()
+        self._methods: dict[str, Handler] = {
+            name: self._handler(spec) for name, spec in method_table().items()
+        }
+        self._methods[DISCOVER] = self._discover
+
+    # -- messages -------------------------------------------------------------------------------
+
+    async def handle(self, message: bytes | str) -> bytes | None:
+        """The encoded reply to one message, or None when nothing is to be sent back."""
+        reply = await self.reply(message)
+        return None if reply is None else _encoder.encode(reply)
+
+    async def reply(self, message: bytes | str) -> Any:
+        """The reply to one message as a JSON-ready value (None: no reply)."""
+        size = len(message.encode() if isinstance(message, str) else message)
+        if size > self.max_message_size:
+            details = f"message of {size} bytes exceeds the limit of {self.max_message_size} bytes"
+            return _error_reply(errors.invalid_request(details), None)
+        try:
+            obj = msgspec.json.decode(message)
+        except UnicodeDecodeError:
+            return _error_reply(errors.parse_error("message is not valid UTF-8"), None)
+        except msgspec.DecodeError as exc:
+            return _error_reply(errors.parse_error(f"malformed JSON: {exc}"), None)
+        if isinstance(obj, list):
+            if not obj:
+                return _error_reply(errors.invalid_request("empty batch"), None)
+            replies = await asyncio.gather(*(self._one(entry) for entry in obj))
+            batch = [r for r in replies if r is not None]
+            return batch or None
+        return await self._one(obj)
+
+    async def _one(self, obj: Any) -> dict[str, Any] | None:
+        if self.refusal is not None and request_problem(obj) is None:
+            if "id" not in obj:
+                return None
+            return _error_reply(errors.artreg_error(obj["method"], self.refusal), obj["id"])
+        reply: Any = await async_dispatch_to_response(
+            obj,
+            self._methods,
+            context=self,
+            deserializer=_identity,
+            validator=_validate,
+            post_process=partial(self._finish, obj),
+        )
+        return cast("dict[str, Any] | None", reply)
+
+    def _finish(self, obj: Any, response: Any) -> dict[str, Any]:
+        """A jsonrpcserver response as a reply, with every error in artreg's shape."""
+        if not isinstance(response, Left):
+            success = response._value
+            return {"jsonrpc": "2.0", "result": success.result, "id": success.id}
+        err = response._error
+        if isinstance(err.data, RpcError):
+            return _error_reply(err.data, err.id)
+        # jsonrpcserver's own errors: rebuild them with data in artreg's shape.
+        id_ = _reply_id(obj)
+        if err.code == errors.INVALID_REQUEST:
+            field, details = request_problem(obj) or (None, "not a JSON-RPC 2.0 request")
+            return _error_reply(errors.invalid_request(details, field), id_)
+        if err.code == errors.METHOD_NOT_FOUND:
+            return _error_reply(errors.method_not_found(str(obj.get("method"))), id_)
+        if err.code == errors.INVALID_PARAMS:
+            method = str(obj.get("method"))
+            return _error_reply(errors.invalid_params(method, None, "params do not fit"), id_)
+        # anything else (an exception inside jsonrpcserver): sanitised, logged in full.
+        log.error("jsonrpcserver error %s: %s", err.code, err.data)
+        method = str(obj.get("method")) if isinstance(obj, dict) else "?"
+        return _error_reply(errors.internal_error(method, RuntimeError(str(err.data))), id_)
+
+    # -- methods --------------------------------------------------------------------------------
+
+    async def _discover(self, ctx: Dispatcher, /, *args: Any, **kwargs: Any) -> Result:
+        if args or kwargs:
+            return _failure(errors.invalid_params(DISCOVER, None, "rpc.discover takes no params"))
+        return Success(self._discovery)
+
+    def _handler(self, spec: RpcMethod) -> Handler:
+        async def handler(ctx: Dispatcher, /, *args: Any, **kwargs: Any) -> Result:
+            return await ctx.call(spec, args, kwargs)
+
+        handler.__name__ = spec.name
+        return handler
+
+    async def call(
+        self, spec: RpcMethod, args: tuple[Any, ...], kwargs: Mapping[str, Any]
+    ) -> Result:
+        """Run one method; every failure becomes an error result (never an uncaught raise)."""
+        try:
+            params = decode_params(spec, args, kwargs)
+        except BadParams as exc:
+            return _failure(exc.error)
+        try:
+            registry = await self.registries.get(params.binding_name)
+            result = await invoke(spec, registry, params)
+        except ArtregError as exc:
+            return _failure(errors.artreg_error(spec.rpc_name, exc))
+        except Exception as exc:
+            return _failure(errors.internal_error(spec.rpc_name, exc))
+        return Success(result)
+
+    async def aclose(self) -> None:
+        await self.registries.aclose()
+
+
+def _failure(error: RpcError) -> Result:
+    # the RpcError rides in ``data``; _finish unwraps it
+    return Error(error.code, error.message, error)

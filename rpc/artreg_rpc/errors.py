@@ -1,0 +1,122 @@
+"""JSON-RPC error objects in artreg's shape.
+
+Every error reply carries ``data`` in artreg's error shape (``ErrorData``): the standard JSON-RPC
+codes (parse error, invalid request, method not found, invalid params) carry an INVALID_INPUT or
+OPERATION_NOT_SUPPORTED error; artreg errors are ``-32000`` with the error's own data; errors of
+internal kinds and unexpected exceptions are sanitised (the full error goes to the server log).
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from typing import Any, Final
+
+import msgspec
+
+from artreg.errors import ArtregError, InvalidInput, OperationNotSupported, Other
+
+__all__ = [
+    "ARTREG_ERROR",
+    "INTERNAL_ERROR",
+    "INVALID_PARAMS",
+    "INVALID_REQUEST",
+    "METHOD_NOT_FOUND",
+    "PARSE_ERROR",
+    "RpcConfigError",
+    "RpcError",
+    "artreg_error",
+    "field_path",
+    "internal_error",
+    "invalid_params",
+    "invalid_request",
+    "method_not_found",
+    "parse_error",
+]
+
+log = logging.getLogger("artreg_rpc")
+
+PARSE_ERROR: Final = -32700
+INVALID_REQUEST: Final = -32600
+METHOD_NOT_FOUND: Final = -32601
+INVALID_PARAMS: Final = -32602
+INTERNAL_ERROR: Final = -32603
+#: Every error raised by artreg itself (``data.code`` says which).
+ARTREG_ERROR: Final = -32000
+
+_REQUEST: Final = "JSON-RPC request"
+
+
+class RpcConfigError(Exception):
+    """The sidecar cannot start with the configuration it was given (e.g. an unsafe address)."""
+
+
+class RpcError(msgspec.Struct, frozen=True):
+    """A JSON-RPC error object: ``{code, message, data}``; ``data`` is artreg's error shape."""
+
+    code: int
+    message: str
+    data: dict[str, Any]
+
+
+def parse_error(details: str) -> RpcError:
+    """-32700: the message is not JSON (or not UTF-8)."""
+    err = InvalidInput(operation_context=_REQUEST, details=details)
+    return RpcError(PARSE_ERROR, "Parse error", err.to_dict())
+
+
+def invalid_request(details: str, field_name: str | None = None) -> RpcError:
+    """-32600: JSON, but not a JSON-RPC 2.0 request object."""
+    err = InvalidInput(operation_context=_REQUEST, details=details, field_name=field_name)
+    return RpcError(INVALID_REQUEST, "Invalid request", err.to_dict())
+
+
+def method_not_found(method: str) -> RpcError:
+    """-32601, with an OPERATION_NOT_SUPPORTED naming the method."""
+    err = OperationNotSupported(
+        operation=method, reason="no such method (rpc.discover lists the methods)"
+    )
+    return RpcError(METHOD_NOT_FOUND, "Method not found", err.to_dict())
+
+
+_AT: Final = re.compile(r" - at `\$(?P<path>[^`]*)`$")
+_NAMED: Final = re.compile(r"(?:missing required|contains unknown) field `(?P<name>[^`]+)`")
+
+
+def field_path(exc: msgspec.ValidationError) -> str | None:
+    """The offending field of a msgspec validation error as ``a.b[0]`` (None: the params object)."""
+    message = str(exc)
+    path = ""
+    at = _AT.search(message)
+    if at:
+        path = at.group("path").lstrip(".")
+    named = _NAMED.search(message)
+    if named:
+        path = f"{path}.{named.group('name')}" if path else named.group("name")
+    return path or None
+
+
+def invalid_params(method: str, exc: msgspec.ValidationError | None, details: str = "") -> RpcError:
+    """-32602, with an INVALID_INPUT naming the bad field in ``context.field_name``."""
+    err = InvalidInput(
+        operation_context=method,
+        details=details or str(exc),
+        field_name=field_path(exc) if exc is not None else None,
+    )
+    return RpcError(INVALID_PARAMS, "Invalid params", err.to_dict())
+
+
+def artreg_error(method: str, exc: ArtregError) -> RpcError:
+    """-32000 with the error's data; internal kinds are sanitised and logged in full."""
+    if exc.internal:
+        log.error("%s failed with an internal error", method, exc_info=exc)
+        data = exc.sanitized()
+        return RpcError(ARTREG_ERROR, str(data["message"]), data)
+    return RpcError(ARTREG_ERROR, exc.message, exc.to_dict())
+
+
+def internal_error(method: str, exc: BaseException) -> RpcError:
+    """-32603 for an unexpected exception: a sanitised BINDINGS_ERROR; the traceback is logged."""
+    log.error("%s failed with an unexpected exception", method, exc_info=exc)
+    data = Other(message="unexpected error").sanitized()
+    return RpcError(INTERNAL_ERROR, "Internal error", data)

@@ -1,0 +1,72 @@
+"""Running the sidecar as a process: signals, readiness, graceful exit."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import signal
+from collections.abc import Callable, Mapping
+
+from artreg_rpc.dispatch import Dispatcher
+from artreg_rpc.registries import RegistryPool
+from artreg_rpc.server import TOKEN_ENV, RpcServer, ServerConfig, parse_origins
+
+__all__ = ["ORIGINS_ENV", "config_from_env", "run", "serve"]
+
+log = logging.getLogger("artreg_rpc")
+
+#: Extra browser origins allowed to connect, comma-separated (``*``: any).
+ORIGINS_ENV = "ARTREG_RPC_ALLOWED_ORIGINS"
+
+
+def config_from_env(env: Mapping[str, str], **overrides: object) -> ServerConfig:
+    """A :class:`ServerConfig` with the token and allowed origins read from ``env``."""
+    config = ServerConfig(
+        token=env.get(TOKEN_ENV) or None,
+        allowed_origins=parse_origins(env.get(ORIGINS_ENV)),
+    )
+    for key, value in overrides.items():
+        if value is not None:
+            setattr(config, key, value)
+    return config
+
+
+async def serve(
+    config: ServerConfig,
+    env: Mapping[str, str],
+    *,
+    on_ready: Callable[[RpcServer], None] | None = None,
+    stop: asyncio.Event | None = None,
+) -> None:
+    """Serve the bindings in ``env`` until SIGTERM/SIGINT (or ``stop``), then drain and return."""
+    server = RpcServer(Dispatcher(RegistryPool(env), max_message_size=config.max_message_size), config)
+    stop = stop or asyncio.Event()
+    loop = asyncio.get_running_loop()
+    installed: list[signal.Signals] = []
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        try:
+            loop.add_signal_handler(sig, stop.set)
+            installed.append(sig)
+        except (NotImplementedError, RuntimeError):  # not the main thread, or no signals here
+            pass
+    try:
+        await server.start()
+        if on_ready is not None:
+            on_ready(server)
+        await stop.wait()
+        log.info("shutting down")
+    finally:
+        for sig in installed:
+            loop.remove_signal_handler(sig)
+        await server.shutdown()
+
+
+def run(
+    config: ServerConfig,
+    env: Mapping[str, str] | None = None,
+    *,
+    on_ready: Callable[[RpcServer], None] | None = None,
+) -> None:
+    """Blocking :func:`serve` on a fresh event loop (``env`` defaults to the process's)."""
+    asyncio.run(serve(config, dict(os.environ if env is None else env), on_ready=on_ready))

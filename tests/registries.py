@@ -1,4 +1,5 @@
-"""Real OCI registries for tests: Debian's CNCF distribution registry run as a process.
+"""Real OCI registries for tests: Debian's CNCF distribution registry run as a process, and
+artreg's embedded registry served in-process.
 
 Use the fixtures from ``tests/conftest.py``; each yields a :class:`RunningRegistry`.
 """
@@ -87,3 +88,21 @@ def distribution_registry(
             proc.kill()
             proc.wait()
         log.close()
+
+
+@contextlib.contextmanager
+def embedded_registry(
+    tmp: Path, *, auth: object = None, memory: bool = False
+) -> Iterator[RunningRegistry]:
+    """artreg's embedded registry on a free loopback port, served by uvicorn in a thread of the
+    test process. ``auth`` is an ``artreg.localregistry.Authenticator``; ``memory=True`` uses
+    the in-memory store. ``extra["server"]`` is the ``ThreadedRegistry`` (``.store``, ``.stop()``)."""
+    from artreg.localregistry import Authenticator, start_in_thread
+
+    data = tmp / "embedded-data"
+    assert auth is None or isinstance(auth, Authenticator)
+    server = start_in_thread(None if memory else data, auth=auth)
+    try:
+        yield RunningRegistry("embedded", server.host, data, None, {"server": server})
+    finally:
+        server.stop()

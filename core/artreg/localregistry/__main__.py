@@ -1,0 +1,34 @@
+"""``python -m artreg.localregistry --host H --port P --data-dir DIR`` (same as
+``artreg registry serve``), without loading the rest of the command line."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+
+from .config import RegistryConfigError
+from .server import serve
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m artreg.localregistry")
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, default=5000)
+    parser.add_argument("--data-dir", default=".artreg-data")
+    parser.add_argument("--htpasswd", default=None)
+    parser.add_argument("--token-file", default=None)
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s", stream=sys.stderr)
+    try:
+        serve(
+            args.host, args.port, args.data_dir, htpasswd=args.htpasswd, token_file=args.token_file
+        )
+    except RegistryConfigError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

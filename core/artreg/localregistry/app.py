@@ -1,0 +1,664 @@
+"""The registry as a raw ASGI application (OCI distribution spec v1.1).
+
+Raw ASGI rather than a framework: blob bodies are the hot path, and here each received chunk
+goes straight into a buffer that a worker thread writes and hashes while the next chunk arrives,
+and downloads read the next megabyte from disk while the current one is being sent — no per-chunk
+request/response objects, no extra copies.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import re
+import time
+from collections.abc import Awaitable, Callable, MutableMapping
+from dataclasses import dataclass, field
+from typing import Any, Final
+from urllib.parse import parse_qs, quote
+
+from artreg.digest import Digest, DigestError
+
+from .apierrors import RegistryHTTPError
+from .auth import Authenticator
+from .manifests import MAX_MANIFEST_SIZE, OCI_INDEX, ManifestInvalid, parse_manifest
+from .names import is_valid_name, is_valid_tag
+from .store import BlobReader, DigestMismatch, Store, StoredManifest, UploadSession, UploadUnknown
+
+Scope = MutableMapping[str, Any]
+Message = MutableMapping[str, Any]
+Receive = Callable[[], Awaitable[Message]]
+Send = Callable[[Message], Awaitable[None]]
+Headers = list[tuple[str, str]]
+
+log = logging.getLogger("artreg.localregistry")
+
+#: Size of the buffers written to and read from disk.
+IO_CHUNK: Final = 1 << 20
+DEFAULT_CATALOG_PAGE: Final = 1000
+
+_ROUTES: Final = [
+    ("tags", re.compile(r"^/v2/(?P<name>.+)/tags/list$")),
+    ("manifest", re.compile(r"^/v2/(?P<name>.+)/manifests/(?P<ref>[^/]+)$")),
+    ("uploads", re.compile(r"^/v2/(?P<name>.+)/blobs/uploads/?$")),
+    ("upload", re.compile(r"^/v2/(?P<name>.+)/blobs/uploads/(?P<uuid>[^/]+)$")),
+    ("blob", re.compile(r"^/v2/(?P<name>.+)/blobs/(?P<digest>[^/]+)$")),
+    ("referrers", re.compile(r"^/v2/(?P<name>.+)/referrers/(?P<digest>[^/]+)$")),
+]
+_CONTENT_RANGE: Final = re.compile(r"^(?:bytes[ =])?(\d+)-(\d+)(?:/(?:\d+|\*))?$")
+_RANGE: Final = re.compile(r"^bytes=(\d*)-(\d*)$")
+_BASE_HEADERS: Final = [("docker-distribution-api-version", "registry/2.0")]
+
+
+class ClientDisconnected(Exception):
+    """The client went away before its request body was complete."""
+
+
+@dataclass(slots=True)
+class Request:
+    method: str
+    path: str
+    query: dict[str, list[str]]
+    headers: dict[str, str]
+    receive: Receive
+    send: Send
+    status: int = 0
+    sent: int = 0
+    body_done: bool = False
+    params: dict[str, str] = field(default_factory=dict)
+
+    async def recv(self) -> Message:
+        """The next request message; remembers when the body has been read to its end."""
+        message = await self.receive()
+        if message["type"] == "http.disconnect":
+            self.body_done = True
+            raise ClientDisconnected
+        if not message.get("more_body"):
+            self.body_done = True
+        return message
+
+    def arg(self, key: str) -> str | None:
+        values = self.query.get(key)
+        return values[0] if values else None
+
+
+def _digest(value: str | None, *, code: str = "DIGEST_INVALID") -> Digest:
+    if value is None:
+        raise RegistryHTTPError(code, "digest parameter is required")
+    try:
+        return Digest.parse(value)
+    except DigestError as exc:
+        raise RegistryHTTPError(code, str(exc), detail={"digest": value}) from None
+
+
+class RegistryApp:
+    """The ASGI callable. Use :func:`create_app`."""
+
+    def __init__(self, store: Store, auth: Authenticator | None = None) -> None:
+        self.store = store
+        self.auth = auth
+        self._upload_locks: dict[str, asyncio.Lock] = {}
+
+    # -- ASGI entry ------------------------------------------------------------------------
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "lifespan":
+            await self._lifespan(receive, send)
+            return
+        if scope["type"] != "http":
+            return
+        headers = {
+            k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope.get("headers", [])
+        }
+        query = parse_qs(scope.get("query_string", b"").decode("latin-1"), keep_blank_values=True)
+        req = Request(scope["method"], scope["path"], query, headers, receive, send)
+        started = time.perf_counter()
+        try:
+            await self._dispatch(req)
+        except RegistryHTTPError as exc:
+            await self._send_error(req, exc)
+        except ClientDisconnected:
+            req.status = req.status or 499
+        except Exception:
+            log.exception("internal error handling %s %s", req.method, req.path)
+            if not req.status:
+                await self._send_error(
+                    req, RegistryHTTPError("UNKNOWN", "internal server error", status=500)
+                )
+        finally:
+            client = scope.get("client")
+            log.info(
+                '%s "%s %s" %d %d %.1fms',
+                client[0] if client else "-",
+                req.method,
+                req.path,
+                req.status,
+                req.sent,
+                (time.perf_counter() - started) * 1000,
+            )
+
+    async def _lifespan(self, receive: Receive, send: Send) -> None:
+        while True:
+            message = await receive()
+            if message["type"] == "lifespan.startup":
+                await send({"type": "lifespan.startup.complete"})
+            elif message["type"] == "lifespan.shutdown":
+                self.store.close()
+                await send({"type": "lifespan.shutdown.complete"})
+                return
+
+    # -- responses -------------------------------------------------------------------------
+
+    async def _start(self, req: Request, status: int, headers: Headers) -> None:
+        req.status = status
+        raw = [(k.encode("latin-1"), v.encode("latin-1")) for k, v in [*_BASE_HEADERS, *headers]]
+        await req.send({"type": "http.response.start", "status": status, "headers": raw})
+
+    async def _respond(
+        self, req: Request, status: int, headers: Headers | None = None, body: bytes = b""
+    ) -> None:
+        hdrs = list(headers or [])
+        if not any(k == "content-length" for k, _ in hdrs):
+            hdrs.append(("content-length", str(len(body))))
+        await self._start(req, status, hdrs)
+        payload = b"" if req.method == "HEAD" else body
+        req.sent += len(payload)
+        await req.send({"type": "http.response.body", "body": payload})
+
+    async def _json(
+        self,
+        req: Request,
+        status: int,
+        doc: Any,
+        headers: Headers | None = None,
+        content_type: str = "application/json",
+    ) -> None:
+        body = json.dumps(doc, separators=(",", ":")).encode()
+        await self._respond(req, status, [("content-type", content_type), *(headers or [])], body)
+
+    async def _send_error(self, req: Request, exc: RegistryHTTPError) -> None:
+        if req.status:  # headers already sent; nothing more can be said
+            return
+        try:
+            await self._drain(req)
+        except ClientDisconnected:
+            return
+        await self._json(req, exc.status, exc.body(), exc.headers)
+
+    async def _drain(self, req: Request) -> None:
+        """Read and drop what is left of the request body so the connection stays usable."""
+        while not req.body_done:
+            await req.recv()
+
+    # -- dispatch --------------------------------------------------------------------------
+
+    async def _dispatch(self, req: Request) -> None:
+        if self.auth is not None and not self.auth.check(req.headers.get("authorization")):
+            raise RegistryHTTPError(
+                "UNAUTHORIZED",
+                headers=[("www-authenticate", c) for c in self.auth.challenges()],
+            )
+        if req.path in ("/v2", "/v2/"):
+            if req.method not in ("GET", "HEAD"):
+                raise RegistryHTTPError("UNSUPPORTED", f"{req.method} /v2/ is not supported")
+            await self._json(req, 200, {})
+            return
+        if req.path == "/v2/_catalog":
+            if req.method != "GET":
+                raise RegistryHTTPError("UNSUPPORTED")
+            await self._catalog(req)
+            return
+        for route, pattern in _ROUTES:
+            match = pattern.match(req.path)
+            if match is None:
+                continue
+            req.params = match.groupdict()
+            name = req.params["name"]
+            if not is_valid_name(name):
+                raise RegistryHTTPError(
+                    "NAME_INVALID", f"invalid repository name {name!r}", detail={"name": name}
+                )
+            handler = getattr(self, f"_{route}_{req.method.lower()}", None)
+            if handler is None:
+                raise RegistryHTTPError("UNSUPPORTED", f"{req.method} is not supported here")
+            await handler(req, name)
+            return
+        await self._respond(
+            req,
+            404,
+            [("content-type", "application/json")],
+            json.dumps(RegistryHTTPError("NOT_FOUND", "no such route", status=404).body()).encode(),
+        )
+
+    # -- catalog and tags ------------------------------------------------------------------
+
+    def _page_size(self, req: Request, default: int | None) -> int | None:
+        raw = req.arg("n")
+        if raw is None or raw == "":
+            return default
+        if not raw.isdigit():
+            raise RegistryHTTPError("PAGINATION_NUMBER_INVALID", detail={"n": raw})
+        return int(raw)
+
+    def _paginate(
+        self, req: Request, items: list[str], default: int | None, base: str
+    ) -> tuple[list[str], Headers]:
+        n = self._page_size(req, default)
+        last = req.arg("last")
+        if last:
+            items = [i for i in items if i > last]
+        if n is None or len(items) <= n:
+            return items, []
+        page = items[:n]
+        link = f'<{base}?last={quote(page[-1], safe="")}&n={n}>; rel="next"' if page else ""
+        return page, [("link", link)] if link else []
+
+    async def _catalog(self, req: Request) -> None:
+        repos = await asyncio.to_thread(self.store.repositories)
+        page, headers = self._paginate(req, repos, DEFAULT_CATALOG_PAGE, "/v2/_catalog")
+        await self._json(req, 200, {"repositories": page}, headers)
+
+    async def _tags_get(self, req: Request, name: str) -> None:
+        def load() -> list[str] | None:
+            if not self.store.repository_exists(name):
+                return None
+            return self.store.tags(name)
+
+        tags = await asyncio.to_thread(load)
+        if tags is None:
+            raise RegistryHTTPError("NAME_UNKNOWN", detail={"name": name})
+        page, headers = self._paginate(req, tags, None, f"/v2/{name}/tags/list")
+        await self._json(req, 200, {"name": name, "tags": page}, headers)
+
+    # -- blobs -----------------------------------------------------------------------------
+
+    async def _blob_head(self, req: Request, name: str) -> None:
+        await self._blob_get(req, name)
+
+    async def _blob_get(self, req: Request, name: str) -> None:
+        digest = _digest(req.params["digest"])
+        reader = await asyncio.to_thread(self.store.open_blob, name, digest)
+        if reader is None:
+            raise RegistryHTTPError("BLOB_UNKNOWN", detail={"digest": str(digest)})
+        try:
+            size = reader.size
+            start, end = 0, size - 1
+            status = 200
+            headers: Headers = [
+                ("content-type", "application/octet-stream"),
+                ("docker-content-digest", str(digest)),
+                ("accept-ranges", "bytes"),
+                ("etag", f'"{digest}"'),
+                ("cache-control", "max-age=31536000"),
+            ]
+            wanted = _parse_range(req.headers.get("range"), size)
+            if isinstance(wanted, str):
+                raise RegistryHTTPError(
+                    "RANGE_INVALID",
+                    "requested range not satisfiable",
+                    status=416,
+                    headers=[("content-range", f"bytes */{size}")],
+                )
+            if wanted is not None:
+                start, end = wanted
+                status = 206
+                headers.append(("content-range", f"bytes {start}-{end}/{size}"))
+            length = end - start + 1 if size else 0
+            headers.append(("content-length", str(length)))
+            await self._start(req, status, headers)
+            if req.method == "HEAD" or length == 0:
+                await req.send({"type": "http.response.body", "body": b""})
+                return
+            await self._stream_file(req, reader, start, length)
+        finally:
+            reader.close()
+
+    async def _stream_file(self, req: Request, reader: BlobReader, start: int, length: int) -> None:
+        loop = asyncio.get_running_loop()
+        offset, remaining = start, length
+        pending = loop.run_in_executor(None, reader.read_at, offset, min(IO_CHUNK, remaining))
+        while remaining > 0:
+            data = await pending
+            if not data:
+                raise RuntimeError("blob is shorter than its recorded size")
+            offset += len(data)
+            remaining -= len(data)
+            if remaining > 0:
+                pending = loop.run_in_executor(
+                    None, reader.read_at, offset, min(IO_CHUNK, remaining)
+                )
+            await req.send({"type": "http.response.body", "body": data, "more_body": remaining > 0})
+            req.sent += len(data)
+
+    async def _blob_delete(self, req: Request, name: str) -> None:
+        digest = _digest(req.params["digest"])
+        if not await asyncio.to_thread(self.store.delete_blob, name, digest):
+            raise RegistryHTTPError("BLOB_UNKNOWN", detail={"digest": str(digest)})
+        await self._respond(req, 202, [("docker-content-digest", str(digest))])
+
+    # -- uploads ---------------------------------------------------------------------------
+
+    def _upload_headers(self, name: str, session: UploadSession) -> Headers:
+        end = max(session.size - 1, 0)
+        return [
+            ("location", f"/v2/{name}/blobs/uploads/{session.uuid}"),
+            ("docker-upload-uuid", session.uuid),
+            ("range", f"0-{end}"),
+        ]
+
+    async def _uploads_post(self, req: Request, name: str) -> None:
+        mount = req.arg("mount")
+        if mount is not None:
+            digest = _digest(mount)
+            source = req.arg("from")
+            if (
+                source
+                and is_valid_name(source)
+                and await asyncio.to_thread(self.store.mount_blob, name, digest, source)
+            ):
+                await self._respond(req, 201, self._blob_created(name, digest))
+                return
+        session = await asyncio.to_thread(self.store.create_upload, name)
+        raw_digest = req.arg("digest")
+        if raw_digest is None:
+            await self._respond(req, 202, self._upload_headers(name, session))
+            return
+        try:  # monolithic upload: the whole blob in this request
+            digest = _digest(raw_digest)
+            await self._finish(req, name, session, digest)
+        finally:
+            await asyncio.to_thread(session.close)
+
+    def _blob_created(self, name: str, digest: Digest) -> Headers:
+        return [("location", f"/v2/{name}/blobs/{digest}"), ("docker-content-digest", str(digest))]
+
+    def _lock_for(self, uuid: str) -> asyncio.Lock:
+        lock = self._upload_locks.get(uuid)
+        if lock is None:
+            lock = self._upload_locks[uuid] = asyncio.Lock()
+        return lock
+
+    async def _session(self, req: Request, name: str) -> UploadSession:
+        uuid = req.params["uuid"]
+        try:
+            return await asyncio.to_thread(self.store.get_upload, name, uuid)
+        except UploadUnknown:
+            raise RegistryHTTPError("BLOB_UPLOAD_UNKNOWN", detail={"uuid": uuid}) from None
+
+    async def _upload_get(self, req: Request, name: str) -> None:
+        session = await self._session(req, name)
+        await self._respond(req, 204, self._upload_headers(name, session))
+
+    async def _upload_delete(self, req: Request, name: str) -> None:
+        session = await self._session(req, name)
+        async with self._lock_for(session.uuid):
+            await asyncio.to_thread(session.cancel)
+        self._upload_locks.pop(session.uuid, None)
+        await self._respond(req, 204)
+
+    def _check_content_range(self, req: Request, session: UploadSession) -> int | None:
+        """Validate ``Content-Range`` against the session; return the expected chunk length."""
+        raw = req.headers.get("content-range")
+        length_header = req.headers.get("content-length")
+        if raw is None:
+            return None
+        match = _CONTENT_RANGE.match(raw.strip())
+        if match is None:
+            raise RegistryHTTPError(
+                "BLOB_UPLOAD_INVALID",
+                f"malformed Content-Range {raw!r}",
+                status=416,
+                headers=self._upload_headers(req.params["name"], session),
+            )
+        start, end = int(match[1]), int(match[2])
+        if start != session.size or end < start:
+            raise RegistryHTTPError(
+                "BLOB_UPLOAD_INVALID",
+                f"Content-Range {raw!r} does not continue the upload at offset {session.size}",
+                status=416,
+                headers=self._upload_headers(req.params["name"], session),
+            )
+        expected = end - start + 1
+        if length_header is not None and length_header.isdigit() and int(length_header) != expected:
+            raise RegistryHTTPError(
+                "SIZE_INVALID",
+                f"Content-Length {length_header} does not match Content-Range {raw!r}",
+            )
+        return expected
+
+    async def _upload_patch(self, req: Request, name: str) -> None:
+        session = await self._session(req, name)
+        async with self._lock_for(session.uuid):
+            try:
+                expected = self._check_content_range(req, session)
+                await self._receive_chunk(req, session, expected)
+            finally:
+                await asyncio.to_thread(session.close)
+        await self._respond(req, 202, self._upload_headers(name, session))
+
+    async def _upload_put(self, req: Request, name: str) -> None:
+        session = await self._session(req, name)
+        async with self._lock_for(session.uuid):
+            try:
+                digest = _digest(req.arg("digest"))
+                await self._finish(req, name, session, digest)
+            finally:
+                await asyncio.to_thread(session.close)
+        self._upload_locks.pop(session.uuid, None)
+
+    async def _finish(
+        self, req: Request, name: str, session: UploadSession, digest: Digest
+    ) -> None:
+        """Receive the final (possibly empty) chunk, verify and commit."""
+        expected = self._check_content_range(req, session)
+        await self._receive_chunk(req, session, expected)
+        try:
+            await asyncio.to_thread(session.commit, digest)
+        except DigestMismatch as exc:
+            await asyncio.to_thread(session.cancel)
+            raise RegistryHTTPError(
+                "DIGEST_INVALID",
+                detail={"expected": str(exc.expected), "actual": str(exc.actual)},
+            ) from None
+        await self._respond(req, 201, self._blob_created(name, digest))
+
+    async def _receive_chunk(
+        self, req: Request, session: UploadSession, expected: int | None
+    ) -> None:
+        """Append the request body to the session, writing and hashing in a worker thread
+        while the next buffer fills. On a short body or a disconnect the session is rolled
+        back to where it was before this request."""
+        loop = asyncio.get_running_loop()
+        checkpoint = await asyncio.to_thread(session.checkpoint)
+        pending: asyncio.Future[None] | None = None
+        parts: list[bytes] = []
+        buffered = 0
+        received = 0
+        try:
+            while True:
+                message = await req.recv()
+                body = message.get("body", b"")
+                if body:
+                    parts.append(body)
+                    buffered += len(body)
+                    received += len(body)
+                more = bool(message.get("more_body"))
+                if buffered >= IO_CHUNK or (not more and buffered):
+                    data = parts[0] if len(parts) == 1 else b"".join(parts)
+                    parts, buffered = [], 0
+                    if pending is not None:
+                        await pending
+                    pending = loop.run_in_executor(None, session.write, data)
+                if not more:
+                    break
+            if pending is not None:
+                await pending
+                pending = None
+            if expected is not None and received != expected:
+                raise RegistryHTTPError(
+                    "SIZE_INVALID",
+                    f"received {received} bytes, Content-Range announced {expected}",
+                )
+        except BaseException:
+            if pending is not None:
+                await asyncio.shield(pending)
+            await asyncio.to_thread(session.rollback, checkpoint)
+            raise
+
+    # -- manifests -------------------------------------------------------------------------
+
+    async def _resolve(self, name: str, ref: str) -> Digest | None:
+        if ":" in ref:
+            digest = _digest(ref)
+            return (
+                digest if await asyncio.to_thread(self.store.has_manifest, name, digest) else None
+            )
+        if not is_valid_tag(ref):
+            raise RegistryHTTPError("MANIFEST_INVALID", f"invalid tag {ref!r}", detail={"tag": ref})
+        return await asyncio.to_thread(self.store.resolve_tag, name, ref)
+
+    async def _manifest_head(self, req: Request, name: str) -> None:
+        await self._manifest_get(req, name)
+
+    async def _manifest_get(self, req: Request, name: str) -> None:
+        ref = req.params["ref"]
+        digest = await self._resolve(name, ref)
+        stored = None
+        if digest is not None:
+            stored = await asyncio.to_thread(self.store.get_manifest, name, digest)
+        if stored is None:
+            raise RegistryHTTPError("MANIFEST_UNKNOWN", detail={"name": name, "reference": ref})
+        await self._respond(
+            req,
+            200,
+            [
+                ("content-type", stored.media_type),
+                ("docker-content-digest", str(stored.digest)),
+                ("etag", f'"{stored.digest}"'),
+            ],
+            stored.body,
+        )
+
+    async def _read_small_body(self, req: Request, limit: int) -> bytes:
+        declared = req.headers.get("content-length")
+        if declared is not None and declared.isdigit() and int(declared) > limit:
+            raise RegistryHTTPError(
+                "SIZE_INVALID", f"manifest is larger than {limit} bytes", status=413
+            )
+        parts: list[bytes] = []
+        total = 0
+        while True:
+            message = await req.recv()
+            body = message.get("body", b"")
+            total += len(body)
+            if total > limit:
+                raise RegistryHTTPError(
+                    "SIZE_INVALID", f"manifest is larger than {limit} bytes", status=413
+                )
+            parts.append(body)
+            if not message.get("more_body"):
+                return b"".join(parts)
+
+    async def _manifest_put(self, req: Request, name: str) -> None:
+        ref = req.params["ref"]
+        tag: str | None = None
+        ref_digest: Digest | None = None
+        if ":" in ref:
+            ref_digest = _digest(ref)
+        elif is_valid_tag(ref):
+            tag = ref
+        else:
+            raise RegistryHTTPError("MANIFEST_INVALID", f"invalid tag {ref!r}", detail={"tag": ref})
+        body = await self._read_small_body(req, MAX_MANIFEST_SIZE)
+        digest = Digest.of(body, ref_digest.algorithm if ref_digest else "sha256")
+        if ref_digest is not None and digest != ref_digest:
+            raise RegistryHTTPError(
+                "DIGEST_INVALID",
+                "manifest digest does not match the reference",
+                detail={"reference": str(ref_digest), "actual": str(digest)},
+            )
+        try:
+            parsed = parse_manifest(body, req.headers.get("content-type"))
+        except ManifestInvalid as exc:
+            raise RegistryHTTPError("MANIFEST_INVALID", str(exc)) from None
+
+        def check_and_store() -> None:
+            for blob in parsed.required_blobs():
+                if self.store.blob_size(name, blob) is None:
+                    raise RegistryHTTPError("MANIFEST_BLOB_UNKNOWN", detail={"digest": str(blob)})
+            for child in parsed.manifests:
+                if not self.store.has_manifest(name, child.digest):
+                    raise RegistryHTTPError(
+                        "MANIFEST_BLOB_UNKNOWN", detail={"digest": str(child.digest)}
+                    )
+            subject = parsed.subject.digest if parsed.subject else None
+            self.store.put_manifest(
+                name,
+                StoredManifest(body, parsed.media_type, digest),
+                tag=tag,
+                subject=subject,
+                referrer=parsed.referrer_descriptor(digest, len(body)) if subject else None,
+            )
+
+        await asyncio.to_thread(check_and_store)
+        headers = [
+            ("location", f"/v2/{name}/manifests/{digest}"),
+            ("docker-content-digest", str(digest)),
+        ]
+        if parsed.subject is not None:
+            headers.append(("oci-subject", str(parsed.subject.digest)))
+        await self._respond(req, 201, headers)
+
+    async def _manifest_delete(self, req: Request, name: str) -> None:
+        ref = req.params["ref"]
+        if ":" in ref:
+            digest = _digest(ref)
+            deleted = await asyncio.to_thread(self.store.delete_manifest, name, digest)
+        elif is_valid_tag(ref):
+            deleted = await asyncio.to_thread(self.store.delete_tag, name, ref)
+        else:
+            raise RegistryHTTPError("MANIFEST_INVALID", f"invalid tag {ref!r}", detail={"tag": ref})
+        if not deleted:
+            raise RegistryHTTPError("MANIFEST_UNKNOWN", detail={"name": name, "reference": ref})
+        await self._respond(req, 202)
+
+    # -- referrers -------------------------------------------------------------------------
+
+    async def _referrers_get(self, req: Request, name: str) -> None:
+        subject = _digest(req.params["digest"])
+        entries = await asyncio.to_thread(self.store.referrers, name, subject)
+        headers: Headers = []
+        wanted = req.arg("artifactType")
+        if wanted:
+            entries = [e for e in entries if e.get("artifactType") == wanted]
+            headers.append(("oci-filters-applied", "artifactType"))
+        index = {"schemaVersion": 2, "mediaType": OCI_INDEX, "manifests": entries}
+        await self._json(req, 200, index, headers, content_type=OCI_INDEX)
+
+
+def _parse_range(value: str | None, size: int) -> tuple[int, int] | str | None:
+    """A single ``bytes=`` range → (start, end); "unsatisfiable"; None to send everything."""
+    if not value:
+        return None
+    match = _RANGE.match(value.strip())
+    if match is None:
+        return None  # multiple or unknown ranges: answer with the whole blob
+    first, last = match[1], match[2]
+    if first == "" and last == "":
+        return None
+    if first == "":
+        suffix = int(last)
+        if suffix == 0 or size == 0:
+            return "unsatisfiable"
+        return max(size - suffix, 0), size - 1
+    start = int(first)
+    end = size - 1 if last == "" else min(int(last), size - 1)
+    if start >= size or (last != "" and int(last) < start):
+        return "unsatisfiable"
+    return start, end
+
+
+def create_app(store: Store, auth: Authenticator | None = None) -> RegistryApp:
+    """The registry as an ASGI application over ``store``, optionally requiring ``auth``."""
+    return RegistryApp(store, auth)

@@ -1,0 +1,48 @@
+"""Server settings and the rule that a registry reachable from other hosts needs credentials."""
+
+from __future__ import annotations
+
+import ipaddress
+from dataclasses import dataclass
+from pathlib import Path
+
+from .auth import Authenticator
+
+
+class RegistryConfigError(ValueError):
+    """Settings the registry refuses to start with."""
+
+
+def is_loopback(host: str) -> bool:
+    """True for ``localhost`` and loopback addresses (``127.0.0.0/8``, ``::1``)."""
+    if host.lower() == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
+@dataclass(slots=True)
+class RegistryConfig:
+    """How to run the embedded registry."""
+
+    host: str = "127.0.0.1"
+    port: int = 5000
+    data_dir: Path | None = None
+    htpasswd: Path | None = None
+    token_file: Path | None = None
+
+    def authenticator(self) -> Authenticator | None:
+        """The configured credentials; refuses a non-loopback bind without any."""
+        if self.htpasswd is None and self.token_file is None:
+            if not is_loopback(self.host):
+                raise RegistryConfigError(
+                    f"refusing to listen on {self.host} without credentials: "
+                    "pass --htpasswd FILE and/or --token-file FILE, or bind to 127.0.0.1"
+                )
+            return None
+        try:
+            return Authenticator.from_files(htpasswd=self.htpasswd, token_file=self.token_file)
+        except ValueError as exc:
+            raise RegistryConfigError(str(exc)) from None

@@ -1,0 +1,178 @@
+"""Running the registry: in the foreground (:func:`serve`) or in a background thread of the
+current process (:func:`start_in_thread`)."""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import socket
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+import uvicorn
+
+from .app import RegistryApp, create_app
+from .auth import Authenticator
+from .config import RegistryConfig, RegistryConfigError, is_loopback
+from .fsstore import FilesystemStore
+from .memstore import MemoryStore
+from .store import Store
+
+log = logging.getLogger("artreg.localregistry")
+
+
+def _uvicorn_config(app: RegistryApp, **extra: Any) -> uvicorn.Config:
+    return uvicorn.Config(
+        app,
+        loop="uvloop",
+        http="httptools",
+        lifespan="on",
+        access_log=False,  # the app logs one line per request itself
+        log_config=None,
+        server_header=False,
+        timeout_keep_alive=30,
+        **extra,
+    )
+
+
+def _bind(host: str, port: int) -> socket.socket:
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind((host.strip("[]"), port))
+    except OSError:
+        sock.close()
+        raise
+    sock.listen(1024)
+    sock.setblocking(False)
+    return sock
+
+
+def _store_for(data_dir: str | os.PathLike[str] | None) -> Store:
+    return FilesystemStore(data_dir) if data_dir is not None else MemoryStore()
+
+
+def serve(
+    host: str = "127.0.0.1",
+    port: int = 5000,
+    data_dir: str | os.PathLike[str] = ".artreg-data",
+    *,
+    htpasswd: str | os.PathLike[str] | None = None,
+    token_file: str | os.PathLike[str] | None = None,
+    on_ready: Any = None,
+) -> None:
+    """Run the registry in the foreground until SIGINT or SIGTERM.
+
+    Raises :class:`RegistryConfigError` for a non-loopback ``host`` without credentials.
+    ``on_ready(url)`` is called once the socket is listening.
+    """
+    config = RegistryConfig(
+        host=host,
+        port=port,
+        data_dir=Path(data_dir),
+        htpasswd=Path(htpasswd) if htpasswd is not None else None,
+        token_file=Path(token_file) if token_file is not None else None,
+    )
+    auth = config.authenticator()
+    store = FilesystemStore(data_dir)
+    sock = _bind(host, port)
+    bound_port = sock.getsockname()[1]
+    server = uvicorn.Server(_uvicorn_config(create_app(store, auth)))
+    url = f"http://{_host_for_url(host)}:{bound_port}"
+    log.info("artreg registry listening on %s (data in %s)", url, store.root)
+    if on_ready is not None:
+        on_ready(url)
+    try:
+        server.run(sockets=[sock])
+    finally:
+        sock.close()
+        store.close()
+
+
+def _host_for_url(host: str) -> str:
+    return f"[{host}]" if ":" in host and not host.startswith("[") else host
+
+
+class ThreadedRegistry:
+    """A registry serving from a thread of this process. ``host`` is ``HOST:PORT``."""
+
+    def __init__(
+        self, server: uvicorn.Server, thread: threading.Thread, sock: socket.socket, store: Store
+    ) -> None:
+        self._server = server
+        self._thread = thread
+        self._sock = sock
+        self.store = store
+        bound = sock.getsockname()
+        self.port: int = bound[1]
+        self.host = f"{_host_for_url(bound[0])}:{self.port}"
+
+    @property
+    def url(self) -> str:
+        return f"http://{self.host}"
+
+    def __repr__(self) -> str:
+        return f"ThreadedRegistry(url={self.url!r})"
+
+    def stop(self, timeout: float = 10.0) -> None:
+        """Stop serving and wait for the thread; idempotent."""
+        self._server.should_exit = True
+        self._thread.join(timeout)
+        if self._thread.is_alive():
+            self._server.force_exit = True
+            self._thread.join(timeout)
+        with contextlib.suppress(OSError):
+            self._sock.close()
+
+    def __enter__(self) -> ThreadedRegistry:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+
+def start_in_thread(
+    data_dir: str | os.PathLike[str] | None = None,
+    *,
+    host: str = "127.0.0.1",
+    port: int = 0,
+    store: Store | None = None,
+    auth: Authenticator | None = None,
+    startup_timeout: float = 10.0,
+) -> ThreadedRegistry:
+    """Start the registry on a uvicorn server in a daemon thread and return once it accepts
+    connections. ``port=0`` picks a free port. Without ``store``, a :class:`FilesystemStore`
+    on ``data_dir``, or a :class:`MemoryStore` when ``data_dir`` is None."""
+    if auth is None and not is_loopback(host):
+        raise RegistryConfigError(f"refusing to listen on {host} without credentials")
+    store = store if store is not None else _store_for(data_dir)
+    sock = _bind(host, port)
+    server = uvicorn.Server(_uvicorn_config(create_app(store, auth)))
+    errors: list[BaseException] = []
+
+    def run() -> None:
+        try:
+            server.run(sockets=[sock])
+        except BaseException as exc:  # reported to the caller below
+            errors.append(exc)
+
+    thread = threading.Thread(target=run, name=f"artreg-registry-{port}", daemon=True)
+    thread.start()
+    deadline = time.monotonic() + startup_timeout
+    while not server.started:
+        if errors or not thread.is_alive():
+            sock.close()
+            raise RuntimeError(f"registry failed to start: {errors[0] if errors else 'exited'}")
+        if time.monotonic() > deadline:
+            server.should_exit = True
+            sock.close()
+            raise RuntimeError("registry did not start in time")
+        time.sleep(0.005)
+    return ThreadedRegistry(server, thread, sock, store)
+
+
+__all__ = ["RegistryConfigError", "ThreadedRegistry", "serve", "start_in_thread"]

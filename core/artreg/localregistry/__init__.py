@@ -14,7 +14,7 @@ from .auth import AuthConfigError, Authenticator, load_htpasswd
 from .config import RegistryConfig, RegistryConfigError, is_loopback
 from .fsstore import FilesystemStore
 from .memstore import MemoryStore
-from .server import ThreadedRegistry, serve, start_in_thread
+from .server import ThreadedRegistry, serve, serve_in_thread, start_in_thread
 from .store import Store
 
 __all__ = [
@@ -31,5 +31,6 @@ __all__ = [
     "is_loopback",
     "load_htpasswd",
     "serve",
+    "serve_in_thread",
     "start_in_thread",
 ]

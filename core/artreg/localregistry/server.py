@@ -115,6 +115,11 @@ class ThreadedRegistry:
     def url(self) -> str:
         return f"http://{self.host}"
 
+    @property
+    def address(self) -> str:
+        """Same as :attr:`host` (``HOST:PORT``), the form image references use."""
+        return self.host
+
     def __repr__(self) -> str:
         return f"ThreadedRegistry(url={self.url!r})"
 
@@ -175,4 +180,7 @@ def start_in_thread(
     return ThreadedRegistry(server, thread, sock, store)
 
 
-__all__ = ["RegistryConfigError", "ThreadedRegistry", "serve", "start_in_thread"]
+#: Alias of :func:`start_in_thread`.
+serve_in_thread = start_in_thread
+
+__all__ = ["RegistryConfigError", "ThreadedRegistry", "serve", "serve_in_thread", "start_in_thread"]

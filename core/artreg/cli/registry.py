@@ -1,0 +1,65 @@
+"""``artreg registry serve``: the embedded OCI registry in the foreground.
+
+Logs one line per request on stderr and stops cleanly on SIGINT/SIGTERM. Bound to anything but
+loopback it refuses to start unless ``--htpasswd`` and/or ``--token-file`` give credentials.
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from artreg.cli import app
+from artreg.cli.errors import ExitCode
+
+registry_app = typer.Typer(name="registry", help="The embedded OCI registry.", no_args_is_help=True)
+app.add_typer(registry_app, name="registry")
+
+
+@registry_app.command("serve")
+def serve(
+    host: Annotated[
+        str, typer.Option("--host", help="Address to listen on; non-loopback needs credentials.")
+    ] = "127.0.0.1",
+    port: Annotated[
+        int, typer.Option("--port", min=0, max=65535, help="Port; 0 picks a free one.")
+    ] = 5000,
+    data_dir: Annotated[
+        Path, typer.Option("--data-dir", help="Where blobs, manifests and uploads are kept.")
+    ] = Path(".artreg-data"),
+    htpasswd: Annotated[
+        Path | None,
+        typer.Option("--htpasswd", help="htpasswd file with bcrypt entries (htpasswd -B)."),
+    ] = None,
+    token_file: Annotated[
+        Path | None,
+        typer.Option("--token-file", help="File holding a static bearer token."),
+    ] = None,
+) -> None:
+    """Run the embedded OCI registry (distribution spec v1.1) until interrupted."""
+    from artreg.localregistry import RegistryConfigError
+    from artreg.localregistry import serve as run_registry
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s", stream=sys.stderr)
+
+    def ready(url: str) -> None:
+        address = url.removeprefix("http://")
+        sys.stdout.write(
+            f"artreg registry: listening on {url} (data in {data_dir.resolve()})\n"
+            f"push with: skopeo copy --dest-tls-verify=false "
+            f"oci:LAYOUT:TAG docker://{address}/NAMESPACE/REPO:TAG\n"
+        )
+        sys.stdout.flush()
+
+    try:
+        run_registry(host, port, data_dir, htpasswd=htpasswd, token_file=token_file, on_ready=ready)
+    except RegistryConfigError as exc:
+        sys.stderr.write(f"error: {exc}\n")
+        raise typer.Exit(ExitCode.USAGE) from None
+    except OSError as exc:
+        sys.stderr.write(f"error: cannot listen on {host}:{port}: {exc.strerror or exc}\n")
+        raise typer.Exit(ExitCode.USAGE) from None

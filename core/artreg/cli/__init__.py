@@ -24,4 +24,5 @@ from artreg.cli import repo  # noqa: E402, F401, I001
 from artreg.cli import creds  # noqa: E402, F401
 from artreg.cli import access  # noqa: E402, F401
 from artreg.cli import endpoint  # noqa: E402, F401
+from artreg.cli import images  # noqa: E402, F401
 from artreg.cli import registry  # noqa: E402, F401

@@ -20,6 +20,7 @@ from typing import Any
 from urllib.parse import parse_qsl
 
 import httpx
+import pytest
 from moto.moto_server.threaded_moto_server import ThreadedMotoServer
 from moto.moto_server.werkzeug_app import (
     DomainDispatcherApplication,
@@ -225,3 +226,17 @@ class MotoServer:
 
     def __iter__(self) -> Iterator[Call]:
         return iter(self.calls())
+
+
+@pytest.fixture(scope="module")
+def moto_server() -> Iterator[MotoServer]:
+    """One moto server per test module (a thread in this process)."""
+    with MotoServer() as server:
+        yield server
+
+
+@pytest.fixture
+def moto(moto_server: MotoServer) -> MotoServer:
+    """The module's moto server, emptied for this test."""
+    moto_server.reset()
+    return moto_server

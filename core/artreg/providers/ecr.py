@@ -44,6 +44,7 @@ from artreg.errors import (
     UnexpectedResponseFormat,
 )
 from artreg.providers import ecr_policy
+from artreg.providers._oci import RegistryDataMixin
 from artreg.providers.aws_errors import error_code, map_aws_error
 from artreg.registry import ArtifactRegistry
 from artreg.types import (
@@ -52,6 +53,7 @@ from artreg.types import (
     AwsCrossAccountAccess,
     CrossAccountAccess,
     CrossAccountPermissions,
+    ManifestHead,
     RegistryAuthMethod,
     RepositoryResponse,
     format_timestamp,
@@ -185,8 +187,9 @@ def _created_at(value: Any) -> str | None:
     return format_timestamp(seconds) if seconds > 0 else None
 
 
-class EcrArtifactRegistry(ArtifactRegistry):
-    """ECR repositories ``{prefix}-{logical}`` in one account and region."""
+class EcrArtifactRegistry(RegistryDataMixin, ArtifactRegistry):
+    """ECR repositories ``{prefix}-{logical}`` in one account and region. Manifests and blobs
+    are read from the registry host with the provider's own pull credentials."""
 
     def __init__(
         self,
@@ -383,6 +386,7 @@ class EcrArtifactRegistry(ArtifactRegistry):
             self._clients.clear()
         for client in clients:
             _close(client)
+        await super().aclose()
 
     # -- repositories ------------------------------------------------------------------------------
 
@@ -717,6 +721,25 @@ class EcrArtifactRegistry(ArtifactRegistry):
             password=password,
             expires_at=expires_at,
         )
+
+    # -- registry data (manifests and blobs) ---------------------------------------------------
+
+    async def _resolve_account(self) -> None:
+        # registry_endpoint() may need the account ID: look it up off the event loop first.
+        if self._account_id is None and not self.config.registry_endpoint:
+            await self._run(self.account_id)
+
+    async def get_manifest(self, repo_name: str, reference: str) -> tuple[bytes, str]:
+        await self._resolve_account()
+        return await super().get_manifest(repo_name, reference)
+
+    async def head_manifest(self, repo_name: str, reference: str) -> ManifestHead | None:
+        await self._resolve_account()
+        return await super().head_manifest(repo_name, reference)
+
+    async def head_blob(self, repo_name: str, digest: str) -> int | None:
+        await self._resolve_account()
+        return await super().head_blob(repo_name, digest)
 
     # -- blobs -------------------------------------------------------------------------------------
 

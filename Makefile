@@ -4,7 +4,7 @@ PY    := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-stamp
 TS    := clients/ts
 
-.PHONY: all venv system-deps node-deps lint typecheck schemas check-schemas pytest test run docs bench clean
+.PHONY: all venv system-deps node-deps lint typecheck schemas check-schemas pytest ts test run docs bench clean
 
 all: test
 
@@ -31,8 +31,9 @@ typecheck: venv
 	$(VENV)/bin/mypy
 
 # Regenerate schemas/ (JSON Schema per wire type, openrpc.json) and the TypeScript types.
-schemas: venv
+schemas: venv node-deps
 	$(PY) -m artreg.schemagen write
+	@if [ -f $(TS)/package.json ]; then cd $(TS) && npm run --silent generate; fi
 
 check-schemas: venv
 	$(PY) -m artreg.schemagen check
@@ -40,7 +41,12 @@ check-schemas: venv
 pytest: venv system-deps node-deps
 	$(VENV)/bin/pytest
 
-test: venv system-deps node-deps lint typecheck pytest
+# The TypeScript client: build, type-check (package, tests, example), generated-file drift, node tests
+# against a real `artreg serve`.
+ts: venv node-deps
+	cd $(TS) && npm run --silent build && npm run --silent typecheck && npm run --silent check-generated && npm test
+
+test: venv system-deps node-deps lint typecheck pytest ts
 
 # artreg's main job on the embedded default: the local registry and the JSON-RPC sidecar.
 run: venv

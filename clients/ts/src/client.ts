@@ -126,7 +126,7 @@ export class ArtregClient {
     const started = Date.now();
     const connection = await this.#connect(timeoutMs);
     const remaining = Math.max(1, timeoutMs - (Date.now() - started));
-    return (await connection.request(method, params, remaining)) as ResultOf<M>;
+    return (await connection.request(method, params, timeoutMs, remaining)) as ResultOf<M>;
   }
 
   /** Opens the connection now if none is open; {@link connect} calls it so a bad URL or token fails early. */

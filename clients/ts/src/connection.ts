@@ -126,8 +126,11 @@ export class Connection {
     return this.#pending.size;
   }
 
-  /** Sends one request and waits at most `timeoutMs` for its reply. */
-  request(method: string, params: object, timeoutMs: number): Promise<unknown> {
+  /**
+   * Sends one request and waits at most `waitMs` for its reply; a timeout reports `timeoutMs`, the
+   * call's whole limit (which also covered connecting).
+   */
+  request(method: string, params: object, timeoutMs: number, waitMs: number = timeoutMs): Promise<unknown> {
     if (!this.isOpen) {
       return Promise.reject(unavailable(`the connection to the artreg sidecar at ${this.#url} is closed`, { url: this.#url, method }));
     }
@@ -136,7 +139,7 @@ export class Connection {
     return new Promise((resolve, reject) => {
       const timer = setTimeout(() => {
         if (this.#pending.delete(id)) reject(timeoutError(`the artreg call ${method}`, timeoutMs));
-      }, timeoutMs);
+      }, waitMs);
       this.#pending.set(id, { method, resolve, reject, timer });
       this.#ws.send(message, (err) => {
         if (err !== undefined && err !== null) {

@@ -54,12 +54,15 @@ def make(
     )
 
 
-def boto(server: MotoServer, service: str, region: str = "us-east-1") -> Any:
+def boto(
+    server: MotoServer, service: str, region: str = "us-east-1", access_key: str = "testing"
+) -> Any:
+    """A plain boto3 client of the test's own (not the provider's)."""
     return boto3.client(
         service,  # type: ignore[call-overload]
         endpoint_url=server.url,
         region_name=region,
-        aws_access_key_id="testing",
+        aws_access_key_id=access_key,
         aws_secret_access_key="testing",
         config=Config(retries={"max_attempts": 1}),
     )

@@ -1,0 +1,144 @@
+"""The transport around the calls: bearer-token auth on the handshake, loopback-only without a
+token, browser origins, GET /healthz, and graceful shutdown of an in-process server."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+
+import httpx
+import pytest
+from websockets.asyncio.client import connect
+from websockets.exceptions import ConnectionClosed, InvalidStatus
+
+from artreg_rpc import Dispatcher, RegistryPool, RpcServer, ServerConfig
+from artreg_rpc.errors import RpcConfigError
+from artreg_rpc.server import is_loopback_host
+from tests.rpc.client import RpcFailure, rpc_client, until
+from tests.rpc.conftest import BINDING, SLOW_BINDING, start_sidecar
+
+TOKEN = "s3cret-token-for-tests"
+
+
+@pytest.fixture
+async def guarded(rpc_env: dict[str, str]) -> AsyncIterator[RpcServer]:
+    server = await start_sidecar(rpc_env, token=TOKEN)
+    yield server
+    await server.shutdown(timeout=2)
+
+
+async def test_token_accepted(guarded: RpcServer) -> None:
+    headers = {"Authorization": f"Bearer {TOKEN}"}
+    async with rpc_client(guarded.url, additional_headers=headers) as rpc:
+        assert await rpc.call("upstreamRepositoryPrefix", bindingName=BINDING) == "artifacts/default"
+
+
+@pytest.mark.parametrize(
+    "headers",
+    [
+        {},
+        {"Authorization": "Bearer wrong"},
+        {"Authorization": f"Bearer {TOKEN}x"},
+        {"Authorization": f"Basic {TOKEN}"},
+        {"Authorization": TOKEN},
+    ],
+    ids=["missing", "wrong", "longer", "basic", "bare"],
+)
+async def test_token_refused(guarded: RpcServer, headers: dict[str, str]) -> None:
+    with pytest.raises(InvalidStatus) as refused:
+        async with connect(guarded.url, additional_headers=headers):
+            pass
+    response = refused.value.response
+    assert response.status_code == 401
+    assert response.headers["WWW-Authenticate"].startswith("Bearer")
+    assert TOKEN.encode() not in response.body
+
+
+async def test_healthz_needs_no_token(guarded: RpcServer) -> None:
+    async with httpx.AsyncClient() as http:
+        reply = await http.get(f"http://127.0.0.1:{guarded.port}/healthz")
+    assert (reply.status_code, reply.text) == (200, "ok\n")
+
+
+async def test_other_paths_are_not_found(sidecar: RpcServer) -> None:
+    async with httpx.AsyncClient() as http:
+        reply = await http.get(f"http://127.0.0.1:{sidecar.port}/metrics")
+    assert reply.status_code == 404
+    with pytest.raises(InvalidStatus) as refused:
+        async with connect(sidecar.url + "/rpc"):
+            pass
+    assert refused.value.response.status_code == 404
+
+
+@pytest.mark.parametrize("host", ["0.0.0.0", "192.168.1.10", "::", "example.com"])
+def test_no_token_no_public_address(host: str) -> None:
+    with pytest.raises(RpcConfigError, match="refusing to listen"):
+        RpcServer(Dispatcher(RegistryPool({})), ServerConfig(host=host, port=0))
+
+
+def test_public_address_allowed_with_a_token() -> None:
+    ServerConfig(host="0.0.0.0", port=0, token=TOKEN).check()
+    assert "s3cret" not in repr(ServerConfig(token=TOKEN))
+
+
+@pytest.mark.parametrize("host", ["127.0.0.1", "127.8.9.1", "::1", "[::1]", "localhost"])
+def test_loopback_hosts(host: str) -> None:
+    assert is_loopback_host(host)
+
+
+async def test_browser_origins(sidecar: RpcServer) -> None:
+    async with connect(sidecar.url, origin="http://localhost:3000") as ws:  # type: ignore[arg-type]
+        await ws.send('{"jsonrpc":"2.0","method":"rpc.discover","id":1}')
+        assert await ws.recv()
+    with pytest.raises(InvalidStatus) as refused:
+        async with connect(sidecar.url, origin="https://evil.example"):  # type: ignore[arg-type]
+            pass
+    assert refused.value.response.status_code == 403
+
+
+async def test_allowed_origin_list(rpc_env: dict[str, str]) -> None:
+    server = await start_sidecar(rpc_env, allowed_origins=("https://app.example",))
+    try:
+        async with connect(server.url, origin="https://app.example"):  # type: ignore[arg-type]
+            pass
+    finally:
+        await server.shutdown(timeout=2)
+
+
+async def test_shutdown_finishes_calls_in_flight(rpc_env: dict[str, str]) -> None:
+    server = await start_sidecar(rpc_env)
+    port = server.port
+    async with rpc_client(server.url) as rpc:
+        slow = asyncio.create_task(
+            rpc.call("headBlob", bindingName=SLOW_BINDING, repoName="slow/x",
+                     digest="sha256:" + "c" * 64)
+        )
+        await until(lambda: server.in_flight > 0)
+        stopping = asyncio.create_task(server.shutdown(timeout=10))
+        await asyncio.sleep(0.2)
+        # while draining: no new connections, and new requests are refused
+        with pytest.raises((OSError, InvalidStatus)):
+            async with connect(f"ws://127.0.0.1:{port}", open_timeout=2):
+                pass
+        with pytest.raises(RpcFailure) as refused:
+            await rpc.call("upstreamRepositoryPrefix", bindingName=BINDING)
+        assert refused.value.data["code"] == "REMOTE_SERVICE_UNAVAILABLE"
+        assert refused.value.data["retryable"] is True
+        assert await slow is None  # the call in flight got its answer
+        await stopping
+        with pytest.raises((ConnectionClosed, ConnectionError)):
+            await rpc.call("upstreamRepositoryPrefix", bindingName=BINDING)
+    assert rpc.ws.close_code == 1001
+
+
+async def test_shutdown_is_bounded(rpc_env: dict[str, str]) -> None:
+    server = await start_sidecar(rpc_env)
+    async with rpc_client(server.url) as rpc:
+        slow = asyncio.create_task(
+            rpc.call("headBlob", bindingName=SLOW_BINDING, repoName="slow/x",
+                     digest="sha256:" + "d" * 64)
+        )
+        await until(lambda: server.in_flight > 0)
+        await server.shutdown(timeout=0.1)  # gives up on the call and closes
+        with pytest.raises((ConnectionClosed, ConnectionError)):
+            await slow

@@ -1,0 +1,96 @@
+"""Fixtures for the command-line tests: the commands run as a user runs them, in a subprocess,
+with a clean environment holding only the bindings a test sets."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.registries import RunningRegistry
+
+BIN = Path(sys.executable).parent
+
+
+@dataclass
+class Result:
+    code: int
+    stdout: str
+    stderr: str
+
+    def json(self) -> Any:
+        return json.loads(self.stdout)
+
+
+@dataclass
+class Cli:
+    """Runs ``artreg`` and ``docker-credential-artreg`` with a controlled environment."""
+
+    home: Path
+    env: dict[str, str] = field(default_factory=dict)
+
+    def base_env(self) -> dict[str, str]:
+        env = {
+            "PATH": f"{BIN}{os.pathsep}{os.environ.get('PATH', '')}",
+            "HOME": str(self.home),
+            "XDG_CACHE_HOME": str(self.home / ".cache"),
+            "LANG": "C.UTF-8",
+            "NO_COLOR": "1",
+            "COLUMNS": "200",
+        }
+        env.update(self.env)
+        return env
+
+    def bind(self, name: str, binding: Mapping[str, Any]) -> None:
+        self.env[f"ALIEN_{name.replace('-', '_').upper()}_BINDING"] = json.dumps(binding)
+
+    def local(self, name: str, registry: RunningRegistry) -> None:
+        self.bind(name, {"service": "local", "registryUrl": registry.host, "dataDir": None})
+
+    def run(
+        self,
+        program: str,
+        *args: str,
+        input: str | bytes | None = None,
+        env: Mapping[str, str] | None = None,
+        timeout: float = 60,
+    ) -> Result:
+        full_env = self.base_env()
+        if env:
+            full_env.update(env)
+        data = input.encode() if isinstance(input, str) else input
+        proc = subprocess.run(
+            [str(BIN / program), *args],
+            input=data,
+            capture_output=True,
+            env=full_env,
+            timeout=timeout,
+            cwd=self.home,
+        )
+        return Result(proc.returncode, proc.stdout.decode(), proc.stderr.decode())
+
+    def artreg(self, *args: str, **kw: Any) -> Result:
+        return self.run("artreg", *args, **kw)
+
+    def helper(self, *args: str, **kw: Any) -> Result:
+        return self.run("docker-credential-artreg", *args, **kw)
+
+
+@pytest.fixture
+def cli(tmp_path: Path) -> Cli:
+    home = tmp_path / "home"
+    home.mkdir()
+    return Cli(home)
+
+
+@pytest.fixture
+def registry(embedded: RunningRegistry) -> RunningRegistry:
+    """The embedded registry (anonymous, on loopback)."""
+    return embedded

@@ -14,6 +14,7 @@ from typing import Any
 
 import pytest
 
+from tests.fakes.moto_server import moto, moto_server  # noqa: F401  (fixtures)
 from tests.registries import RunningRegistry
 
 BIN = Path(sys.executable).parent

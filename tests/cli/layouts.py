@@ -77,5 +77,5 @@ def build_layout(
     }
     (root / "index.json").write_text(json.dumps(index))
     return Layout(
-        root, tag, manifest_digest, [config_desc["digest"], *(l["digest"] for l in layers)]
+        root, tag, manifest_digest, [config_desc["digest"], *(layer["digest"] for layer in layers)]
     )

@@ -18,7 +18,7 @@ from artreg.credhelper import CredentialCache, normalize_host
 from artreg.localregistry import Authenticator
 from tests.cli.conftest import Cli
 from tests.cli.layouts import build_layout
-from tests.fakes.moto_server import ACCOUNT_ID, MotoServer, moto, moto_server  # noqa: F401
+from tests.fakes.moto_server import ACCOUNT_ID, MotoServer
 from tests.peers import require_binary
 from tests.registries import RunningRegistry, embedded_registry
 

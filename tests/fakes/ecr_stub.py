@@ -54,7 +54,9 @@ class EcrOperationStub:
         self.requests: list[StubRequest] = []
         self.rejected: list[str] = []
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
-        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+        self._thread = threading.Thread(
+            target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
+        )
         host, port = self._server.server_address[:2]
         self.url = f"http://{host!s}:{port}"
 

@@ -167,6 +167,21 @@ class _Credentials:
     expires: datetime | None = None
 
 
+_SESSION_LOCK: Final = threading.Lock()
+_SESSION: list[botocore.session.Session] = []
+
+
+def _botocore_session() -> botocore.session.Session:
+    """One botocore session for the process (service models load once); callers hold
+    ``_SESSION_LOCK``. Endpoints come from artreg's configuration only, never from the process
+    environment, and credentials are always passed explicitly."""
+    if not _SESSION:
+        session = botocore.session.Session()
+        session.set_config_variable("ignore_configured_endpoint_urls", True)
+        _SESSION.append(session)
+    return _SESSION[0]
+
+
 def _dns_suffix(region: str) -> str:
     return "amazonaws.com.cn" if region.startswith("cn-") else "amazonaws.com"
 
@@ -213,10 +228,6 @@ class EcrArtifactRegistry(RegistryDataMixin, ArtifactRegistry):
         self.replica_poll_interval = replica_poll_interval
         self.replica_wait_timeout = replica_wait_timeout
         self.refresh_margin = timedelta(seconds=refresh_margin)
-        self._session = botocore.session.Session()
-        # Endpoints come from our configuration only, not from the process environment.
-        self._session.set_config_variable("ignore_configured_endpoint_urls", True)
-        self._session_lock = threading.Lock()
         self._clients: dict[tuple[str, str | None, str, str], _Cached] = {}
         self._clients_lock = threading.Lock()
         self._key_locks: dict[tuple[str, str | None, str, str], threading.Lock] = {}
@@ -283,7 +294,7 @@ class EcrArtifactRegistry(RegistryDataMixin, ArtifactRegistry):
     def _botocore_config(self) -> Config:
         retries: dict[str, Any] = {"mode": self.config.retry_mode}
         if self.config.max_attempts is not None:
-            retries["max_attempts"] = self.config.max_attempts
+            retries["total_max_attempts"] = self.config.max_attempts
         return Config(
             retries=retries,  # type: ignore[arg-type]
             connect_timeout=10,
@@ -295,8 +306,8 @@ class EcrArtifactRegistry(RegistryDataMixin, ArtifactRegistry):
         endpoint = (
             self.config.ecr_endpoint_url if service == "ecr" else self.config.sts_endpoint_url
         )
-        with self._session_lock:
-            return self._session.create_client(
+        with _SESSION_LOCK:
+            return _botocore_session().create_client(
                 service,
                 region_name=region,
                 endpoint_url=endpoint,

@@ -5,6 +5,9 @@ import { ArtregError, ClientErrorCode, errorFromRpc } from "./errors.js";
 /** How long `close()` waits for the sidecar's closing handshake before dropping the socket. */
 const CLOSE_GRACE_MS = 1_000;
 
+/** After a call times out, how long the sidecar has to answer a ping before the socket is dropped. */
+const PROBE_TIMEOUT_MS = 5_000;
+
 interface Pending {
   readonly method: string;
   readonly resolve: (result: unknown) => void;
@@ -55,6 +58,7 @@ export class Connection {
   readonly #pending = new Map<number, Pending>();
   #nextId = 1;
   #open = true;
+  #probing = false;
 
   private constructor(ws: WebSocket, url: string) {
     this.#ws = ws;
@@ -138,7 +142,9 @@ export class Connection {
     const message = JSON.stringify({ jsonrpc: "2.0", id, method, params });
     return new Promise((resolve, reject) => {
       const timer = setTimeout(() => {
-        if (this.#pending.delete(id)) reject(timeoutError(`the artreg call ${method}`, timeoutMs));
+        if (!this.#pending.delete(id)) return;
+        reject(timeoutError(`the artreg call ${method}`, timeoutMs));
+        this.#probe(Math.min(timeoutMs, PROBE_TIMEOUT_MS));
       }, waitMs);
       this.#pending.set(id, { method, resolve, reject, timer });
       this.#ws.send(message, (err) => {
@@ -164,6 +170,22 @@ export class Connection {
       });
       this.#ws.close(1000, "client closed");
     });
+  }
+
+  /**
+   * Pings the sidecar after a call timed out: a slow call leaves the connection in use, but a
+   * sidecar that does not even answer a ping is gone (a half-open socket), so the socket is dropped
+   * and the next call reconnects instead of timing out too.
+   */
+  #probe(timeoutMs: number): void {
+    if (this.#probing || !this.isOpen) return;
+    this.#probing = true;
+    const timer = setTimeout(() => this.#ws.terminate(), timeoutMs);
+    this.#ws.once("pong", () => {
+      clearTimeout(timer);
+      this.#probing = false;
+    });
+    this.#ws.ping();
   }
 
   #settle(id: number): Pending | undefined {

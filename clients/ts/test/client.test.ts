@@ -213,6 +213,37 @@ describe("ArtifactRegistry over a scripted peer", () => {
     assert.ok(client.connected);
   });
 
+  it("drops a connection whose peer stops answering pings after a timeout, and reconnects", async () => {
+    client = await connect({ url: fake.url, timeoutMs: 100 });
+    const [stalled] = [...fake.sockets];
+    assert.ok(stalled !== undefined);
+    fake.handler = (request, socket) => {
+      if (socket !== stalled) return result(request, "fresh");
+      // A peer that is gone without closing: it reads nothing more, so answers no ping.
+      (socket as unknown as { _socket: { pause(): void } })._socket.pause();
+      return "none";
+    };
+    const registry = client.artifactRegistry("artifacts");
+    assert.equal((await rejection(registry.registryEndpoint())).code, "TIMEOUT");
+    while (client.connected) await delay(10);
+    assert.equal(await registry.registryEndpoint(), "fresh");
+  });
+
+  it("keeps a connection whose peer answers pings after a timeout", async () => {
+    client = await connect({ url: fake.url, timeoutMs: 100 });
+    fake.handler = async (request) => {
+      await delay(request.params["repoId"] === "slow" ? 300 : 0);
+      return result(request, { name: String(request.params["repoId"]), uri: null, createdAt: null });
+    };
+    const handshakes = fake.handshakes.length;
+    const registry = client.artifactRegistry("artifacts");
+    assert.equal((await rejection(registry.getRepository("slow"))).code, "TIMEOUT");
+    await delay(150);
+    assert.ok(client.connected);
+    assert.equal((await registry.getRepository("quick")).name, "quick");
+    assert.equal(fake.handshakes.length, handshakes);
+  });
+
   it("honours a per-call timeout", async () => {
     client = await connect({ url: fake.url, timeoutMs: 10_000 });
     fake.handler = () => "none";

@@ -71,6 +71,15 @@ export class Sidecar {
     await terminate(this.child);
   }
 
+  /** Kills the process at once (SIGKILL): no graceful shutdown. */
+  async kill(): Promise<void> {
+    const child = this.child;
+    if (child.exitCode !== null || child.signalCode !== null) return;
+    const exited = new Promise<void>((done) => child.once("exit", () => done()));
+    child.kill("SIGKILL");
+    await exited;
+  }
+
   /** Starts the process again on the same ports and data directory. */
   async restart(): Promise<void> {
     await this.stop();

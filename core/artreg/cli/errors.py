@@ -128,21 +128,20 @@ _secrets: set[str] = set()
 #: Shortest value registered as a secret: shorter strings would blank out ordinary words.
 _MIN_SECRET_LENGTH: Final = 6
 
+_SECRET_KEYS: Final = (
+    r"password|passwd|secret|token|access_token|refresh_token|identitytoken|identity_token|"
+    r"x-amz-signature|x-amz-security-token|x-amz-credential|signature|sig|_alien_sig|"
+    r"authorization|client_secret|api[_-]?key|secretaccesskey|secret_access_key"
+)
+
 _PATTERNS: Final = (
     # Authorization header values
     (re.compile(r"(?i)\b(bearer|basic)\s+[A-Za-z0-9._~+/=-]{8,}"), r"\1 ***"),
     # user:password@ in URLs
     (re.compile(r"(?i)(\b[a-z][a-z0-9+.-]*://[^/\s:@]*):[^/\s@]+@"), r"\1:***@"),
-    # key=value and "key": "value" for credential-looking keys (query strings, JSON, forms)
-    (
-        re.compile(
-            r"(?i)((?:password|passwd|secret|token|access_token|refresh_token|identitytoken|"
-            r"x-amz-signature|x-amz-security-token|x-amz-credential|signature|sig|"
-            r"_alien_sig|authorization|client_secret|api[_-]?key)\"?\s*[=:]\s*\"?)"
-            r"[^\s\"&,;}]+"
-        ),
-        r"\1***",
-    ),
+    # key=value (query strings, forms) and "key": "value" (JSON) for credential-looking keys
+    (re.compile(rf"(?i)\b((?:{_SECRET_KEYS})=)[^\s&,;\"']+"), r"\1***"),
+    (re.compile(rf"(?i)(\"(?:{_SECRET_KEYS})\"\s*:\s*\")[^\"]*"), r"\1***"),
     # AWS access key ids
     (re.compile(r"\b(AKIA|ASIA)[A-Z0-9]{12,}\b"), r"\1***"),
 )

@@ -108,6 +108,7 @@ class FakeGcp:
     def __init__(self, *, project_id: str = "fake-project", location: str = "us-central1") -> None:
         self.project_id = project_id
         self.location = location
+        self.base_url = ""  # set by whoever serves the app
         self.violations: list[str] = []
         self.requests: list[tuple[str, str]] = []
         self.token_requests: list[dict[str, Any]] = []  # decoded JWT claims of /token calls

@@ -49,7 +49,9 @@ from artreg.errors import (
     OperationNotSupported,
     Other,
 )
+from artreg.oci.client import RegistryClient
 from artreg.providers._naming import check_repository_path
+from artreg.providers._oci import RegistryDataMixin
 from artreg.registry import ArtifactRegistry
 from artreg.types import (
     ArtifactRegistryCredentials,
@@ -87,15 +89,6 @@ _TOKEN_FIELD: Final = re.compile(
     r'("?[A-Za-z_]*(?:token|secret|password)[A-Za-z_]*"?\s*[:=]\s*"?)[^"&,\s}]+', re.IGNORECASE
 )
 _MAX_QUOTED_BODY: Final = 500
-
-try:  # the OCI-client helpers (get_manifest, head_manifest, head_blob)
-    from artreg.providers._oci import (  # type: ignore[import-not-found, unused-ignore]
-        RegistryDataMixin as _DataMixin,
-    )
-except ImportError:  # pragma: no cover - only while the OCI client is absent
-
-    class _DataMixin:  # type: ignore[no-redef]
-        pass
 
 
 class _AccessTokenLike(Protocol):
@@ -145,7 +138,7 @@ def jwt_expiry(token: str) -> int | None:
     return int(exp)
 
 
-class AcrArtifactRegistry(_DataMixin, ArtifactRegistry):  # type: ignore[misc, unused-ignore]
+class AcrArtifactRegistry(RegistryDataMixin, ArtifactRegistry):
     """Repositories of one ACR registry, with bearer tokens from ACR's OAuth endpoints."""
 
     def __init__(
@@ -234,20 +227,37 @@ class AcrArtifactRegistry(_DataMixin, ArtifactRegistry):  # type: ignore[misc, u
 
     # -- credentials -----------------------------------------------------------------------------
 
+    def _ssl_verify(self) -> ssl.SSLContext | bool:
+        if isinstance(self._verify, str):
+            return ssl.create_default_context(cafile=self._verify)
+        return self._verify
+
     def _client(self) -> httpx.AsyncClient:
         if self._http is None:
-            verify: ssl.SSLContext | bool = (
-                ssl.create_default_context(cafile=self._verify)
-                if isinstance(self._verify, str)
-                else self._verify
-            )
-            self._http = httpx.AsyncClient(verify=verify, timeout=httpx.Timeout(30.0))
+            self._http = httpx.AsyncClient(verify=self._ssl_verify(), timeout=httpx.Timeout(30.0))
         return self._http
+
+    def registry_data_client(self) -> RegistryClient:
+        """The OCI client for the login server; it trusts ``ARTREG_AZURE_CA_BUNDLE`` when set."""
+        if not isinstance(self._verify, str):
+            return super().registry_data_client()
+        base = self.registry_data_endpoint()
+        client = self._registry_data_client
+        if client is None or base != self._registry_data_base:
+            client = RegistryClient(
+                base,
+                credentials=self._pull_credentials,
+                transport=httpx.AsyncHTTPTransport(verify=self._ssl_verify()),
+            )
+            self._registry_data_client = client
+            self._registry_data_base = base
+        return client
 
     async def aclose(self) -> None:
         if self._http is not None and self._owns_http:
             await self._http.aclose()
             self._http = None
+        await super().aclose()
         close = getattr(self._credential, "close", None)
         if self._owns_credential and callable(close):
             await asyncio.to_thread(close)

@@ -66,6 +66,7 @@ from artreg.errors import (
 )
 from artreg.providers import gcp_iam
 from artreg.providers._naming import check_repository_path
+from artreg.providers._oci import RegistryDataMixin
 from artreg.registry import ArtifactRegistry
 from artreg.types import (
     ArtifactRegistryCredentials,
@@ -104,17 +105,8 @@ _NO_SA_REASON: Final = (
     "ensure the artifact registry resource is properly linked"
 )
 
-try:  # the OCI-client helpers (get_manifest, head_manifest, head_blob)
-    from artreg.providers._oci import (  # type: ignore[import-not-found, unused-ignore]
-        RegistryDataMixin as _DataMixin,
-    )
-except ImportError:  # pragma: no cover - only while the OCI client is absent
 
-    class _DataMixin:  # type: ignore[no-redef]
-        pass
-
-
-class GarArtifactRegistry(_DataMixin, ArtifactRegistry):  # type: ignore[misc, unused-ignore]
+class GarArtifactRegistry(RegistryDataMixin, ArtifactRegistry):
     """Images in one GAR Docker repository, with IAM-based cross-project pull access and
     short-lived tokens minted by impersonating the binding's pull/push service accounts."""
 
@@ -216,6 +208,7 @@ class GarArtifactRegistry(_DataMixin, ArtifactRegistry):  # type: ignore[misc, u
         if self._http is not None and self._owns_http:
             await self._http.aclose()
             self._http = None
+        await super().aclose()
 
     def _refresh_source_sync(self) -> str:
         with self._token_lock:

@@ -122,10 +122,11 @@ class RegistryApp:
             req.status = req.status or 499
         except Exception:
             log.exception("internal error handling %s %s", req.method, req.path)
-            if not req.status:
-                await self._send_error(
-                    req, RegistryHTTPError("UNKNOWN", "internal server error", status=500)
-                )
+            if req.status:
+                raise  # mid-response: let the server abort the connection
+            await self._send_error(
+                req, RegistryHTTPError("UNKNOWN", "internal server error", status=500)
+            )
         finally:
             client = scope.get("client")
             log.info(

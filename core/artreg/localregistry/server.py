@@ -9,6 +9,7 @@ import os
 import socket
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -24,7 +25,7 @@ from .store import Store
 log = logging.getLogger("artreg.localregistry")
 
 
-def _uvicorn_config(app: RegistryApp, **extra: Any) -> uvicorn.Config:
+def _uvicorn_config(app: Any, **extra: Any) -> uvicorn.Config:
     return uvicorn.Config(
         app,
         loop="uvloop",
@@ -147,16 +148,19 @@ def start_in_thread(
     port: int = 0,
     store: Store | None = None,
     auth: Authenticator | None = None,
+    middleware: Callable[[RegistryApp], Any] | None = None,
     startup_timeout: float = 10.0,
 ) -> ThreadedRegistry:
     """Start the registry on a uvicorn server in a daemon thread and return once it accepts
     connections. ``port=0`` picks a free port. Without ``store``, a :class:`FilesystemStore`
-    on ``data_dir``, or a :class:`MemoryStore` when ``data_dir`` is None."""
+    on ``data_dir``, or a :class:`MemoryStore` when ``data_dir`` is None. ``middleware``
+    wraps the ASGI app (fault injection in tests, for instance)."""
     if auth is None and not is_loopback(host):
         raise RegistryConfigError(f"refusing to listen on {host} without credentials")
     store = store if store is not None else _store_for(data_dir)
     sock = _bind(host, port)
-    server = uvicorn.Server(_uvicorn_config(create_app(store, auth)))
+    app = create_app(store, auth)
+    server = uvicorn.Server(_uvicorn_config(middleware(app) if middleware else app))
     errors: list[BaseException] = []
 
     def run() -> None:

@@ -1,0 +1,161 @@
+"""Fixtures for running the documentation's examples.
+
+Every example runs against real servers on loopback:
+
+- ``artreg serve`` (the embedded registry and the JSON-RPC sidecar), started once per session
+  as a subprocess exactly as the Getting started page tells a reader to start it, on free ports
+  and a temporary data directory;
+- moto's server standing in for AWS, for the ECR page.
+
+An *environment profile* names the variables a page's examples run with; some of them are pinned
+by the tests (the addresses of the servers above, dummy cloud credentials) and win over what a
+page's own ``export`` lines set.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import signal
+import subprocess
+import sys
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from tests.docs.blocks import REPO
+
+VENV_BIN = Path(sys.executable).parent
+ARTREG = VENV_BIN / "artreg"
+
+#: Variables of the runner's own environment that examples must not inherit.
+_SCRUB = re.compile(r"^(ALIEN_.*_BINDING|AWS_.*|GOOGLE_.*|GCP_.*|AZURE_.*|ARTREG_.*)$")
+
+
+@dataclass(frozen=True)
+class ServeInfo:
+    rpc_url: str
+    registry: str  # host:port
+    binding_json: str  # the binding `artreg serve` prints for `artifacts`
+
+
+def base_env() -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not _SCRUB.match(k)}
+    env["PATH"] = f"{VENV_BIN}{os.pathsep}{env.get('PATH', '')}"
+    env["PYTHONPATH"] = str(REPO)
+    env["NO_COLOR"] = "1"
+    env["PYTHONUNBUFFERED"] = "1"
+    return env
+
+
+@pytest.fixture(scope="session")
+def artreg_serve(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServeInfo]:
+    """``artreg serve`` on free ports; stopped (SIGTERM, then SIGKILL) when the session ends."""
+    tmp = tmp_path_factory.mktemp("artreg-serve")
+    log = (tmp / "serve.log").open("w+b")
+    proc = subprocess.Popen(
+        [
+            str(ARTREG),
+            "serve",
+            "--rpc-port",
+            "0",
+            "--registry-port",
+            "0",
+            "--data-dir",
+            str(tmp / "data"),
+            "--log-level",
+            "warning",
+        ],
+        stdout=subprocess.PIPE,
+        stderr=log,
+        env=base_env(),
+        cwd=tmp,
+    )
+    try:
+        assert proc.stdout is not None
+        lines: list[str] = []
+        info: dict[str, str] = {}
+        while "binding" not in info:
+            raw = proc.stdout.readline()
+            if not raw:
+                log.seek(0)
+                pytest.fail(
+                    "artreg serve exited before it was ready:\n"
+                    + "".join(lines)
+                    + log.read().decode(errors="replace")
+                )
+            line = raw.decode().rstrip("\n")
+            lines.append(line + "\n")
+            if line.startswith("artreg: "):
+                info.update(dict(field.split("=", 1) for field in line[len("artreg: ") :].split()))
+            elif line.startswith("binding:"):
+                info["binding"] = line.split("=", 1)[1]
+        yield ServeInfo(info["rpc"], info["registry"], info["binding"])
+    finally:
+        if proc.poll() is None:
+            proc.send_signal(signal.SIGTERM)
+            try:
+                proc.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
+        if proc.stdout is not None:
+            proc.stdout.close()
+        log.close()
+
+
+@pytest.fixture(scope="session")
+def moto_env() -> Iterator[dict[str, str]]:
+    """moto's server: the AWS variables of an ECR binding's examples."""
+    from tests.fakes.moto_server import MotoServer
+
+    with MotoServer() as server:
+        yield server.env(AWS_ACCOUNT_ID="123456789012")
+
+
+Profile = Callable[[], dict[str, str]]
+
+
+@pytest.fixture(scope="session")
+def profiles(request: pytest.FixtureRequest) -> dict[str, Profile]:
+    """Environment profiles by name: each returns the variables the tests pin for it.
+
+    Fixtures are only started when a profile is used, so a page that needs no AWS starts no moto.
+    """
+
+    def local() -> dict[str, str]:
+        serve: ServeInfo = request.getfixturevalue("artreg_serve")
+        return {"ALIEN_ARTIFACTS_BINDING": serve.binding_json, "ARTREG_URL": serve.rpc_url}
+
+    def ecr() -> dict[str, str]:
+        pinned = local()
+        serve: ServeInfo = request.getfixturevalue("artreg_serve")
+        pinned.update(request.getfixturevalue("moto_env"))
+        # moto serves no registry data API: manifests and blobs come from the embedded registry.
+        pinned["ARTREG_ECR_REGISTRY_ENDPOINT"] = f"http://{serve.registry}"
+        return pinned
+
+    return {"local": local, "ecr": ecr}
+
+
+def parse_env0(data: bytes) -> dict[str, str]:
+    env: dict[str, str] = {}
+    for item in data.split(b"\0"):
+        if b"=" in item:
+            key, value = item.split(b"=", 1)
+            env[key.decode()] = value.decode()
+    return env
+
+
+def binding_exports(shell: str) -> dict[str, str]:
+    """The ``ALIEN_*_BINDING`` values a shell block exports, with single-quoted JSON values."""
+    found = {}
+    for match in re.finditer(r"^\s*export\s+(ALIEN_\w+_BINDING)='([^']*)'", shell, re.M):
+        found[match.group(1)] = match.group(2)
+    return found
+
+
+__all__ = ["ServeInfo", "base_env", "binding_exports", "json", "parse_env0"]

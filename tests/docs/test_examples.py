@@ -1,0 +1,310 @@
+"""Every code example of the documentation site is a test.
+
+Each page's examples run in order, as a reader would run them, in one working directory and one
+environment: ``sh`` blocks run under bash (their ``export`` lines carry over to the blocks after
+them), ``python`` blocks run as scripts, ``ts`` blocks are compiled with the TypeScript client's
+own ``tsc`` and run with node, ``json`` blocks must parse. Blocks marked ``not-runnable`` (only
+allowed for blocks that need a real cloud, or that install software or run a server) are still
+checked: Python by mypy, TypeScript by tsc, shell by ``bash -n``. Every Python block, runnable or
+not, is type-checked with mypy in strict mode.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from artreg.binding import binding_name_from_env_var, parse_binding
+from tests.docs.blocks import DOCS, REPO, Block, all_blocks, page_blocks
+from tests.docs.conftest import Profile, base_env, binding_exports, parse_env0
+from tests.peers import IN_CI, require_binary
+
+TS = REPO / "clients" / "ts"
+RUN_PYTHON = Path(__file__).with_name("run_python.py")
+EXECUTED = {"python", "ts", "shell", "json"}
+
+#: The environment profile of each page (default ``local``): see ``conftest.profiles``.
+PAGE_PROFILES = {
+    "providers/ecr.md": "ecr",
+    "concepts/cross-account.md": "ecr",
+}
+
+#: Reasons a Python or TypeScript block may give for not running: it needs a real cloud.
+CLOUD_REASON = re.compile(r"\bneeds (AWS|GCP|Google Cloud|Azure)\b")
+
+PAGES = sorted(
+    {b.page for b in all_blocks() if b.language in EXECUTED}, key=lambda p: (p.count("/"), p)
+)
+
+
+def _example_name(block: Block) -> str:
+    return re.sub(r"\W", "_", block.page.removesuffix(".md")) + f"_L{block.line}"
+
+
+def _fail(block: Block, what: str, proc: subprocess.CompletedProcess[str] | None = None) -> None:
+    detail = ""
+    if proc is not None:
+        detail = (
+            f"\n--- exit {proc.returncode}\n--- stdout\n{proc.stdout}\n--- stderr\n{proc.stderr}"
+        )
+    pytest.fail(f"{block.id}: {what}\n--- code\n{block.code}{detail}", pytrace=False)
+
+
+# -- TypeScript: compile every block once ---------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class CompiledTs:
+    out_dir: Path
+
+    def script(self, block: Block) -> Path:
+        return self.out_dir / f"{_example_name(block)}.js"
+
+
+def _tsc() -> Path:
+    tsc = TS / "node_modules" / ".bin" / "tsc"
+    if not tsc.exists():
+        message = "clients/ts/node_modules is missing (make node-deps installs it)"
+        if IN_CI:
+            pytest.fail(message)
+        pytest.skip(message)
+    return tsc
+
+
+@pytest.fixture(scope="session")
+def compiled_ts(tmp_path_factory: pytest.TempPathFactory) -> CompiledTs:
+    """The client package built into a scratch ``node_modules``, and every ``ts`` block of the
+    site compiled against it with strict settings. Type errors fail here, for every block."""
+    require_binary("node")
+    tsc = _tsc()
+    root = tmp_path_factory.mktemp("ts-examples")
+    modules = root / "node_modules"
+    package = modules / "@artreg" / "client"
+    package.mkdir(parents=True)
+    shutil.copy(TS / "package.json", package / "package.json")
+    built = subprocess.run(
+        [str(tsc), "-p", str(TS / "tsconfig.build.json"), "--outDir", str(package / "dist")],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert built.returncode == 0, f"building @artreg/client failed:\n{built.stdout}{built.stderr}"
+    for dependency in ("ws", "@types"):
+        (modules / dependency).symlink_to(TS / "node_modules" / dependency)
+    (root / "package.json").write_text('{"type": "module", "private": true}\n')
+    sources = root / "examples"
+    sources.mkdir()
+    blocks = [b for b in all_blocks() if b.language == "ts"]
+    for block in blocks:
+        (sources / f"{_example_name(block)}.ts").write_text(block.code)
+    (root / "tsconfig.json").write_text(
+        json.dumps(
+            {
+                "compilerOptions": {
+                    "target": "ES2022",
+                    "lib": ["ES2022"],
+                    "module": "NodeNext",
+                    "moduleResolution": "NodeNext",
+                    "types": ["node"],
+                    "strict": True,
+                    "noUncheckedIndexedAccess": True,
+                    "noImplicitReturns": True,
+                    "skipLibCheck": True,
+                    "rootDir": "examples",
+                    "outDir": "out",
+                },
+                "include": ["examples"],
+            }
+        )
+    )
+    if blocks:
+        checked = subprocess.run(
+            [str(tsc), "-p", str(root / "tsconfig.json")],
+            capture_output=True,
+            text=True,
+            timeout=120,
+            cwd=root,
+        )
+        if checked.returncode != 0:
+            pytest.fail(
+                "TypeScript examples do not type-check (file names are page_Lline):\n"
+                + checked.stdout
+                + checked.stderr,
+                pytrace=False,
+            )
+    return CompiledTs(root / "out")
+
+
+# -- running one page ----------------------------------------------------------------------------
+
+
+class PageRun:
+    """Runs a page's blocks in order in one directory, carrying the environment along."""
+
+    def __init__(self, workdir: Path, pinned: dict[str, str], request: pytest.FixtureRequest):
+        self.workdir = workdir
+        self.pinned = pinned
+        self.env = {**base_env(), **pinned}
+        self.request = request
+        self.ran: list[str] = []
+
+    def run(self, block: Block) -> None:
+        if block.language == "json":
+            self.json(block)
+        elif block.language == "shell":
+            self.shell(block)
+        elif block.language == "python" and block.runnable:
+            self.python(block)
+        elif block.language == "ts" and block.runnable:
+            self.ts(block)
+
+    def _check_marker(self, block: Block) -> None:
+        if block.language in {"python", "ts"} and not CLOUD_REASON.search(block.not_runnable or ""):
+            _fail(
+                block,
+                f"may be not-runnable only when it needs a real cloud: {block.not_runnable!r}",
+            )
+
+    def json(self, block: Block) -> None:
+        try:
+            json.loads(block.code)
+        except json.JSONDecodeError as exc:
+            _fail(block, f"invalid JSON: {exc}")
+
+    def shell(self, block: Block) -> None:
+        for name, value in binding_exports(block.code).items():
+            binding = binding_name_from_env_var(name)
+            assert binding is not None
+            parse_binding(binding, value)  # a binding the docs show must parse
+        if not block.runnable:
+            proc = subprocess.run(["bash", "-n"], input=block.code, capture_output=True, text=True)
+            if proc.returncode != 0:
+                _fail(block, "shell syntax error", proc)
+            return
+        env_file = self.workdir / ".env0"
+        script = f"set -euo pipefail\n{block.code}\nenv -0 > {env_file}\n"
+        proc = subprocess.run(
+            ["bash", "-c", script],
+            capture_output=True,
+            text=True,
+            env=self.env,
+            cwd=self.workdir,
+            timeout=60,
+        )
+        if proc.returncode != 0:
+            _fail(block, "shell block failed", proc)
+        self.env = {**parse_env0(env_file.read_bytes()), **self.pinned}
+        env_file.unlink()
+        self.ran.append(block.id)
+
+    def python(self, block: Block) -> None:
+        script = self.workdir / f"{_example_name(block)}.py"
+        script.write_text(block.code)
+        proc = subprocess.run(
+            [sys.executable, str(RUN_PYTHON), str(script)],
+            capture_output=True,
+            text=True,
+            env=self.env,
+            cwd=self.workdir,
+            timeout=60,
+        )
+        if proc.returncode != 0:
+            _fail(block, "Python example failed", proc)
+        self.ran.append(block.id)
+
+    def ts(self, block: Block) -> None:
+        compiled: CompiledTs = self.request.getfixturevalue("compiled_ts")
+        proc = subprocess.run(
+            [require_binary("node"), str(compiled.script(block))],
+            capture_output=True,
+            text=True,
+            env=self.env,
+            cwd=self.workdir,
+            timeout=60,
+        )
+        if proc.returncode != 0:
+            _fail(block, "TypeScript example failed", proc)
+        self.ran.append(block.id)
+
+
+@pytest.mark.parametrize("page", PAGES)
+def test_page_examples(
+    page: str,
+    tmp_path: Path,
+    profiles: dict[str, Profile],
+    request: pytest.FixtureRequest,
+) -> None:
+    blocks = [b for b in page_blocks(DOCS / page) if b.language in EXECUTED]
+    runnable = [b for b in blocks if b.runnable and b.language != "json"]
+    pinned = profiles[PAGE_PROFILES.get(page, "local")]() if runnable else {}
+    runner = PageRun(tmp_path, pinned, request)
+    for block in blocks:
+        if not block.runnable:
+            runner._check_marker(block)
+        runner.run(block)
+    assert len(runner.ran) == len(runnable)
+
+
+# -- type-checking every Python block ------------------------------------------------------------
+
+
+def test_python_examples_typecheck(tmp_path: Path) -> None:
+    """mypy --strict over every Python block, runnable or not: a changed API fails here."""
+    blocks = [b for b in all_blocks() if b.language == "python"]
+    if not blocks:
+        pytest.skip("no Python examples")
+    for block in blocks:
+        (tmp_path / f"{_example_name(block)}.py").write_text(block.code)
+    cache = REPO / ".mypy_cache" / "docs-examples"
+    proc = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "mypy",
+            "--strict",
+            "--disable-error-code",
+            "top-level-await",
+            "--no-error-summary",
+            "--cache-dir",
+            str(cache),
+            "--python-version",
+            "3.11",
+            *sorted(str(p.name) for p in tmp_path.glob("*.py")),
+        ],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+        env={**os.environ, "MYPYPATH": f"{REPO / 'core'}{os.pathsep}{REPO / 'rpc'}"},
+        timeout=240,
+    )
+    if proc.returncode != 0:
+        pytest.fail(
+            "Python examples do not type-check (file names are page_Lline):\n"
+            + proc.stdout
+            + proc.stderr,
+            pytrace=False,
+        )
+
+
+def test_markers_are_attached_to_blocks() -> None:
+    """A marker comment must sit right before a code block, or it marks nothing."""
+    marker = re.compile(r"<!--\s*not-runnable\s*:")
+    for path in sorted(DOCS.rglob("*.md")):
+        blocks = page_blocks(path)
+        marked_lines = {b.line for b in blocks if b.not_runnable is not None}
+        lines = path.read_text().splitlines()
+        for index, line in enumerate(lines):
+            if not marker.search(line):
+                continue
+            following = next((n for n in range(index + 1, len(lines)) if lines[n].strip()), None)
+            assert following is not None and following + 1 in marked_lines, (
+                f"{path.relative_to(DOCS)}:{index + 1}: marker not followed by a code block"
+            )

@@ -11,6 +11,7 @@ import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
+from types import FrameType
 from typing import Any
 
 import uvicorn
@@ -37,6 +38,15 @@ def _uvicorn_config(app: Any, **extra: Any) -> uvicorn.Config:
         timeout_keep_alive=30,
         **extra,
     )
+
+
+class _ForegroundServer(uvicorn.Server):
+    """Stops gracefully on SIGINT/SIGTERM and then returns normally, so the process exits 0
+    (uvicorn would re-raise the signal after shutting down)."""
+
+    def handle_exit(self, sig: int, frame: FrameType | None) -> None:
+        super().handle_exit(sig, frame)
+        self._captured_signals.clear()
 
 
 def _bind(host: str, port: int) -> socket.socket:
@@ -82,7 +92,7 @@ def serve(
     store = FilesystemStore(data_dir)
     sock = _bind(host, port)
     bound_port = sock.getsockname()[1]
-    server = uvicorn.Server(_uvicorn_config(create_app(store, auth)))
+    server = _ForegroundServer(_uvicorn_config(create_app(store, auth)))
     url = f"http://{_host_for_url(host)}:{bound_port}"
     log.info("artreg registry listening on %s (data in %s)", url, store.root)
     if on_ready is not None:

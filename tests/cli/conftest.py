@@ -77,6 +77,19 @@ class Cli:
         )
         return Result(proc.returncode, proc.stdout.decode(), proc.stderr.decode())
 
+    def run_bytes(self, program: str, *args: str) -> bytes:
+        """stdout as bytes (for output that must be byte-exact)."""
+        proc = subprocess.run(
+            [str(BIN / program), *args],
+            capture_output=True,
+            env=self.base_env(),
+            timeout=60,
+            cwd=self.home,
+            check=False,
+        )
+        assert proc.returncode == 0, proc.stderr.decode()
+        return proc.stdout
+
     def artreg(self, *args: str, **kw: Any) -> Result:
         return self.run("artreg", *args, **kw)
 

@@ -7,8 +7,8 @@ Credentials for a host come from, in order:
    ``ARTREG_BINDING``) first, then every other ``ALIEN_{NAME}_BINDING`` in the environment — through
    its ``generate_credentials`` for the repository being accessed (pull, or push-pull for writes),
    refreshed at half their lifetime and on a 401;
-2. Docker's ``config.json`` (``auths``, ``credHelpers``, ``credsStore``), when the OCI keychain
-   is available;
+2. Docker's ``config.json`` (``$DOCKER_CONFIG/config.json`` or ``~/.docker/config.json``:
+   ``credHelpers``, ``auths``, ``credsStore``), through :class:`artreg.oci.keychain.Keychain`;
 3. anonymous.
 
 Plain HTTP is used for loopback hosts, for a binding whose endpoint says ``http://``, and with
@@ -18,31 +18,38 @@ Plain HTTP is used for loopback hosts, for a binding whose endpoint says ``http:
 from __future__ import annotations
 
 import contextlib
-import importlib
-from collections.abc import AsyncIterator, Mapping
-from dataclasses import dataclass
-from typing import Any
+import os
+from collections.abc import AsyncIterator, Iterable, Mapping
+from dataclasses import dataclass, field
 
 from artreg.binding import bindings_from_env
 from artreg.credhelper import normalize_host
 from artreg.errors import ArtregError
 from artreg.loader import load_artifact_registry
 from artreg.oci import RegistryClient
-from artreg.oci.auth import Auth, CredentialsProvider
+from artreg.oci.auth import CredentialsProvider
+from artreg.oci.image import ImageRegistry
+from artreg.oci.keychain import Keychain
 from artreg.registry import ArtifactRegistry
 from artreg.types import ArtifactRegistryCredentials, ArtifactRegistryPermissions
 
-__all__ = ["HostCredentials", "open_client", "resolve_credentials"]
+__all__ = ["Credentials", "open_client", "open_images", "resolve_credentials"]
 
 
 @dataclass
-class HostCredentials:
-    """Where a host's credentials come from; ``source`` is shown in diagnostics."""
+class Credentials:
+    """The keychain for a set of hosts, the hosts to reach over plain HTTP, the binding each
+    host's credentials come from, and the registries to close afterwards."""
 
-    source: str
-    credentials: Auth | CredentialsProvider | None
-    base_url: str | None = None
-    registry: ArtifactRegistry | None = None
+    keychain: Keychain
+    insecure_hosts: set[str] = field(default_factory=set)
+    sources: dict[str, str] = field(default_factory=dict)
+    registries: list[ArtifactRegistry] = field(default_factory=list)
+
+    async def aclose(self) -> None:
+        for registry in self.registries:
+            with contextlib.suppress(Exception):
+                await registry.aclose()
 
 
 def _binding_names(preferred: str | None, env: Mapping[str, str]) -> list[str]:
@@ -60,43 +67,26 @@ def _provider(registry: ArtifactRegistry) -> CredentialsProvider:
     ) -> ArtifactRegistryCredentials:
         from artreg.cli.errors import register_secret
 
-        creds = await registry.generate_credentials(repository, permissions)
+        creds = await registry.generate_credentials(repository, permissions, 3600)
         register_secret(creds.password)
         return creds
 
     return provide
 
 
-def _docker_keychain(host: str) -> Auth | None:
-    """Credentials for ``host`` from Docker's configuration, when the keychain module exists."""
-    try:
-        keychain: Any = importlib.import_module("artreg.oci.keychain")
-    except ImportError:
-        return None
-    resolve = getattr(keychain, "docker_config_auth", None) or getattr(
-        keychain, "resolve_docker_config", None
-    )
-    if resolve is None:
-        return None
-    try:
-        auth: Auth | None = resolve(host)
-    except ArtregError:
-        return None
-    return auth
-
-
 def resolve_credentials(
-    host: str, binding: str | None, env: Mapping[str, str] | None = None
-) -> HostCredentials:
-    """Credentials for ``host`` (``host[:port]``) as the module docstring orders them.
+    hosts: Iterable[str], binding: str | None, env: Mapping[str, str] | None = None
+) -> Credentials:
+    """A keychain for ``hosts`` (``host[:port]``): each host the registry endpoint of a binding
+    gets that binding's credentials; the others fall back to Docker's config, then anonymous.
 
     An explicitly named binding that fails to load is an error; other bindings that fail to
     load are skipped.
     """
-    import os
-
     env = os.environ if env is None else env
-    wanted = normalize_host(host)
+    result = Credentials(Keychain(docker_config=True, env=env))
+    wanted = {normalize_host(h): h for h in hosts}
+    loaded: list[tuple[str, ArtifactRegistry, str]] = []
     for name in _binding_names(binding, env):
         try:
             registry = load_artifact_registry(name, env)
@@ -105,31 +95,52 @@ def resolve_credentials(
             if name == binding:
                 raise
             continue
-        if endpoint and normalize_host(endpoint) == wanted:
-            base = endpoint if endpoint.startswith("http://") else None
-            return HostCredentials(f"binding {name}", _provider(registry), base, registry)
-    auth = _docker_keychain(wanted)
-    if auth is not None:
-        return HostCredentials("docker config", auth)
-    return HostCredentials("anonymous", None)
+        if endpoint:
+            loaded.append((name, registry, endpoint))
+    for key, host in wanted.items():
+        for name, registry, endpoint in loaded:
+            if normalize_host(endpoint) == key:
+                result.keychain.add(host, _provider(registry))
+                result.sources[host] = f"binding {name}"
+                result.registries.append(registry)
+                if endpoint.startswith("http://"):
+                    result.insecure_hosts.add(host)
+                break
+    return result
 
 
 @contextlib.asynccontextmanager
 async def open_client(
-    host: str, binding: str | None, *, insecure: bool = False, jobs: int = 4
+    host: str, binding: str | None, *, insecure: bool = False
 ) -> AsyncIterator[RegistryClient]:
     """A :class:`RegistryClient` for ``host`` with the credentials resolved for it."""
-    found = resolve_credentials(host, binding)
-    client = RegistryClient(
-        found.base_url or host,
-        credentials=found.credentials,
+    creds = resolve_credentials([host], binding)
+    try:
+        client = RegistryClient(
+            host,
+            credentials=await creds.keychain.resolve(host),
+            insecure=insecure or host in creds.insecure_hosts,
+        )
+        async with client:
+            yield client
+    finally:
+        await creds.aclose()
+
+
+@contextlib.asynccontextmanager
+async def open_images(
+    hosts: Iterable[str], binding: str | None, *, insecure: bool = False, jobs: int = 4
+) -> AsyncIterator[ImageRegistry]:
+    """An :class:`ImageRegistry` reading and writing images on ``hosts``."""
+    creds = resolve_credentials(hosts, binding)
+    images = ImageRegistry(
+        creds.keychain,
         insecure=insecure,
-        max_connections=max(8, jobs * 2),
+        insecure_hosts=creds.insecure_hosts,
+        max_connections=max(8, 2 * jobs),
     )
     try:
-        yield client
+        async with images:
+            yield images
     finally:
-        await client.aclose()
-        if found.registry is not None:
-            with contextlib.suppress(Exception):
-                await found.registry.aclose()
+        await creds.aclose()

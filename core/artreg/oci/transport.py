@@ -133,7 +133,12 @@ class Transport:
         return True
 
     async def _authorization(
-        self, repository: str, push: bool, scopes: tuple[str, ...], operation: str
+        self,
+        repository: str,
+        push: bool,
+        scopes: tuple[str, ...],
+        operation: str,
+        hint_scope: str | None = None,
     ) -> str | None:
         auth = await self._credentials(repository, push)
         if isinstance(auth, BearerToken):
@@ -152,14 +157,18 @@ class Transport:
             async with lock:
                 token = self._tokens.get(self.registry, key)
                 if token is None:
-                    token = await self._fetch_token(challenge, scopes, auth, operation)
+                    token = await self._fetch_token(challenge, scopes, auth, operation, hint_scope)
         return f"Bearer {token}"
 
     async def _fetch_token(
-        self, challenge: Challenge, scopes: tuple[str, ...], auth: Auth, operation: str
+        self,
+        challenge: Challenge,
+        scopes: tuple[str, ...],
+        auth: Auth,
+        operation: str,
+        extra: str | None,
     ) -> str:
         wanted = list(scopes)
-        extra = challenge.params.get("scope")
         if extra:
             wanted += [s for s in extra.split(" ") if s and s not in wanted]
         params: list[tuple[str, str | int | float | bool | None]] = []
@@ -257,6 +266,9 @@ class Transport:
         started = time.monotonic()
         attempt = 0
         auth_rounds = 0
+        hint_scope: str | None = None
+        refreshed = False
+        learned = False
         absolute: str | httpx.URL = self.url(url)
         if params:
             # httpx replaces a URL's query with ``params``: merge so a Location's state survives.
@@ -264,7 +276,9 @@ class Transport:
         while True:
             attempt += 1
             request_headers = dict(headers or {})
-            authorization = await self._authorization(repository, push, scope_tuple, operation)
+            authorization = await self._authorization(
+                repository, push, scope_tuple, operation, hint_scope
+            )
             if authorization:
                 request_headers["Authorization"] = authorization
             content: Any
@@ -296,25 +310,33 @@ class Transport:
                     continue
                 raise connection_error(exc, operation=operation) from None
             status = response.status_code
-            if status == 401 and replayable and auth_rounds < 2:
+            if status == 401 and replayable and auth_rounds < 3:
                 challenges = parse_challenges(response.headers.get("www-authenticate", ""))
                 chosen = next((c for c in challenges if c.scheme == "bearer"), None) or next(
                     (c for c in challenges if c.scheme == "basic"), None
                 )
                 self._tokens.invalidate(self.registry, " ".join(scope_tuple))
                 retry_auth = False
-                if chosen is not None and (
-                    authorization is None or not _same(chosen, self._challenge)
+                if (
+                    chosen is not None
+                    and not learned
+                    and (authorization is None or not _same(chosen, self._challenge))
                 ):
+                    learned = True
                     # First contact, or the registry moved: now we know how to authenticate.
-                    self._challenge = chosen
+                    self._challenge = Challenge(
+                        chosen.scheme, {k: v for k, v in chosen.params.items() if k != "scope"}
+                    )
                     retry_auth = True
-                elif authorization is not None and auth_rounds == 0:
+                elif authorization is not None and not refreshed:
                     # Credentials were presented and refused: a token or provider credentials
                     # may have expired; get fresh ones once.
                     self._invalidate_credentials(repository, push)
+                    refreshed = True
                     retry_auth = True
                 if retry_auth:
+                    # A scope the registry asked for in this challenge is requested too.
+                    hint_scope = chosen.params.get("scope") if chosen is not None else None
                     auth_rounds += 1
                     attempt -= 1
                     await response.aclose()

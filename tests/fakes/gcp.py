@@ -251,11 +251,11 @@ class FakeGcp:
         except ValueError:
             self._violation(request, "assertion is not a JWT")
             return None
+        if header.get("alg") != "RS256":
+            self._violation(request, f"assertion alg not accepted: {header}")
+            return None
         key = self._keys.get(str(claims.get("iss")))
-        if header.get("alg") != "RS256" or key is None:
-            self._violation(
-                request, f"assertion alg/iss not accepted: {header}, {claims.get('iss')}"
-            )
+        if key is None:  # an unknown account: Google's ordinary invalid_grant, not a bad request
             return None
         if header.get("kid") != key.key_id:
             self._violation(request, "assertion kid is not the key's private_key_id")

@@ -418,3 +418,9 @@ async def test_full_repository_lifecycle(
 def test_certificate_files_exist(cert: TestCertificate) -> None:
     for path in (cert.ca_file, cert.cert_file, cert.key_file):
         assert Path(path).read_text().startswith("-----BEGIN")
+
+
+async def test_provided_defaults(unit: acr.AcrArtifactRegistry, registry_fake: FakeAcr) -> None:
+    assert await unit.generate_blob_download_url("app", "sha256:" + "0" * 64, 60) is None
+    assert await unit.cleanup_credentials("app") is None
+    assert registry_fake.requests == []

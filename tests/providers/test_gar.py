@@ -514,3 +514,40 @@ async def test_full_repository_lifecycle(registry: gar.GarArtifactRegistry, fake
         creds = await registry.generate_credentials(created.name, permissions, 3600)
         assert fake.access_token_valid(creds.password)
     await registry.delete_repository(created.name)
+
+
+async def test_unknown_key_is_an_authentication_error(
+    env: dict[str, str], server: LoopbackServer
+) -> None:
+    from tests.fakes.gcp import make_service_account_key
+
+    stranger = make_service_account_key("stranger@elsewhere.iam.gserviceaccount.com", PROJECT)
+    env["GOOGLE_SERVICE_ACCOUNT_KEY"] = json.dumps(
+        stranger.info("https://oauth2.googleapis.com/token")
+    )
+    reg = make(env)
+    with pytest.raises(AuthenticationError) as info:
+        await reg.generate_credentials("x", ArtifactRegistryPermissions.PULL)
+    assert info.value.context["details"] == "invalid_grant: Invalid JWT Signature."
+    assert "PRIVATE KEY" not in json.dumps(info.value.to_dict())
+    await reg.aclose()
+
+
+async def test_application_default_credentials_from_a_key_file(
+    env: dict[str, str], fake: FakeGcp, monkeypatch: pytest.MonkeyPatch, tmp_path: Any
+) -> None:
+    key_file = tmp_path / "adc.json"
+    key_file.write_text(env.pop("GOOGLE_SERVICE_ACCOUNT_KEY"))
+    monkeypatch.setenv("GOOGLE_APPLICATION_CREDENTIALS", str(key_file))
+    reg = make(env)
+    assert reg.project_id == PROJECT  # from the key file
+    creds = await reg.generate_credentials("x", ArtifactRegistryPermissions.PULL, 120)
+    assert fake.access_token_valid(creds.password)
+    assert [c["iss"] for c in fake.token_requests] == [MANAGER]
+    await reg.aclose()
+
+
+async def test_provided_defaults(registry: gar.GarArtifactRegistry, fake: FakeGcp) -> None:
+    assert await registry.generate_blob_download_url("p/r/app", "sha256:" + "0" * 64, 60) is None
+    assert await registry.cleanup_credentials("p/r/app") is None
+    assert fake.requests == []

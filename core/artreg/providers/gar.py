@@ -15,7 +15,8 @@ Configuration, read from the environment given to :func:`from_binding`:
 ``GCP_REGION``
     The repository's location, e.g. ``us-central1`` (required).
 ``ARTREG_GCP_TOKEN_URI``
-    The OAuth 2.0 token endpoint the service-account key signs in at (default: the key's
+    The OAuth 2.0 token endpoint a service-account key signs in at, whether it comes from
+    ``GOOGLE_SERVICE_ACCOUNT_KEY`` or application default credentials (default: the key's
     ``token_uri``).
 ``ARTREG_GAR_API_ENDPOINT``
     Base URL of the Artifact Registry API (default ``https://artifactregistry.googleapis.com``).
@@ -451,7 +452,7 @@ def _auth_error(
             message=f"{context}: transport error ({type(exc).__name__})", resource_id=email
         )
     summary = str(exc.args[0]) if exc.args else type(exc).__name__
-    summary = summary.split(":", 1)[0] if "{" in summary else summary
+    summary = summary.split("{", 1)[0].rstrip(" :") or type(exc).__name__  # no bodies
     code: int | None = None
     status = message = ""
     for arg in exc.args[1:]:
@@ -463,9 +464,8 @@ def _auth_error(
         if isinstance(arg, Mapping):
             code, status, message = _google_error(json.dumps(dict(arg)))
             break
-    details = summary + (
-        f" ({status}" + (f": {message}" if message else "") + ")" if status else ""
-    )
+    extra = f"{status}: {message}" if status and message else status or message
+    details = summary if not extra or extra in summary else f"{summary} ({extra})"
     if email is not None and code in (403, 404):
         return _status_error(code, details, context, "service account", email)
     return AuthenticationError(operation_context=context, details=details)
@@ -509,6 +509,9 @@ def credentials_from_env(env: Mapping[str, str]) -> tuple[GoogleCredentials, str
             "GCP config not available: set GOOGLE_SERVICE_ACCOUNT_KEY or configure "
             f"application default credentials ({exc.args[0] if exc.args else 'not found'})"
         ) from None
+    token_uri = env.get("ARTREG_GCP_TOKEN_URI")
+    if token_uri and isinstance(creds, service_account.Credentials):
+        creds = creds.with_token_uri(token_uri)
     return creds, project
 
 

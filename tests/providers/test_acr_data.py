@@ -129,3 +129,25 @@ async def test_injected_credential_reads_too(
     reg = acr.from_binding("b", binding, env, credential=StaticTokenCredential(aad))
     assert (await reg.get_manifest(REPO, "v1"))[0] == manifest
     await reg.aclose()
+
+
+async def test_standard_ca_environment_variables_are_honoured(
+    fakes: tuple[FakeAzureAd, FakeAcr], cert: TestCertificate, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Without ARTREG_AZURE_CA_BUNDLE: REQUESTS_CA_BUNDLE reaches azure-identity and
+    SSL_CERT_FILE the OAuth and registry calls."""
+    aad, registry = fakes
+    manifest, *_ = image(registry)
+    monkeypatch.setenv("REQUESTS_CA_BUNDLE", str(cert.ca_file))
+    monkeypatch.setenv("SSL_CERT_FILE", str(cert.ca_file))
+    env = {
+        "AZURE_TENANT_ID": "t-1",
+        "AZURE_CLIENT_ID": "c-1",
+        "AZURE_CLIENT_SECRET": "s-1",
+        "AZURE_AUTHORITY_HOST": aad.base_url,
+        "ARTREG_ACR_LOGIN_SERVER": registry.base_url,
+    }
+    binding = AcrBinding(registry_name="registrytest", resource_group_name="rg")
+    reg = acr.from_binding("b", binding, env)
+    assert (await reg.get_manifest(REPO, "v1"))[0] == manifest
+    await reg.aclose()

@@ -227,27 +227,28 @@ class AcrArtifactRegistry(RegistryDataMixin, ArtifactRegistry):
 
     # -- credentials -----------------------------------------------------------------------------
 
-    def _ssl_verify(self) -> ssl.SSLContext | bool:
+    def _ssl_context(self) -> ssl.SSLContext | bool:
+        """The CA bundle when one is configured; else the defaults (``SSL_CERT_FILE`` honoured)."""
         if isinstance(self._verify, str):
             return ssl.create_default_context(cafile=self._verify)
-        return self._verify
+        if self._verify is False:
+            return False
+        return httpx.create_ssl_context(trust_env=True)
 
     def _client(self) -> httpx.AsyncClient:
         if self._http is None:
-            self._http = httpx.AsyncClient(verify=self._ssl_verify(), timeout=httpx.Timeout(30.0))
+            self._http = httpx.AsyncClient(verify=self._ssl_context(), timeout=httpx.Timeout(30.0))
         return self._http
 
     def registry_data_client(self) -> RegistryClient:
-        """The OCI client for the login server; it trusts ``ARTREG_AZURE_CA_BUNDLE`` when set."""
-        if not isinstance(self._verify, str):
-            return super().registry_data_client()
+        """The OCI client for the login server, trusting the same CAs as the OAuth calls."""
         base = self.registry_data_endpoint()
         client = self._registry_data_client
         if client is None or base != self._registry_data_base:
             client = RegistryClient(
                 base,
                 credentials=self._pull_credentials,
-                transport=httpx.AsyncHTTPTransport(verify=self._ssl_verify()),
+                transport=httpx.AsyncHTTPTransport(verify=self._ssl_context()),
             )
             self._registry_data_client = client
             self._registry_data_base = base

@@ -9,6 +9,7 @@ blobs stream from the source when written elsewhere, so memory stays flat.
 from __future__ import annotations
 
 import asyncio
+import json
 from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Iterable, Mapping
 from dataclasses import dataclass, field
 from functools import cached_property
@@ -214,6 +215,17 @@ async def load_taggable(
             ):
                 continue  # artifacts listed in an index are copied only if present at the target
             index.children[child.digest] = await load(child.digest, depth + 1)
+        if wanted is not None and len(index.children) < len(parsed.manifests):
+            # Some platforms were left out: the copy gets an index listing only the others
+            # (new bytes, so a new digest), which registries accept.
+            obj = json.loads(data)
+            obj["manifests"] = [m for m in obj["manifests"] if m.get("digest") in index.children]
+            index = Index(
+                json.dumps(obj, separators=(",", ":")).encode(),
+                index.media_type,
+                index.children,
+                origin,
+            )
         return index
 
     return await load(reference, 0)
@@ -273,7 +285,7 @@ async def write_all(
                 job = jobs.setdefault(
                     (group, desc.digest), _BlobJob(desc, image.opener, image.origin)
                 )
-                if all(t is not target for t in job.targets):
+                if all(t.name != target.name for t in job.targets):
                     job.targets.append(target)
     semaphore = asyncio.Semaphore(concurrency)
 

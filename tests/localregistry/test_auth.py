@@ -1,0 +1,181 @@
+"""Authentication: anonymous on loopback by default; htpasswd basic auth and a static bearer
+token when configured; a non-loopback bind without credentials refuses to start; secrets never
+reach the log."""
+
+from __future__ import annotations
+
+import base64
+import logging
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from artreg.localregistry import (
+    AuthConfigError,
+    Authenticator,
+    RegistryConfig,
+    RegistryConfigError,
+    is_loopback,
+    start_in_thread,
+)
+from tests.localregistry.layout import Layout
+from tests.peers import require_binary
+from tests.registries import RunningRegistry, embedded_registry, free_port
+
+PASSWORD = "s3cret-Pa55word"
+TOKEN = "tok-0123456789abcdef"
+
+
+@pytest.fixture
+def htpasswd_file(tmp_path: Path) -> Path:
+    binary = require_binary("htpasswd")
+    out = subprocess.run(
+        [binary, "-Bbn", "alice", PASSWORD], capture_output=True, text=True, check=True
+    ).stdout
+    path = tmp_path / "htpasswd"
+    path.write_text(out)
+    return path
+
+
+@pytest.fixture
+def token_file(tmp_path: Path) -> Path:
+    path = tmp_path / "token"
+    path.write_text(TOKEN + "\n")
+    return path
+
+
+@pytest.fixture
+def secured(tmp_path: Path, htpasswd_file: Path, token_file: Path) -> Iterator[RunningRegistry]:
+    auth = Authenticator.from_files(htpasswd=htpasswd_file, token_file=token_file)
+    with embedded_registry(tmp_path, auth=auth) as reg:
+        yield reg
+
+
+def test_anonymous_by_default(embedded: RunningRegistry) -> None:
+    assert httpx.get(f"{embedded.url}/v2/").status_code == 200
+
+
+def test_missing_or_wrong_credentials_get_a_challenge(secured: RunningRegistry) -> None:
+    for auth in (None, ("alice", "wrong"), ("bob", PASSWORD)):
+        r = httpx.get(f"{secured.url}/v2/", auth=auth)
+        assert r.status_code == 401
+        assert r.json()["errors"][0]["code"] == "UNAUTHORIZED"
+        challenges = r.headers.get_list("www-authenticate")
+        assert 'Basic realm="artreg"' in challenges
+        assert any(c.startswith("Bearer ") for c in challenges)
+    r = httpx.get(f"{secured.url}/v2/ns/r/tags/list", headers={"Authorization": "Bearer nope"})
+    assert r.status_code == 401
+    r = httpx.get(f"{secured.url}/v2/", headers={"Authorization": "Basic !!notbase64"})
+    assert r.status_code == 401
+
+
+def test_valid_credentials(secured: RunningRegistry) -> None:
+    assert httpx.get(f"{secured.url}/v2/", auth=("alice", PASSWORD)).status_code == 200
+    bearer = {"Authorization": f"Bearer {TOKEN}"}
+    assert httpx.get(f"{secured.url}/v2/", headers=bearer).status_code == 200
+    # the token also works as a Basic password (for clients that only do Basic)
+    assert httpx.get(f"{secured.url}/v2/", auth=("anyone", TOKEN)).status_code == 200
+
+
+def test_skopeo_pushes_with_basic_auth(secured: RunningRegistry, tmp_path: Path) -> None:
+    skopeo = require_binary("skopeo")
+    src = Layout(tmp_path / "src")
+    src.tag(src.image({"f": b"auth"}), "v1")
+    ref = f"docker://{secured.host}/ns/auth:v1"
+    denied = subprocess.run(
+        [skopeo, "--insecure-policy", "copy", "--dest-tls-verify=false", f"oci:{src.root}:v1", ref],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert denied.returncode != 0
+    ok = subprocess.run(
+        [
+            skopeo,
+            "--insecure-policy",
+            "copy",
+            "--dest-tls-verify=false",
+            "--dest-creds",
+            f"alice:{PASSWORD}",
+            f"oci:{src.root}:v1",
+            ref,
+        ],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert ok.returncode == 0, ok.stderr
+
+
+def test_secrets_never_logged(secured: RunningRegistry, caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.DEBUG, logger="artreg.localregistry")
+    httpx.get(f"{secured.url}/v2/", auth=("alice", PASSWORD))
+    httpx.get(f"{secured.url}/v2/", auth=("alice", "wrong-" + PASSWORD))
+    httpx.get(f"{secured.url}/v2/", headers={"Authorization": f"Bearer {TOKEN}"})
+    text = caplog.text
+    assert '"GET /v2/" 401' in text and '"GET /v2/" 200' in text
+    for secret in (PASSWORD, TOKEN, base64.b64encode(f"alice:{PASSWORD}".encode()).decode()):
+        assert secret not in text
+
+
+def test_repr_hides_secrets(htpasswd_file: Path, token_file: Path) -> None:
+    auth = Authenticator.from_files(htpasswd=htpasswd_file, token_file=token_file)
+    assert TOKEN not in repr(auth)
+    assert "$2" not in repr(auth)
+
+
+def test_bad_auth_files(tmp_path: Path) -> None:
+    plain = tmp_path / "plain"
+    plain.write_text("alice:{SHA}W6ph5Mm5Pz8GgiULbPgzG37mj9g=\n")
+    with pytest.raises(AuthConfigError, match="bcrypt"):
+        Authenticator.from_files(htpasswd=plain)
+    empty = tmp_path / "empty"
+    empty.write_text("\n")
+    with pytest.raises(AuthConfigError):
+        Authenticator.from_files(token_file=empty)
+    with pytest.raises(AuthConfigError, match="cannot read"):
+        Authenticator.from_files(htpasswd=tmp_path / "missing")
+
+
+def test_loopback_detection() -> None:
+    assert is_loopback("127.0.0.1") and is_loopback("127.1.2.3")
+    assert is_loopback("::1") and is_loopback("localhost")
+    assert not is_loopback("0.0.0.0") and not is_loopback("::")
+    assert not is_loopback("10.0.0.1") and not is_loopback("example.internal")
+
+
+def test_non_loopback_needs_credentials(tmp_path: Path, token_file: Path) -> None:
+    with pytest.raises(RegistryConfigError, match="without credentials"):
+        RegistryConfig(host="0.0.0.0").authenticator()
+    with pytest.raises(RegistryConfigError):
+        start_in_thread(tmp_path / "d", host="0.0.0.0")
+    assert RegistryConfig(host="0.0.0.0", token_file=token_file).authenticator() is not None
+    assert RegistryConfig(host="127.0.0.1").authenticator() is None
+
+
+def test_cli_refuses_public_bind_without_credentials(tmp_path: Path) -> None:
+    proc = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "artreg",
+            "registry",
+            "serve",
+            "--host",
+            "0.0.0.0",
+            "--port",
+            str(free_port()),
+            "--data-dir",
+            str(tmp_path / "d"),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
+    assert proc.returncode == 2
+    assert "without credentials" in proc.stderr
+    assert not (tmp_path / "d").exists()  # refused before touching anything

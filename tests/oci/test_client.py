@@ -293,3 +293,26 @@ async def test_pagination(distribution: RunningRegistry) -> None:
         async with RegistryClient(host) as client:
             await client.list_tags("page/r0", page_size=5000)
     assert [s.query.get("n") for s in proxy.seen if "tags/list" in s.path] == ["1000"]
+
+
+async def test_faulty_embedded_registry(tmp_path: Path) -> None:
+    """503 then 200, 429 with Retry-After, and a download cut mid-body, on the embedded registry."""
+    from tests.fakes.faults import faulty_registry
+
+    data = os.urandom(2 * 1024 * 1024)
+    digest = sha256(data)
+    image = make_image(data)
+    with faulty_registry(tmp_path) as (registry, faults):
+        async with RegistryClient(registry.host, retry=FAST_RETRY) as client:
+            await push_image(client, "faulty/app", "v1", image)
+            faults.status(503, method="GET", path=r"/manifests/v1$")
+            faults.rate_limit(retry_after=0, method="HEAD", path=r"/manifests/v1$")
+            faults.drop(after_bytes=700_000, method="GET", path=r"/blobs/sha256:")
+            assert (await client.get_manifest("faulty/app", "v1"))[0] == image.manifest
+            head = await client.head_manifest("faulty/app", "v1")
+            assert head is not None and head.digest == image.digest
+            assert await client.read_blob("faulty/app", digest) == data
+    gets = [p for m, p in faults.requests if m == "GET" and p.endswith("/manifests/v1")]
+    assert len(gets) == 2
+    assert [p for m, p, _ in faults.fired if m == "GET" and digest in p]
+    assert len([p for m, p in faults.requests if m == "GET" and digest in p]) == 2

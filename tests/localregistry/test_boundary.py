@@ -1,0 +1,54 @@
+"""artreg.localregistry depends on nothing in artreg but the digest and error helpers, so the
+registry can be reasoned about (and vendored) on its own. Checked two ways: statically, every
+import statement in the package; dynamically, what importing it adds to ``sys.modules`` beyond
+what the ``artreg`` package itself loads."""
+
+from __future__ import annotations
+
+import ast
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import artreg.localregistry
+
+ALLOWED = {"artreg.digest", "artreg.errors"}
+PACKAGE = Path(artreg.localregistry.__file__).parent
+
+
+def test_import_statements() -> None:
+    offenders = []
+    for path in sorted(PACKAGE.glob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text(), str(path))):
+            names: list[str] = []
+            if isinstance(node, ast.Import):
+                names = [a.name for a in node.names]
+            elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+                names = [node.module]
+            for name in names:
+                if (name == "artreg" or name.startswith("artreg.")) and not (
+                    name in ALLOWED or name.startswith("artreg.localregistry")
+                ):
+                    offenders.append(f"{path.name}:{node.lineno} imports {name}")
+    assert offenders == []
+
+
+def test_modules_loaded() -> None:
+    code = (
+        "import json, sys\n"
+        "import artreg\n"
+        "before = set(sys.modules)\n"
+        "import artreg.localregistry, artreg.localregistry.__main__\n"
+        "added = sorted(m for m in set(sys.modules) - before if m.startswith('artreg'))\n"
+        "third = [m for m in ('starlette', 'fastapi', 'typer', 'boto3') if m in sys.modules]\n"
+        "print(json.dumps({'added': added, 'frameworks': third}))\n"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True
+    ).stdout
+    result = json.loads(out)
+    outside = {m for m in result["added"] if not m.startswith("artreg.localregistry")}
+    assert outside <= ALLOWED, f"artreg.localregistry pulls in {sorted(outside - ALLOWED)}"
+    assert "artreg.localregistry.app" in result["added"]
+    assert result["frameworks"] == []  # raw ASGI on uvicorn: no web framework, no CLI stack

@@ -292,7 +292,14 @@ def cli(root: Path, arg: str | None) -> str:
     return "\n".join(out)
 
 
+def cli_exit_codes(root: Path, arg: str | None) -> str:
+    from artreg.cli.errors import EXIT_CODES_EPILOG
+
+    return f"```text\n{EXIT_CODES_EPILOG}\n```\n"
+
+
 GENERATORS: dict[str, Callable[[Path, str | None], str]] = {
+    "cli-exit-codes": cli_exit_codes,
     "error-codes": error_codes,
     "rpc-methods": rpc_methods,
     "rpc-schemas": rpc_schemas,

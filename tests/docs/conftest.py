@@ -116,7 +116,48 @@ def moto_env() -> Iterator[dict[str, str]]:
         yield server.env(AWS_ACCOUNT_ID="123456789012")
 
 
-Profile = Callable[[], dict[str, str]]
+#: The GCP names the GAR examples use.
+GCP_PROJECT = "my-project"
+GCP_LOCATION = "us-central1"
+GAR_REPOSITORY = "acme-images"
+GAR_SERVICE_ACCOUNTS = (
+    "acme-images-pull@my-project.iam.gserviceaccount.com",
+    "acme-images-push@my-project.iam.gserviceaccount.com",
+)
+
+
+@dataclass(frozen=True)
+class FakeGcpSetup:
+    env: dict[str, str]
+    key_json: str  # the service-account key a reader downloads as key.json
+
+
+@pytest.fixture(scope="session")
+def fake_gcp() -> Iterator[FakeGcpSetup]:
+    """The request-checking Google fake (OAuth token, IAM Credentials, Artifact Registry IAM)."""
+    from tests.fakes.gcp import FakeGcp
+    from tests.fakes.tls import LoopbackServer
+
+    fake = FakeGcp(project_id=GCP_PROJECT, location=GCP_LOCATION)
+    for email in GAR_SERVICE_ACCOUNTS:
+        fake.add_target_service_account(email)
+    fake.add_repository(GAR_REPOSITORY)
+    key = fake.add_service_account_key(f"deployer@{GCP_PROJECT}.iam.gserviceaccount.com")
+    with LoopbackServer(fake.app) as server:
+        yield FakeGcpSetup(
+            env={
+                "GCP_REGION": GCP_LOCATION,
+                "ARTREG_GCP_TOKEN_URI": f"{server.base_url}/token",
+                "ARTREG_GAR_API_ENDPOINT": server.base_url,
+                "ARTREG_GCP_IAM_CREDENTIALS_ENDPOINT": server.base_url,
+            },
+            # as Google hands it out: naming Google's token endpoint (overridden above)
+            key_json=json.dumps(key.info("https://oauth2.googleapis.com/token")),
+        )
+    assert fake.violations == [], fake.violations
+
+
+Profile = Callable[[Path], dict[str, str]]
 
 
 @pytest.fixture(scope="session")
@@ -126,19 +167,33 @@ def profiles(request: pytest.FixtureRequest) -> dict[str, Profile]:
     Fixtures are only started when a profile is used, so a page that needs no AWS starts no moto.
     """
 
-    def local() -> dict[str, str]:
+    def local(workdir: Path) -> dict[str, str]:
         serve: ServeInfo = request.getfixturevalue("artreg_serve")
-        return {"ALIEN_ARTIFACTS_BINDING": serve.binding_json, "ARTREG_URL": serve.rpc_url}
+        return {
+            "ALIEN_ARTIFACTS_BINDING": serve.binding_json,
+            "ARTREG_URL": serve.rpc_url,
+            "REGISTRY": serve.registry,
+        }
 
-    def ecr() -> dict[str, str]:
-        pinned = local()
+    def ecr(workdir: Path) -> dict[str, str]:
+        pinned = local(workdir)
         serve: ServeInfo = request.getfixturevalue("artreg_serve")
         pinned.update(request.getfixturevalue("moto_env"))
         # moto serves no registry data API: manifests and blobs come from the embedded registry.
         pinned["ARTREG_ECR_REGISTRY_ENDPOINT"] = f"http://{serve.registry}"
         return pinned
 
-    return {"local": local, "ecr": ecr}
+    def gar(workdir: Path) -> dict[str, str]:
+        pinned = local(workdir)
+        serve: ServeInfo = request.getfixturevalue("artreg_serve")
+        gcp: FakeGcpSetup = request.getfixturevalue("fake_gcp")
+        (workdir / "key.json").write_text(gcp.key_json)
+        pinned.update(gcp.env)
+        # The registry (OCI) API of GAR is played by the embedded registry.
+        pinned["ARTREG_GAR_REGISTRY_ENDPOINT"] = f"http://{serve.registry}"
+        return pinned
+
+    return {"local": local, "ecr": ecr, "gar": gar}
 
 
 def parse_env0(data: bytes) -> dict[str, str]:

@@ -35,6 +35,7 @@ EXECUTED = {"python", "ts", "shell", "json"}
 PAGE_PROFILES = {
     "providers/ecr.md": "ecr",
     "concepts/cross-account.md": "ecr",
+    "providers/gar.md": "gar",
 }
 
 #: Reasons a Python or TypeScript block may give for not running: it needs a real cloud.
@@ -244,7 +245,7 @@ def test_page_examples(
 ) -> None:
     blocks = [b for b in page_blocks(DOCS / page) if b.language in EXECUTED]
     runnable = [b for b in blocks if b.runnable and b.language != "json"]
-    pinned = profiles[PAGE_PROFILES.get(page, "local")]() if runnable else {}
+    pinned = profiles[PAGE_PROFILES.get(page, "local")](tmp_path) if runnable else {}
     runner = PageRun(tmp_path, pinned, request)
     for block in blocks:
         if not block.runnable:

@@ -143,8 +143,7 @@ def add(
     output: OutputOption = None,
     debug: DebugOption = False,
 ) -> None:
-    """Grant the accounts, roles, projects and service accounts in --access pull access to
-    REPO, merged with what is already granted."""
+    """Grant the accounts, roles, projects and service accounts in --access pull access to REPO, merged with what is already granted."""
     _change("add", repo_id, access, Common.of(binding, output, debug))
 
 

@@ -63,11 +63,7 @@ def creds(
 ) -> None:
     """Generate short-lived credentials to pull (or push and pull) REPO.
 
-    JSON output is for scripts and, like `aws ecr get-login-password` or `docker login
-    --password-stdin` pipelines, includes the password: `artreg creds app -p pull | jq -r
-    .password | docker login -u AWS --password-stdin HOST`. Table output (the default on a
-    terminal) masks the password unless --show-secret is given. authMethod "bearer" (ACR) means
-    the password is a bearer token, not a basic-auth password.
+    JSON output is for scripts and, like `aws ecr get-login-password` or `docker login --password-stdin` pipelines, includes the password: `artreg creds app -p pull | jq -r .password | docker login -u AWS --password-stdin HOST`. Table output (the default on a terminal) masks the password unless --show-secret is given. authMethod "bearer" (ACR) means the password is a bearer token, not a basic-auth password.
     """
     common = Common.of(binding, output, debug)
 

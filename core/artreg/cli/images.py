@@ -124,8 +124,7 @@ def manifest_get(
 ) -> None:
     """Fetch a manifest (image manifest or index, OCI or Docker v2).
 
-    JSON output: {reference, digest, contentType, size, manifest}; --raw writes the stored bytes
-    verbatim instead. A tag defaults to "latest".
+    JSON output: {reference, digest, contentType, size, manifest}; --raw writes the stored bytes verbatim instead. A tag defaults to "latest".
     """
     common = _common(binding, output, debug)
 

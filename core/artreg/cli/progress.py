@@ -76,10 +76,11 @@ class TransferProgress:
         self.stream = sys.stderr if stream is None else stream
         self.expected = dict(expected or {})
         self.blobs_done = 0
-        self.bytes_moved = 0
         self.skipped = 0
         self._seen: dict[str, int] = {}
         self._finished: set[str] = set()
+        self._not_moved: set[str] = set()
+        self._pending: str | None = None
         self._tasks: dict[str, TaskID] = {}
         self._progress: Progress | None = None
         self._overall: TaskID | None = None
@@ -113,6 +114,8 @@ class TransferProgress:
         exc: BaseException | None,
         tb: TracebackType | None,
     ) -> None:
+        if self._pending is not None:
+            self._finish(self._pending, self.verb)
         if self._progress is not None:
             self._progress.stop()
             self._progress = None
@@ -133,26 +136,43 @@ class TransferProgress:
         total: int | None = event.total if event.total is not None else self.expected.get(digest)
         skipped = bool(getattr(event, "skipped", False))
         mounted = bool(getattr(event, "mounted", False))
-        previous = self._seen.get(digest, 0)
-        if done < previous:  # a retry restarted the blob
-            previous = 0
+        # A blob the target already has reports "all bytes done" and then, at once, a skipped
+        # (or mounted) event: a completion is only final once the next event is not that.
+        if self._pending is not None and (self._pending != digest or not (skipped or mounted)):
+            self._finish(self._pending, self.verb)
+        if self._pending == digest:
+            self._pending = None
         self._seen[digest] = done
-        if not skipped:
-            self.bytes_moved += max(0, done - previous)
-        finished = skipped or mounted or (total is not None and done >= total)
         if self._progress is not None:
             task = self._task(digest, total)
             self._progress.update(task, completed=done, total=total)
             if self._overall is not None:
                 self._progress.update(self._overall, completed=sum(self._seen.values()))
-        if finished and digest not in self._finished:
-            self._finished.add(digest)
-            self.blobs_done += 1
+        if digest in self._finished:
+            return
+        if skipped or mounted:
+            self._not_moved.add(digest)
             if skipped:
                 self.skipped += 1
-            if self.mode is ProgressMode.LINES:
-                state = "exists" if skipped else "mounted" if mounted else self.verb
-                print(f"{state} {digest} {human_size(total)}", file=self.stream, flush=True)
+            self._finish(digest, "exists" if skipped else "mounted")
+        elif total is not None and done >= total:
+            self._pending = digest
+
+    def _finish(self, digest: str, state: str) -> None:
+        if self._pending == digest:
+            self._pending = None
+        if digest in self._finished:
+            return
+        self._finished.add(digest)
+        self.blobs_done += 1
+        if self.mode is ProgressMode.LINES:
+            size = self.expected.get(digest, self._seen.get(digest))
+            print(f"{state} {digest} {human_size(size)}", file=self.stream, flush=True)
+
+    @property
+    def bytes_moved(self) -> int:
+        """Bytes actually transferred (blobs that were present or mounted do not count)."""
+        return sum(done for digest, done in self._seen.items() if digest not in self._not_moved)
 
     def message(self, text: str) -> None:
         """A line of its own (not shown with --quiet)."""

@@ -84,8 +84,7 @@ def delete(
 ) -> None:
     """Delete a repository and its images (never the parent registry).
 
-    On registries whose repositories are implicit (Local, Artifact Registry, ACR) this changes
-    nothing, as the library does.
+    On registries whose repositories are implicit (Local, Artifact Registry, ACR) this changes nothing, as the library does.
     """
     common = Common.of(binding, output, debug)
 

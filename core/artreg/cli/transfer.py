@@ -1,0 +1,283 @@
+"""``artreg push LAYOUT_DIR REF``, ``artreg pull REF LAYOUT_DIR`` and ``artreg copy SRC_REF
+DST_REF``: images and indexes between OCI image layouts and registries, blob by blob, streamed,
+``--jobs`` blobs at a time, each blob once (present blobs are skipped, blobs on the same registry
+are mounted)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from artreg.cli import app
+from artreg.cli.common import EPILOG, Common, DebugOption, OutputOption, run
+from artreg.cli.images import InsecureOption, RemoteBindingOption, parse_reference
+from artreg.cli.output import OutputFormat, emit
+from artreg.cli.progress import ProgressMode, TransferProgress, human_size
+from artreg.cli.remote import open_images
+from artreg.errors import InvalidInput
+from artreg.oci.copy import (
+    CopyResult,
+    copy_layout_to_registry,
+    copy_registry_to_layout,
+    copy_registry_to_registry,
+)
+from artreg.oci.image import Image, Index, Taggable
+from artreg.oci.layout import OciLayout
+from artreg.oci.reference import Reference
+
+__all__ = ["blob_sizes"]
+
+JobsOption = Annotated[
+    int,
+    typer.Option("--jobs", "-j", min=1, max=64, help="Blobs transferred in parallel."),
+]
+QuietOption = Annotated[
+    bool, typer.Option("--quiet", "-q", help="No progress output (the result is still printed).")
+]
+PlatformOption = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--platform",
+        metavar="OS/ARCH[/VARIANT]",
+        help="Of a multi-platform index, only these platforms (repeatable; default: all).",
+    ),
+]
+
+
+def blob_sizes(taggable: Taggable) -> dict[str, int]:
+    """Every blob an image or index references (children included): digest → size."""
+    sizes: dict[str, int] = {}
+
+    def walk(item: Taggable) -> Iterator[Image]:
+        if isinstance(item, Index):
+            for child in item.children.values():
+                yield from walk(child)
+        else:
+            yield item
+
+    for image in walk(taggable):
+        for desc in image.parsed.blobs:
+            sizes.setdefault(desc.digest, desc.size)
+    return sizes
+
+
+def _summary(
+    source: str, result: CopyResult, progress: TransferProgress, expected: dict[str, int]
+) -> dict[str, Any]:
+    return {
+        "source": source,
+        "destination": result.destination,
+        "digest": result.digest,
+        "mediaType": result.media_type,
+        "blobs": len(expected),
+        "bytes": progress.bytes_moved,
+        "skipped": progress.skipped,
+    }
+
+
+def _emit(summary: dict[str, Any], output: OutputFormat, verb: str, seconds: float) -> None:
+    def line() -> str:
+        present = f", {summary['skipped']} already there" if summary["skipped"] else ""
+        return (
+            f"{verb} {summary['destination']} ({summary['blobs']} blobs, "
+            f"{human_size(summary['bytes'])} transferred{present}) in {seconds:.1f}s"
+        )
+
+    emit(summary, output, line)
+
+
+def _platforms(values: list[str] | None) -> list[str] | None:
+    return list(values) if values else None
+
+
+@app.command("push", epilog=EPILOG)
+def push(
+    layout_dir: Annotated[
+        Path, typer.Argument(metavar="LAYOUT_DIR", help="An OCI image layout directory.")
+    ],
+    ref: Annotated[str, typer.Argument(metavar="REF", help="host[:port]/repo[:tag]")],
+    source_tag: Annotated[
+        str | None,
+        typer.Option(
+            "--source-tag",
+            metavar="NAME",
+            help="The image in the layout, by ref name or digest. Default: REF's tag when the "
+            "layout has it, else the layout's only image.",
+        ),
+    ] = None,
+    jobs: JobsOption = 4,
+    quiet: QuietOption = False,
+    platform: PlatformOption = None,
+    binding: RemoteBindingOption = None,
+    insecure: InsecureOption = False,
+    output: OutputOption = None,
+    debug: DebugOption = False,
+) -> None:
+    """Push an image or index from an OCI image layout to a registry.
+
+    REF without a tag pushes to "latest". Blobs the repository already has are skipped.
+
+    Progress goes to stderr: a bar per blob and an overall bar on a terminal, one line per blob otherwise ("VERB DIGEST SIZE", VERB being pushed, pulled, copied, exists or mounted), nothing with --quiet. The result goes to stdout: {source, destination, digest, mediaType, blobs, bytes, skipped}.
+    """
+    common = Common.of(binding or "", output, debug)
+    mode = ProgressMode.choose(quiet)
+    holder: dict[str, TransferProgress] = {}
+
+    async def action() -> tuple[CopyResult, dict[str, int]]:
+        dst = parse_reference(ref)
+        if dst.digest:
+            raise InvalidInput(
+                operation_context="Push image",
+                details="push to a tag, not a digest: host/repo[:tag]",
+                field_name="reference",
+            )
+        layout = OciLayout(layout_dir)
+        chosen = source_tag
+        if chosen is None and dst.tag and dst.tag in layout.tags():
+            chosen = dst.tag
+        taggable = await layout.taggable(chosen, platforms=_platforms(platform))
+        if dst.tag is None:
+            dst = dst.with_tag("latest")
+        expected = blob_sizes(taggable)
+        async with open_images([dst.registry], binding, insecure=insecure, jobs=jobs) as images:
+            with TransferProgress(mode, verb="pushed", expected=expected) as progress:
+                holder["progress"] = progress
+                result = await copy_layout_to_registry(
+                    layout,
+                    dst,
+                    source_reference=chosen,
+                    jobs=jobs,
+                    progress=progress,
+                    registry=images,
+                    platforms=_platforms(platform),
+                )
+        return result, expected
+
+    result, expected = run(common, action)
+    progress = holder["progress"]
+    summary = _summary(f"oci:{layout_dir}", result, progress, expected)
+    _emit(summary, common.output, "Pushed", progress.elapsed)
+
+
+@app.command("pull", epilog=EPILOG)
+def pull(
+    ref: Annotated[str, typer.Argument(metavar="REF", help="host[:port]/repo[:tag][@digest]")],
+    layout_dir: Annotated[
+        Path,
+        typer.Argument(metavar="LAYOUT_DIR", help="An OCI image layout (created when missing)."),
+    ],
+    tag: Annotated[
+        str | None,
+        typer.Option("--tag", metavar="NAME", help="Ref name in the layout (default: REF's tag)."),
+    ] = None,
+    jobs: JobsOption = 4,
+    quiet: QuietOption = False,
+    platform: PlatformOption = None,
+    binding: RemoteBindingOption = None,
+    insecure: InsecureOption = False,
+    output: OutputOption = None,
+    debug: DebugOption = False,
+) -> None:
+    """Pull an image or index from a registry into an OCI image layout.
+
+    The manifests are stored byte for byte, so digests are unchanged; blobs the layout already has are skipped. REF without a tag or digest pulls "latest".
+
+    Progress goes to stderr: a bar per blob and an overall bar on a terminal, one line per blob otherwise ("VERB DIGEST SIZE", VERB being pushed, pulled, copied, exists or mounted), nothing with --quiet. The result goes to stdout: {source, destination, digest, mediaType, blobs, bytes, skipped}.
+    """
+    common = Common.of(binding or "", output, debug)
+    mode = ProgressMode.choose(quiet)
+    holder: dict[str, TransferProgress] = {}
+
+    async def action() -> tuple[CopyResult, dict[str, int]]:
+        src = parse_reference(ref)
+        if src.tag is None and src.digest is None:
+            src = src.with_tag("latest")
+        if tag is not None:
+            from artreg.oci.reference import validate_tag
+
+            validate_tag(tag, context="Pull image", field="tag")
+        async with open_images([src.registry], binding, insecure=insecure, jobs=jobs) as images:
+            taggable = await images.taggable(src, platforms=_platforms(platform))
+            expected = blob_sizes(taggable)
+            with TransferProgress(mode, verb="pulled", expected=expected) as progress:
+                holder["progress"] = progress
+                result = await copy_registry_to_layout(
+                    src,
+                    layout_dir,
+                    tag=tag,
+                    jobs=jobs,
+                    progress=progress,
+                    registry=images,
+                    platforms=_platforms(platform),
+                )
+        return result, expected
+
+    result, expected = run(common, action)
+    progress = holder["progress"]
+    summary = _summary(ref, result, progress, expected)
+    _emit(summary, common.output, "Pulled", progress.elapsed)
+
+
+@app.command("copy", epilog=EPILOG)
+def copy(
+    src_ref: Annotated[
+        str, typer.Argument(metavar="SRC_REF", help="host[:port]/repo[:tag][@digest]")
+    ],
+    dst_ref: Annotated[
+        str,
+        typer.Argument(metavar="DST_REF", help="host[:port]/repo[:tag] (tag default: SRC_REF's)"),
+    ],
+    jobs: JobsOption = 4,
+    quiet: QuietOption = False,
+    platform: PlatformOption = None,
+    binding: RemoteBindingOption = None,
+    insecure: InsecureOption = False,
+    output: OutputOption = None,
+    debug: DebugOption = False,
+) -> None:
+    """Copy an image or index between repositories or registries.
+
+    Blobs stream from source to destination without touching disk; on the same registry they are mounted instead of copied. Each registry's credentials are resolved separately.
+
+    Progress goes to stderr: a bar per blob and an overall bar on a terminal, one line per blob otherwise ("VERB DIGEST SIZE", VERB being pushed, pulled, copied, exists or mounted), nothing with --quiet. The result goes to stdout: {source, destination, digest, mediaType, blobs, bytes, skipped}.
+    """
+    common = Common.of(binding or "", output, debug)
+    mode = ProgressMode.choose(quiet)
+    holder: dict[str, TransferProgress] = {}
+
+    async def action() -> tuple[CopyResult, dict[str, int]]:
+        src = parse_reference(src_ref, field="source")
+        dst = parse_reference(dst_ref, field="destination")
+        if src.tag is None and src.digest is None:
+            src = src.with_tag("latest")
+        if dst.digest:
+            raise InvalidInput(
+                operation_context="Copy image",
+                details="copy to a tag, not a digest: host/repo[:tag]",
+                field_name="destination",
+            )
+        if dst.tag is None and src.tag is not None:
+            dst = Reference(dst.registry, dst.repository, src.tag)
+        hosts = {src.registry, dst.registry}
+        async with open_images(hosts, binding, insecure=insecure, jobs=jobs) as images:
+            taggable = await images.taggable(src, platforms=_platforms(platform))
+            expected = blob_sizes(taggable)
+            with TransferProgress(mode, verb="copied", expected=expected) as progress:
+                holder["progress"] = progress
+                result = await copy_registry_to_registry(
+                    src,
+                    dst,
+                    jobs=jobs,
+                    progress=progress,
+                    registry=images,
+                    platforms=_platforms(platform),
+                )
+        return result, expected
+
+    result, expected = run(common, action)
+    progress = holder["progress"]
+    summary = _summary(src_ref, result, progress, expected)
+    _emit(summary, common.output, "Copied", progress.elapsed)

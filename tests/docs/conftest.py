@@ -157,6 +157,38 @@ def fake_gcp() -> Iterator[FakeGcpSetup]:
     assert fake.violations == [], fake.violations
 
 
+#: The Azure names the ACR examples use.
+ACR_REGISTRY = "acmeimages"
+AZURE_TENANT = "00000000-0000-4000-8000-0000000000aa"
+AZURE_CLIENT = "11111111-1111-4111-8111-1111111111bb"
+AZURE_SECRET = "docs-example-client-secret"
+
+
+@pytest.fixture(scope="session")
+def fake_azure(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, str]]:
+    """Request-checking stand-ins for Entra ID and an ACR login server, over loopback TLS."""
+    from tests.fakes.azure import FakeAcr, FakeAzureAd
+    from tests.fakes.tls import LoopbackServer, make_certificate
+
+    cert = make_certificate(tmp_path_factory.mktemp("azure-tls"))
+    aad = FakeAzureAd(tenant_id=AZURE_TENANT, client_id=AZURE_CLIENT, client_secret=AZURE_SECRET)
+    with LoopbackServer(aad.app, tls=cert) as aad_server:
+        aad.base_url = aad_server.base_url
+        acr = FakeAcr(registry_name=ACR_REGISTRY, aad=aad)
+        with LoopbackServer(acr.app, tls=cert) as acr_server:
+            acr.base_url = acr_server.base_url
+            yield {
+                "AZURE_TENANT_ID": AZURE_TENANT,
+                "AZURE_CLIENT_ID": AZURE_CLIENT,
+                "AZURE_CLIENT_SECRET": AZURE_SECRET,
+                "AZURE_AUTHORITY_HOST": aad.base_url,
+                "ARTREG_AZURE_CA_BUNDLE": str(cert.ca_file),
+                "ARTREG_ACR_LOGIN_SERVER": acr.base_url,
+            }
+        assert acr.violations == [], acr.violations
+    assert aad.violations == [], aad.violations
+
+
 Profile = Callable[[Path], dict[str, str]]
 
 
@@ -193,7 +225,12 @@ def profiles(request: pytest.FixtureRequest) -> dict[str, Profile]:
         pinned["ARTREG_GAR_REGISTRY_ENDPOINT"] = f"http://{serve.registry}"
         return pinned
 
-    return {"local": local, "ecr": ecr, "gar": gar}
+    def acr(workdir: Path) -> dict[str, str]:
+        pinned = local(workdir)
+        pinned.update(request.getfixturevalue("fake_azure"))
+        return pinned
+
+    return {"local": local, "ecr": ecr, "gar": gar, "acr": acr}
 
 
 def parse_env0(data: bytes) -> dict[str, str]:

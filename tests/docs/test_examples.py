@@ -36,6 +36,7 @@ PAGE_PROFILES = {
     "providers/ecr.md": "ecr",
     "concepts/cross-account.md": "ecr",
     "providers/gar.md": "gar",
+    "providers/acr.md": "acr",
 }
 
 #: Reasons a Python or TypeScript block may give for not running: it needs a real cloud.

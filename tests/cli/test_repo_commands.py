@@ -180,3 +180,12 @@ def test_help_documents_exit_codes(cli: Cli) -> None:
         assert "Exit codes" in text
         for code in ("2 usage", "3 not found", "4 auth", "5 unsupported", "6 remote failure"):
             assert code in text, (command, code)
+
+
+def test_not_configured_hint_names_the_way_out(cli: Cli, registry: RunningRegistry) -> None:
+    fresh = cli.artreg("repo", "create", "x")
+    assert fresh.code == 2
+    assert "hint: set ALIEN_ARTIFACTS_BINDING" in fresh.stderr
+    cli.local("other", registry)
+    other = cli.artreg("repo", "create", "x")
+    assert "configured bindings: other" in other.stderr

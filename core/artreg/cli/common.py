@@ -17,9 +17,10 @@ from typing import Annotated, Final, TypeVar
 
 import typer
 
+from artreg.binding import binding_env_var_name, bindings_from_env
 from artreg.cli.errors import EXIT_CODES_EPILOG, ExitCode, report_error
 from artreg.cli.output import OutputFormat, resolve_output
-from artreg.errors import ArtregError
+from artreg.errors import ArtregError, BindingNotConfigured
 from artreg.loader import load_artifact_registry
 from artreg.registry import ArtifactRegistry
 
@@ -91,12 +92,28 @@ class Common:
 @contextlib.asynccontextmanager
 async def open_registry(binding: str) -> AsyncIterator[ArtifactRegistry]:
     """The binding's registry, closed when the block ends."""
-    registry = load_artifact_registry(binding)
+    try:
+        registry = load_artifact_registry(binding)
+    except BindingNotConfigured as exc:
+        if exc.hint is None:
+            exc.hint = _not_configured_hint(binding)
+        raise
     try:
         yield registry
     finally:
         with contextlib.suppress(Exception):
             await registry.aclose()
+
+
+def _not_configured_hint(binding: str) -> str:
+    configured = sorted(bindings_from_env())
+    if configured:
+        return f"configured bindings: {', '.join(configured)}; choose one with --binding or {BINDING_ENV}"
+    return (
+        f"set {binding_env_var_name(binding)} to the binding's JSON, e.g. "
+        '{"service":"local","registryUrl":"127.0.0.1:5000","dataDir":null} '
+        "(`artreg serve` prints one)"
+    )
 
 
 def run(common: Common, action: Callable[[], Awaitable[T]]) -> T:

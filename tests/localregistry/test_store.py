@@ -177,3 +177,19 @@ def test_concurrent_uploads_of_one_blob(embedded: RunningRegistry) -> None:
     store = FilesystemStore(embedded.data_dir)
     assert store.verify() == []
     assert list((embedded.data_dir / "uploads").iterdir()) == []
+
+
+def test_stale_upload_sessions_expire_on_open(tmp_path: Path) -> None:
+    root = tmp_path / "s"
+    store = FilesystemStore(root)
+    old = store.create_upload("ns/r")
+    fresh = store.create_upload("ns/r")
+    store.close()
+    week_ago = os.stat(root / "uploads" / old.uuid / "data").st_mtime - 8 * 24 * 3600
+    os.utime(root / "uploads" / old.uuid / "data", (week_ago, week_ago))
+    reopened = FilesystemStore(root)
+    with pytest.raises(UploadUnknown):
+        reopened.get_upload("ns/r", old.uuid)
+    assert reopened.get_upload("ns/r", fresh.uuid).size == 0
+    kept = FilesystemStore(root, upload_expiry=None)
+    assert kept.get_upload("ns/r", fresh.uuid).uuid == fresh.uuid

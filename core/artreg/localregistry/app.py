@@ -9,11 +9,12 @@ request/response objects, no extra copies.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import logging
 import re
 import time
-from collections.abc import Awaitable, Callable, MutableMapping
+from collections.abc import AsyncIterator, Awaitable, Callable, MutableMapping
 from dataclasses import dataclass, field
 from typing import Any, Final
 from urllib.parse import parse_qs, quote
@@ -98,7 +99,7 @@ class RegistryApp:
     def __init__(self, store: Store, auth: Authenticator | None = None) -> None:
         self.store = store
         self.auth = auth
-        self._upload_locks: dict[str, asyncio.Lock] = {}
+        self._upload_locks: dict[str, tuple[asyncio.Lock, list[int]]] = {}
 
     # -- ASGI entry ------------------------------------------------------------------------
 
@@ -374,11 +375,21 @@ class RegistryApp:
     def _blob_created(self, name: str, digest: Digest) -> Headers:
         return [("location", f"/v2/{name}/blobs/{digest}"), ("docker-content-digest", str(digest))]
 
-    def _lock_for(self, uuid: str) -> asyncio.Lock:
-        lock = self._upload_locks.get(uuid)
-        if lock is None:
-            lock = self._upload_locks[uuid] = asyncio.Lock()
-        return lock
+    @contextlib.asynccontextmanager
+    async def _exclusive(self, uuid: str) -> AsyncIterator[None]:
+        """Serialise requests on one upload session; the lock lives while someone holds it."""
+        entry = self._upload_locks.get(uuid)
+        if entry is None:
+            entry = self._upload_locks[uuid] = (asyncio.Lock(), [0])
+        lock, users = entry
+        users[0] += 1
+        try:
+            async with lock:
+                yield
+        finally:
+            users[0] -= 1
+            if users[0] == 0:
+                self._upload_locks.pop(uuid, None)
 
     async def _session(self, req: Request, name: str) -> UploadSession:
         uuid = req.params["uuid"]
@@ -393,9 +404,8 @@ class RegistryApp:
 
     async def _upload_delete(self, req: Request, name: str) -> None:
         session = await self._session(req, name)
-        async with self._lock_for(session.uuid):
+        async with self._exclusive(session.uuid):
             await asyncio.to_thread(session.cancel)
-        self._upload_locks.pop(session.uuid, None)
         await self._respond(req, 204)
 
     def _check_content_range(self, req: Request, session: UploadSession) -> int | None:
@@ -430,7 +440,7 @@ class RegistryApp:
 
     async def _upload_patch(self, req: Request, name: str) -> None:
         session = await self._session(req, name)
-        async with self._lock_for(session.uuid):
+        async with self._exclusive(session.uuid):
             try:
                 expected = self._check_content_range(req, session)
                 await self._receive_chunk(req, session, expected)
@@ -440,13 +450,12 @@ class RegistryApp:
 
     async def _upload_put(self, req: Request, name: str) -> None:
         session = await self._session(req, name)
-        async with self._lock_for(session.uuid):
+        async with self._exclusive(session.uuid):
             try:
                 digest = _digest(req.arg("digest"))
                 await self._finish(req, name, session, digest)
             finally:
                 await asyncio.to_thread(session.close)
-        self._upload_locks.pop(session.uuid, None)
 
     async def _finish(
         self, req: Request, name: str, session: UploadSession, digest: Digest

@@ -24,6 +24,7 @@ import json
 import os
 import shutil
 import threading
+import time
 import uuid as uuidlib
 from pathlib import Path
 from typing import Final
@@ -160,10 +161,14 @@ class _FileUpload(UploadSession):
 
 class FilesystemStore(Store):
     """A store rooted at ``root`` (created if missing). Opening it recovers from a crash:
-    half-written temporary files are removed and broken upload sessions dropped."""
+    half-written temporary files are removed and broken upload sessions dropped, as are
+    sessions untouched for ``upload_expiry`` seconds (a week by default; None keeps them)."""
 
-    def __init__(self, root: str | os.PathLike[str]) -> None:
+    def __init__(
+        self, root: str | os.PathLike[str], *, upload_expiry: float | None = 7 * 24 * 3600
+    ) -> None:
         self.root = Path(root).resolve()
+        self.upload_expiry = upload_expiry
         self._blobs = self.root / "blobs"
         self._repos = self.root / "repositories"
         self._uploads_dir = self.root / "uploads"
@@ -182,8 +187,11 @@ class FilesystemStore(Store):
                 shutil.rmtree(entry, ignore_errors=True)
             else:
                 entry.unlink(missing_ok=True)
+        oldest = None if self.upload_expiry is None else time.time() - self.upload_expiry
         for entry in self._uploads_dir.iterdir():
-            if not (entry / "data").is_file() or not (entry / "repository").is_file():
+            data = entry / "data"
+            broken = not data.is_file() or not (entry / "repository").is_file()
+            if broken or (oldest is not None and data.stat().st_mtime < oldest):
                 shutil.rmtree(entry, ignore_errors=True)
 
     def verify(self, *, deep: bool = True) -> list[str]:

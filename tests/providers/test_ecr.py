@@ -457,3 +457,54 @@ def test_from_binding_resolves_role_fields(moto: MotoServer) -> None:
         moto.env(),
     )
     assert (reg.pull_role_arn, reg.push_role_arn) == (PULL_ROLE, None)
+
+
+async def test_full_repository_lifecycle_through_the_loader(moto: MotoServer) -> None:
+    """Reference §7 ``test_full_repository_lifecycle`` for AWS, loaded from the environment."""
+    from artreg.types import AwsCrossAccountAccess, ComputeServiceType
+
+    env = binding_env(
+        moto,
+        {
+            "service": "ecr",
+            "repositoryPrefix": "test",
+            "pullRoleArn": PULL_ROLE,
+            "pushRoleArn": PUSH_ROLE,
+        },
+    )
+    reg = load_artifact_registry("artifacts", env)
+    logical = unique()
+    created = await reg.create_repository(logical)
+    assert (await reg.get_repository(created.name)).name == created.name
+
+    access = AwsCrossAccountAccess(
+        account_ids=["987654321098"],
+        regions=["us-east-1"],
+        role_arns=["arn:aws:iam::987654321098:role/test-role"],
+        allowed_service_types=[ComputeServiceType.WORKER],
+    )
+    await reg.add_cross_account_access(created.name, access)
+    granted = (await reg.get_cross_account_access(created.name)).access
+    assert isinstance(granted, AwsCrossAccountAccess)
+    assert granted.account_ids == ["987654321098"]
+    assert granted.regions == ["us-east-1"]
+    await reg.remove_cross_account_access(created.name, access)
+    assert (await reg.get_cross_account_access(created.name)).access == AwsCrossAccountAccess(
+        account_ids=[], regions=[], role_arns=[], allowed_service_types=[]
+    )
+
+    for permissions in (PULL, PUSH_PULL):
+        creds = await reg.generate_credentials(created.name, permissions, 3600)
+        assert creds.username == "AWS" and creds.password
+    await reg.delete_repository(created.name)
+    with pytest.raises(RemoteResourceNotFound):
+        await reg.get_repository(created.name)
+    await reg.aclose()
+    roles = [(c.params["RoleArn"], c.params["RoleSessionName"]) for c in moto.calls("AssumeRole")]
+    assert [r for r in roles if not r[1].startswith("alien-ecr-access-")] == [
+        (PUSH_ROLE, "alien-ecr-create"),
+        (PULL_ROLE, "alien-ecr-describe"),
+        (PUSH_ROLE, "alien-ecr-policy"),
+        (PUSH_ROLE, "alien-ecr-delete"),
+    ]
+    assert [r[0] for r in roles if r[1].startswith("alien-ecr-access-")] == [PULL_ROLE, PUSH_ROLE]

@@ -22,6 +22,7 @@ from artreg.errors import (
     RemoteServiceUnavailable,
     Timeout,
 )
+from artreg.oci._pipeline import OrderedWorker
 from artreg.oci.errors import connection_error, registry_status
 from artreg.oci.reference import validate_digest, validate_repository
 from artreg.oci.transport import BodyFactory, Transport, error_for, error_for_stream
@@ -130,7 +131,6 @@ async def get_blob(
     offset: int = 0,
     length: int | None = None,
     expected_size: int | None = None,
-    chunk_size: int = READ_SIZE,
 ) -> AsyncIterator[bytes]:
     """Stream a blob. A whole blob is verified against its digest and size; a range against its
     length. An interrupted download resumes with ``Range`` from the last byte received."""
@@ -152,63 +152,71 @@ async def get_blob(
     resumes = 0
     if length == 0:
         return
-    while True:
-        headers: dict[str, str] = {}
-        if position > 0 or end is not None:
-            headers["Range"] = f"bytes={position}-{'' if end is None else end - 1}"
-        response = await t.request(
-            "GET",
-            f"/v2/{repository}/blobs/{digest}",
-            operation=op,
-            resource_type="blob",
-            resource_name=resource,
-            repository=repository,
-            headers=headers,
-            stream=True,
-            follow_redirects=True,
-        )
-        status = response.status_code
-        if status not in (200, 206):
-            raise await error_for_stream(
-                response, operation=op, resource_type="blob", resource_name=resource
+    worker = OrderedWorker() if hasher is not None else None
+    try:
+        while True:
+            headers: dict[str, str] = {}
+            if position > 0 or end is not None:
+                headers["Range"] = f"bytes={position}-{'' if end is None else end - 1}"
+            response = await t.request(
+                "GET",
+                f"/v2/{repository}/blobs/{digest}",
+                operation=op,
+                resource_type="blob",
+                resource_name=resource,
+                repository=repository,
+                headers=headers,
+                stream=True,
+                follow_redirects=True,
             )
-        skip = 0
-        if status == 200:
-            skip = position  # the registry ignored Range: drop what we already have
-            if whole and total is None:
-                cl = response.headers.get("content-length")
-                total = int(cl) if cl and cl.isdigit() else None
-        elif whole and total is None:
-            content_range = response.headers.get("content-range", "")
-            if "/" in content_range and content_range.rsplit("/", 1)[1].isdigit():
-                total = int(content_range.rsplit("/", 1)[1])
-        try:
-            async for chunk in response.aiter_raw(chunk_size):
-                if skip:
-                    if len(chunk) <= skip:
-                        skip -= len(chunk)
+            status = response.status_code
+            if status not in (200, 206):
+                raise await error_for_stream(
+                    response, operation=op, resource_type="blob", resource_name=resource
+                )
+            skip = 0
+            if status == 200:
+                skip = position  # the registry ignored Range: drop what we already have
+                if whole and total is None:
+                    cl = response.headers.get("content-length")
+                    total = int(cl) if cl and cl.isdigit() else None
+            elif whole and total is None:
+                content_range = response.headers.get("content-range", "")
+                if "/" in content_range and content_range.rsplit("/", 1)[1].isdigit():
+                    total = int(content_range.rsplit("/", 1)[1])
+            try:
+                async for raw in response.aiter_raw():
+                    chunk = raw
+                    if skip:
+                        if len(chunk) <= skip:
+                            skip -= len(chunk)
+                            continue
+                        chunk = chunk[skip:]
+                        skip = 0
+                    if end is not None and position + len(chunk) > end:
+                        chunk = chunk[: end - position]
+                    if not chunk:
                         continue
-                    chunk = chunk[skip:]
-                    skip = 0
-                if end is not None and position + len(chunk) > end:
-                    chunk = chunk[: end - position]
-                if not chunk:
-                    continue
-                if hasher is not None:
-                    hasher.update(chunk)
-                position += len(chunk)
-                yield chunk
-                if end is not None and position >= end:
-                    break
-        except httpx.TransportError as exc:
-            resumes += 1
-            if resumes >= t.retry.max_attempts:
-                raise connection_error(exc, operation=op) from None
-            log.debug("%s: interrupted at byte %d, resuming", op, position)
-            continue
-        finally:
-            await response.aclose()
-        break
+                    if hasher is not None and worker is not None:
+                        await worker.submit(hasher.update, chunk)
+                    position += len(chunk)
+                    yield chunk
+                    if end is not None and position >= end:
+                        break
+            except httpx.TransportError as exc:
+                resumes += 1
+                if resumes >= t.retry.max_attempts:
+                    raise connection_error(exc, operation=op) from None
+                log.debug("%s: interrupted at byte %d, resuming", op, position)
+                continue
+            finally:
+                await response.aclose()
+            break
+        if worker is not None:
+            await worker.drain()
+    finally:
+        if worker is not None:
+            await worker.aclose()
     if end is not None and position != end:
         raise _verification_error(
             op, resource, f"expected {end - offset} bytes, got {position - offset}"

@@ -360,12 +360,24 @@ def registry_opener(client: RegistryClient, repository: str) -> BlobOpener:
     """Blobs of ``repository`` streamed from the registry, verified, re-openable."""
 
     def opener(desc: Descriptor) -> BlobData:
-        def open_stream() -> AsyncIterator[bytes]:
-            return client.get_blob(repository, desc.digest, expected_size=desc.size)
-
-        return open_stream
+        return VerifiedStream(
+            lambda: client.get_blob(repository, desc.digest, expected_size=desc.size)
+        )
 
     return opener
+
+
+class VerifiedStream:
+    """A re-openable blob stream whose reader already verifies digest and size (a registry
+    download), so a writer need not hash it again."""
+
+    verified = True
+
+    def __init__(self, open_stream: Callable[[], AsyncIterator[bytes]]) -> None:
+        self._open = open_stream
+
+    def __call__(self) -> AsyncIterator[bytes]:
+        return self._open()
 
 
 class ImageRegistry:

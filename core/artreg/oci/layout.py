@@ -18,6 +18,7 @@ from typing import Any, Final
 from artreg.digest import Digest, Hasher
 from artreg.errors import InvalidInput, RemoteResourceNotFound
 from artreg.oci import mediatypes
+from artreg.oci._pipeline import OrderedWorker
 from artreg.oci.blobs import BlobData, Progress, bytes_source, file_source
 from artreg.oci.descriptor import Descriptor, parse_manifest
 from artreg.oci.image import BlobOpener, Taggable, load_taggable
@@ -165,8 +166,10 @@ class OciLayout:
         *,
         size: int | None = None,
         progress: Progress | None = None,
+        verify: bool = True,
     ) -> bool:
-        """Store a blob, verifying digest (and size). False when it was already there."""
+        """Store a blob, verifying digest (and size). False when it was already there.
+        ``verify=False`` skips hashing for streams that verify themselves as they are read."""
         target = self.blob_path(digest)
         if target.is_file() and (size is None or target.stat().st_size == size):
             return False
@@ -182,14 +185,23 @@ class OciLayout:
             stream = data
         fd, tmp_name = tempfile.mkstemp(prefix=".tmp-", dir=target.parent)
         tmp = Path(tmp_name)
+        worker = OrderedWorker()
+        received = 0
         try:
             with os.fdopen(fd, "wb") as fh:
                 async for chunk in stream:
-                    hasher.update(chunk)
-                    fh.write(chunk)
+                    received += len(chunk)
+                    if verify:
+                        await worker.submit(hasher.update, chunk)
+                    await worker.submit(fh.write, chunk)
                     if progress is not None:
-                        progress(hasher.size, size)
-            if hasher.digest() != expected or (size is not None and hasher.size != size):
+                        progress(received, size)
+                await worker.drain()
+            if not verify:
+                hasher.size = received
+            if (verify and hasher.digest() != expected) or (
+                size is not None and hasher.size != size
+            ):
                 raise InvalidInput(
                     operation_context="Write OCI layout blob",
                     details=f"content hashes to {hasher.digest()} ({hasher.size} bytes), "
@@ -198,6 +210,7 @@ class OciLayout:
                 )
             os.replace(tmp, target)
         finally:
+            await worker.aclose()
             _discard(tmp)
         return True
 
@@ -272,7 +285,13 @@ class LayoutTarget:
     ) -> str:
         if self.layout.has_blob(desc.digest) == desc.size:
             return "exists"
-        await self.layout.write_blob(desc.digest, data, size=desc.size, progress=progress)
+        await self.layout.write_blob(
+            desc.digest,
+            data,
+            size=desc.size,
+            progress=progress,
+            verify=not getattr(data, "verified", False),
+        )
         return "uploaded"
 
     async def put_manifest(self, data: bytes, media_type: str, reference: str | None) -> str:

@@ -139,16 +139,21 @@ def test_default_region_and_endpoint_overrides() -> None:
     assert "very-secret" not in repr(reg)
 
 
-def test_bad_account_id_is_refused() -> None:
-    with pytest.raises(ClientConfigInvalid):
-        AwsConfig.from_env(
-            {
-                "AWS_REGION": "us-east-1",
-                "AWS_ACCESS_KEY_ID": "a",
-                "AWS_SECRET_ACCESS_KEY": "b",
-                "AWS_ACCOUNT_ID": "12ab",
-            }
-        )
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [
+        ("AWS_ACCOUNT_ID", "12ab"),
+        ("AWS_MAX_ATTEMPTS", "0"),
+        ("AWS_MAX_ATTEMPTS", "many"),
+        ("AWS_RETRY_MODE", "eager"),
+    ],
+)
+def test_malformed_config_values_are_refused(name: str, value: str) -> None:
+    env = {"AWS_REGION": "us-east-1", "AWS_ACCESS_KEY_ID": "a", "AWS_SECRET_ACCESS_KEY": "b"}
+    env[name] = value
+    with pytest.raises(ClientConfigInvalid) as info:
+        AwsConfig.from_env(env)
+    assert name in info.value.message
 
 
 def test_unresolvable_binding_field_is_binding_config_invalid(moto: MotoServer) -> None:

@@ -138,6 +138,12 @@ class AwsConfig:
                     platform="aws",
                     message="AWS config not available: AWS_MAX_ATTEMPTS is not a positive integer",
                 )
+        retry_mode = get("AWS_RETRY_MODE") or "standard"
+        if retry_mode not in ("legacy", "standard", "adaptive"):
+            raise ClientConfigInvalid(
+                platform="aws",
+                message="AWS config not available: AWS_RETRY_MODE is not legacy, standard or adaptive",
+            )
         endpoint = get("AWS_ENDPOINT_URL")
         return cls(
             region=region,
@@ -149,7 +155,7 @@ class AwsConfig:
             sts_endpoint_url=get("AWS_ENDPOINT_URL_STS") or endpoint,
             registry_endpoint=(get("ARTREG_ECR_REGISTRY_ENDPOINT") or "").rstrip("/") or None,
             max_attempts=attempts,
-            retry_mode=get("AWS_RETRY_MODE") or "standard",
+            retry_mode=retry_mode,
         )
 
 

@@ -256,3 +256,24 @@ async def test_remove_skips_regions_without_a_replica(moto: MotoServer) -> None:
     await asyncio.wait_for(reg.remove_cross_account_access(repo, aws([A1], [], [])), 5)
     assert stored_policy(moto, repo) is None
     await reg.aclose()
+
+
+@pytest.mark.parametrize(
+    ("bad", "field"),
+    [
+        (aws(["12345"], [], []), "accountIds"),
+        (aws([A1], ["not a region"], []), "regions"),
+        (aws([], [], ["test-role"]), "roleArns"),
+    ],
+)
+async def test_bad_access_is_invalid_input_and_writes_nothing(
+    registry: EcrArtifactRegistry, moto: MotoServer, bad: AwsCrossAccountAccess, field: str
+) -> None:
+    from artreg.errors import InvalidInput
+
+    repo = (await registry.create_repository("bad")).name
+    before = len(moto.calls())
+    with pytest.raises(InvalidInput) as info:
+        await registry.add_cross_account_access(repo, bad)
+    assert info.value.context["field_name"] == field
+    assert len(moto.calls()) == before

@@ -214,3 +214,15 @@ def test_round_trip_add_remove_leaves_nothing() -> None:
     granted = access([A], ["eu-central-1"], [ROLE_A], worker=True)
     current = parse_policy(policy_text(granted))
     assert remove_access(current, granted) == access()
+
+
+def test_validate_access() -> None:
+    assert ecr_policy.validate_access(access([A], ["us-east-1", "cn-north-1"], [ROLE_A])) == []
+    assert (
+        ecr_policy.validate_access(
+            access([A], ["us-gov-west-1"], ["arn:aws-us-gov:iam::123456789012:role/x"])
+        )
+        == []
+    )
+    problems = ecr_policy.validate_access(access(["123"], ["moon"], ["role/x"]))
+    assert [field for field, _ in problems] == ["accountIds", "regions", "roleArns"]

@@ -621,6 +621,14 @@ class EcrArtifactRegistry(RegistryDataMixin, ArtifactRegistry):
         granted, wait for the replicated repository and write the same policy there (ECR
         replication does not copy repository policies)."""
         new = self._aws_access(access)
+        problems = ecr_policy.validate_access(new)
+        if problems:
+            field_name, _ = problems[0]
+            raise InvalidInput(
+                operation_context="Failed to add cross-account access",
+                details="; ".join(message for _, message in problems),
+                field_name=field_name,
+            )
 
         def write_source() -> AwsCrossAccountAccess:
             client = self._policy_client(self.region)

@@ -14,6 +14,7 @@ With neither, the document still reads ``{"Version": "2012-10-17", "Statement": 
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterable, Sequence
 from typing import Any, Final
 
@@ -35,6 +36,7 @@ __all__ = [
     "policy_text",
     "remove_access",
     "root_principal",
+    "validate_access",
 ]
 
 VERSION: Final = "2012-10-17"
@@ -51,6 +53,33 @@ CROSS_ACCOUNT_ACTIONS: Final = (
     "ecr:SetRepositoryPolicy",
 )
 LAMBDA_ACTIONS: Final = ("ecr:BatchGetImage", "ecr:GetDownloadUrlForLayer")
+
+
+_ACCOUNT = re.compile(r"^\d{12}$")
+_REGION = re.compile(r"^[a-z]{2}(-[a-z]+)+-\d{1,2}$")
+_IAM_ARN = re.compile(r"^arn:aws[a-z-]*:(iam|sts)::\d{12}:\S+$")
+
+
+def validate_access(access: AwsCrossAccountAccess) -> list[tuple[str, str]]:
+    """Problems with access to grant, as ``(field, message)``: account IDs are 12 digits,
+    regions look like ``us-east-1``, role ARNs are IAM/STS ARNs."""
+    problems: list[tuple[str, str]] = []
+    problems += [
+        ("accountIds", f"{a!r} is not a 12-digit AWS account ID")
+        for a in access.account_ids
+        if not _ACCOUNT.match(a)
+    ]
+    problems += [
+        ("regions", f"{r!r} is not an AWS region name")
+        for r in access.regions
+        if not _REGION.match(r)
+    ]
+    problems += [
+        ("roleArns", f"{r!r} is not an IAM principal ARN")
+        for r in access.role_arns
+        if not _IAM_ARN.match(r)
+    ]
+    return problems
 
 
 class PolicyParseError(ValueError):

@@ -242,3 +242,13 @@ def test_bad_bindings() -> None:
     env = {"ALIEN_X_BINDING": json.dumps({"service": "local", "registryUrl": ""})}
     with pytest.raises(BindingConfigInvalid):
         load_artifact_registry("x", env)  # dataDir key missing
+
+
+def test_usable_from_successive_event_loops(any_registry: RunningRegistry) -> None:
+    """Loader-cached instances serve one asyncio.run after another (as CLI calls do)."""
+    import asyncio
+
+    local = LocalArtifactRegistry("artifacts", any_registry.host)
+    created = asyncio.run(local.create_repository("loops"))
+    assert asyncio.run(local.get_repository(created.name)) == created
+    assert asyncio.run(local.head_manifest(created.name, "latest")) is not None

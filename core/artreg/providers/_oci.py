@@ -11,6 +11,8 @@ unless username and password are both empty (anonymous), ``bearer`` as ``Authori
 
 from __future__ import annotations
 
+import asyncio
+
 from artreg.errors import ArtregError, InvalidInput, Other, RemoteResourceNotFound
 from artreg.oci.client import RegistryClient
 from artreg.oci.errors import NOT_FOUND_CODES, registry_status
@@ -33,6 +35,7 @@ class RegistryDataMixin(ArtifactRegistry):
 
     _registry_data_client: RegistryClient | None = None
     _registry_data_base: str = ""
+    _registry_data_loop: object = None
 
     def registry_data_endpoint(self) -> str:
         """The base URL (with scheme) of the registry's ``/v2/`` API."""
@@ -49,12 +52,23 @@ class RegistryDataMixin(ArtifactRegistry):
         """The OCI client for :meth:`registry_data_endpoint` (created once per endpoint)."""
         base = self.registry_data_endpoint()
         client = self._registry_data_client
-        if client is None or base != self._registry_data_base:
+        try:
+            loop: object = asyncio.get_running_loop()
+        except RuntimeError:
+            loop = None
+        # A client belongs to the event loop it was made in; instances cached by the loader may
+        # be used from several loops (one asyncio.run per CLI call), so make one per loop.
+        if (
+            client is None
+            or base != self._registry_data_base
+            or loop is not self._registry_data_loop
+        ):
             if not base:
                 raise Other(message="This artifact registry has no registry endpoint")
             client = RegistryClient(base, credentials=self._pull_credentials)
             self._registry_data_client = client
             self._registry_data_base = base
+            self._registry_data_loop = loop
         return client
 
     async def get_manifest(self, repo_name: str, reference: str) -> tuple[bytes, str]:

@@ -412,8 +412,6 @@ def main(
 
 
 def _main(argv: list[str], stdin: IO[str], stdout: IO[str], stderr: IO[str]) -> int:
-    from artreg.cli.errors import format_error, register_secret
-
     if len(argv) != 1 or argv[0] in ("-h", "--help", "help"):
         print(_USAGE, file=stderr if len(argv) != 1 else stdout)
         return 2 if len(argv) != 1 else 0
@@ -424,7 +422,6 @@ def _main(argv: list[str], stdin: IO[str], stdout: IO[str], stderr: IO[str]) -> 
             if answer is None:
                 print(NOT_FOUND_MESSAGE, file=stdout)
                 return 1
-            register_secret(answer["Secret"])
             stdout.write(json.dumps(answer) + "\n")
             return 0
         if verb == "list":
@@ -442,9 +439,10 @@ def _main(argv: list[str], stdin: IO[str], stdout: IO[str], stderr: IO[str]) -> 
         return 2
     except HelperError as exc:
         line = f"docker-credential-artreg: {exc}"
-    except ArtregError as exc:
-        line = "docker-credential-artreg: " + format_error(exc)
     except Exception as exc:
+        # the command line's rendering (one line, secrets redacted), imported only on failure
+        from artreg.cli.errors import format_error
+
         line = "docker-credential-artreg: " + format_error(exc)
     # the client relays stdout; people read stderr
     print(line, file=stdout)

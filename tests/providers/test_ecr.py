@@ -423,7 +423,7 @@ async def test_calls_do_not_block_the_event_loop(moto: MotoServer) -> None:
         seen.append(threading.get_ident())
         return original(*args)
 
-    reg._new_client = spy  # type: ignore[method-assign]
+    reg._new_client = spy  # type: ignore[method-assign,assignment]
     ticks = 0
 
     async def ticker() -> None:
@@ -449,7 +449,7 @@ async def test_missing_repository_in_every_list_is_resource_not_found(moto: Moto
         def describe_repositories(self, **kwargs: Any) -> dict[str, Any]:
             return {"repositories": []}
 
-    reg._ecr = lambda *a, **k: Empty()  # type: ignore[assignment,method-assign,return-value]
+    reg._ecr = lambda *a, **k: Empty()  # type: ignore[assignment,method-assign]
     with pytest.raises(ResourceNotFound) as info:
         await reg.get_repository("ghost")
     assert info.value.context == {"resource_id": "ghost"}

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import base64
 import json
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
@@ -34,13 +35,11 @@ from tests.providers.test_ecr import PULL_ROLE, boto, make
 
 
 def client_error(code: str, status: int, operation: str = "DescribeRepositories") -> ClientError:
-    return ClientError(
-        {
-            "Error": {"Code": code, "Message": f"{code} happened"},
-            "ResponseMetadata": {"HTTPStatusCode": status},
-        },
-        operation,
-    )
+    response: Any = {
+        "Error": {"Code": code, "Message": f"{code} happened"},
+        "ResponseMetadata": {"HTTPStatusCode": status},
+    }
+    return ClientError(response, operation)
 
 
 @pytest.mark.parametrize(
@@ -108,11 +107,12 @@ def test_real_moto_errors_map_by_code_not_status(moto: MotoServer) -> None:
     client = boto(moto, "ecr")
     client.create_repository(repositoryName="test-dup")
     caught: dict[str, ClientError] = {}
-    for name, call in {
+    calls: dict[str, Callable[[], Any]] = {
         "missing": lambda: client.describe_repositories(repositoryNames=["test-nope"]),
         "duplicate": lambda: client.create_repository(repositoryName="test-dup"),
         "no-policy": lambda: client.get_repository_policy(repositoryName="test-dup"),
-    }.items():
+    }
+    for name, call in calls.items():
         with pytest.raises(ClientError) as info:
             call()
         caught[name] = info.value

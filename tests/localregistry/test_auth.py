@@ -179,3 +179,42 @@ def test_cli_refuses_public_bind_without_credentials(tmp_path: Path) -> None:
     assert proc.returncode == 2
     assert "without credentials" in proc.stderr
     assert not (tmp_path / "d").exists()  # refused before touching anything
+
+
+def test_cli_serves_with_token_file(tmp_path: Path, token_file: Path, htpasswd_file: Path) -> None:
+    port = free_port()
+    log = (tmp_path / "serve.log").open("wb")
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "artreg",
+            "registry",
+            "serve",
+            "--port",
+            str(port),
+            "--data-dir",
+            str(tmp_path / "d"),
+            "--token-file",
+            str(token_file),
+            "--htpasswd",
+            str(htpasswd_file),
+        ],
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
+    try:
+        from tests.registries import wait_http
+
+        url = f"http://127.0.0.1:{port}/v2/"
+        wait_http(url)
+        assert httpx.get(url).status_code == 401
+        assert httpx.get(url, headers={"Authorization": f"Bearer {TOKEN}"}).status_code == 200
+        assert httpx.get(url, auth=("alice", PASSWORD)).status_code == 200
+    finally:
+        proc.terminate()
+        proc.wait(10)
+        log.close()
+    output = (tmp_path / "serve.log").read_text()
+    assert "push with: skopeo copy" in output
+    assert TOKEN not in output and PASSWORD not in output

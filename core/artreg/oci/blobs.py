@@ -16,6 +16,7 @@ import httpx
 from artreg.digest import Digest, Hasher
 from artreg.errors import (
     ArtregError,
+    AuthenticationError,
     CloudPlatformError,
     InvalidInput,
     RateLimitExceeded,
@@ -426,6 +427,7 @@ async def upload_blob(
             progress(existing, existing)
         return UploadResult.EXISTS
     attempts = 0
+    auth_restarted = False
     while True:
         attempts += 1
         try:
@@ -486,6 +488,13 @@ async def upload_blob(
                 progress,
             )
             return UploadResult.UPLOADED
+        except AuthenticationError:
+            # Credentials can expire during a long upload (ECR tokens do); the next session's
+            # POST gets a 401 that refreshes them. Retry once.
+            if not _replayable(data) or auth_restarted:
+                raise
+            auth_restarted = True
+            log.debug("%s: credentials refused mid-upload, restarting with fresh ones", op)
         except _TRANSIENT:
             if not _replayable(data) or attempts >= t.retry.max_attempts:
                 raise

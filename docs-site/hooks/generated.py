@@ -38,6 +38,18 @@ def on_page_markdown(markdown: str, page: Page, config: MkDocsConfig, files: Fil
     return MARKER.sub(replace, markdown)
 
 
+#: Docstring habits that read badly on a web page: Sphinx roles before code spans, and notes
+#: pointing at the project's internal behaviour reference.
+_SPHINX_ROLE = re.compile(r":(?:data|class|func|meth|mod|attr|exc|obj):(?=<code>)")
+_INTERNAL_NOTE = re.compile(r"\s*\((?:reference|seed)\b[^)<]*\)")
+
+
+def on_page_content(html: str, page: Page, config: MkDocsConfig, files: Files) -> str:
+    if not page.file.src_path.startswith("reference/"):
+        return html
+    return _INTERNAL_NOTE.sub("", _SPHINX_ROLE.sub("", html))
+
+
 # -- helpers -------------------------------------------------------------------------------------
 
 

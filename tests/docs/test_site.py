@@ -65,6 +65,15 @@ def test_site_builds_strict(built_site: Path) -> None:
         assert (built_site / page).is_file(), page
 
 
+def test_api_reference_reads_cleanly(built_site: Path) -> None:
+    """The API pages carry the docstrings, without Sphinx roles or internal notes."""
+    for name in ("python", "providers", "oci"):
+        text = _text(built_site / "reference" / name / "index.html")
+        assert "ArtifactRegistry" in text or "RegistryClient" in text
+        assert ":data:" not in text and ":class:" not in text, name
+        assert "§" not in text, name
+
+
 def test_error_codes_table_lists_every_code(built_site: Path) -> None:
     text = _text(built_site / "reference" / "errors" / "index.html")
     for code, cls in ERROR_CLASSES.items():

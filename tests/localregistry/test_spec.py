@@ -531,3 +531,51 @@ def test_error_body_shape(reg: SpecClient) -> None:
     assert isinstance(error["message"], str)
     if not is_distribution(reg):
         assert "detail" in error
+
+
+def test_empty_blob(reg: SpecClient) -> None:
+    empty = sha256(b"")
+    r = reg.http.put(reg.at(reg.start_upload("ns/empty"), digest=empty))
+    assert r.status_code == 201
+    head = reg.http.head(f"/v2/ns/empty/blobs/{empty}")
+    assert head.status_code == 200
+    assert head.headers["content-length"] == "0"
+    assert reg.http.get(f"/v2/ns/empty/blobs/{empty}").content == b""
+
+
+def test_artifact_index_as_referrer(embedded: RunningRegistry) -> None:
+    # Embedded only: DISTRIBUTION_2_8 has no referrers API.
+    reg = SpecClient(embedded)
+    _, subject = reg.push_image("ns/art", "v1", [b"image"])
+    _, child = reg.push_image("ns/art", "child", [b"child"])
+    index = json.dumps(
+        {
+            "schemaVersion": 2,
+            "mediaType": OCI_INDEX,
+            "artifactType": "application/vnd.example.bundle",
+            "manifests": [{"mediaType": OCI_MANIFEST, "digest": child, "size": 10}],
+            "subject": {"mediaType": OCI_MANIFEST, "digest": subject, "size": 10},
+        }
+    ).encode()
+    r = reg.put_manifest("ns/art", sha256(index), index, OCI_INDEX)
+    assert r.status_code == 201
+    assert r.headers["oci-subject"] == subject
+    (entry,) = reg.http.get(f"/v2/ns/art/referrers/{subject}").json()["manifests"]
+    assert entry["artifactType"] == "application/vnd.example.bundle"
+    assert entry["mediaType"] == OCI_INDEX
+    assert entry["size"] == len(index)
+
+
+def test_subject_may_be_absent(reg: SpecClient) -> None:
+    """A referrer can be pushed before its subject (OCI 1.1)."""
+    missing = sha256(b"subject pushed later")
+    body = reg.image_manifest(
+        "ns/early",
+        [b"sig"],
+        subject={"mediaType": OCI_MANIFEST, "digest": missing, "size": 20},
+    )
+    r = reg.put_manifest("ns/early", sha256(body), body)
+    assert r.status_code == 201
+    if not is_distribution(reg):
+        refs = reg.http.get(f"/v2/ns/early/referrers/{missing}").json()["manifests"]
+        assert [m["digest"] for m in refs] == [sha256(body)]

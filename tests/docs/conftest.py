@@ -40,6 +40,7 @@ class ServeInfo:
     rpc_url: str
     registry: str  # host:port
     binding_json: str  # the binding `artreg serve` prints for `artifacts`
+    banner: tuple[str, ...] = ()  # what it printed on stdout once ready
 
 
 def base_env() -> dict[str, str]:
@@ -93,7 +94,7 @@ def artreg_serve(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServeInfo
                 info.update(dict(field.split("=", 1) for field in line[len("artreg: ") :].split()))
             elif line.startswith("binding:"):
                 info["binding"] = line.split("=", 1)[1]
-        yield ServeInfo(info["rpc"], info["registry"], info["binding"])
+        yield ServeInfo(info["rpc"], info["registry"], info["binding"], tuple(lines))
     finally:
         if proc.poll() is None:
             proc.send_signal(signal.SIGTERM)

@@ -24,7 +24,7 @@ import pytest
 
 from artreg.binding import binding_name_from_env_var, parse_binding
 from tests.docs.blocks import DOCS, REPO, Block, all_blocks, page_blocks
-from tests.docs.conftest import Profile, base_env, binding_exports, parse_env0
+from tests.docs.conftest import Profile, ServeInfo, base_env, binding_exports, parse_env0
 from tests.peers import IN_CI, require_binary
 
 TS = REPO / "clients" / "ts"
@@ -322,3 +322,23 @@ def test_markers_are_attached_to_blocks() -> None:
             assert following is not None and following + 1 in marked_lines, (
                 f"{path.relative_to(DOCS)}:{index + 1}: marker not followed by a code block"
             )
+
+
+# -- what the pages say a command prints ---------------------------------------------------------
+
+
+def _normalize_banner(text: str) -> list[str]:
+    text = re.sub(r"\b127\.0\.0\.1:\d+", "HOST:PORT", text)
+    text = re.sub(r"\(data in [^)]*\)", "(data in DIR)", text)
+    text = re.sub(r'"dataDir":"[^"]*"', '"dataDir":DIR', text)
+    return [" ".join(line.split()) for line in text.strip().splitlines()]
+
+
+def test_serve_banner_matches_the_docs(artreg_serve: ServeInfo) -> None:
+    """The output Install and run shows for `artreg serve` is what it prints (addresses and
+    the data directory aside)."""
+    blocks = page_blocks(DOCS / "getting-started" / "index.md")
+    index = next(i for i, b in enumerate(blocks) if b.code.strip() == "artreg serve")
+    shown = blocks[index + 1]
+    assert shown.language == "text"
+    assert _normalize_banner(shown.code) == _normalize_banner("".join(artreg_serve.banner))

@@ -9,6 +9,7 @@ import html
 import json
 import os
 import re
+import shutil
 import subprocess
 import sys
 import threading
@@ -72,6 +73,40 @@ def test_api_reference_reads_cleanly(built_site: Path) -> None:
         assert "ArtifactRegistry" in text or "RegistryClient" in text
         assert ":data:" not in text and ":class:" not in text, name
         assert "§" not in text, name
+
+
+def test_broken_internal_links_fail_the_build(tmp_path: Path) -> None:
+    """A link to a missing page or a missing anchor fails the strict build."""
+    shutil.copytree(SITE, tmp_path / "docs-site", ignore=shutil.ignore_patterns("site"))
+    shutil.copytree(REPO / "schemas", tmp_path / "schemas")
+    for page in (tmp_path / "docs-site" / "docs" / "reference").glob("*.md"):
+        # API pages are the slow part of a build and irrelevant here.
+        page.write_text(re.sub(r"^::: .*$", "", page.read_text(), flags=re.M))
+    index = tmp_path / "docs-site" / "docs" / "index.md"
+    index.write_text(
+        index.read_text()
+        + "\n[gone](no-such-page.md) and [nowhere](concepts/names.md#no-such-section)\n"
+    )
+    proc = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "mkdocs",
+            "build",
+            "--strict",
+            "-f",
+            str(tmp_path / "docs-site" / "mkdocs.yml"),
+            "-d",
+            str(tmp_path / "out"),
+        ],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "NO_MKDOCS_2_WARNING": "1"},
+        timeout=120,
+    )
+    assert proc.returncode != 0
+    assert "no-such-page.md" in proc.stderr
+    assert "no-such-section" in proc.stderr
 
 
 def test_error_codes_table_lists_every_code(built_site: Path) -> None:

@@ -35,6 +35,7 @@ EXECUTED = {"python", "ts", "shell", "json"}
 PAGE_PROFILES = {
     "providers/ecr.md": "ecr",
     "concepts/cross-account.md": "ecr",
+    "getting-started/cli.md": "ecr",
     "providers/gar.md": "gar",
     "providers/acr.md": "acr",
 }

@@ -199,7 +199,8 @@ def main() -> None:
         commands: dict[str, float] = {}
         peak = 0
         for run in range(args.repeat):
-            for tool in ("skopeo", "artreg"):
+            # Alternate which tool goes first, so neither always meets a warmer machine.
+            for tool in ("skopeo", "artreg") if run % 2 == 0 else ("artreg", "skopeo"):
                 with registry(args.registry, tmp / f"reg-{tool}-{run}") as host:
                     dest = f"{host}/bench/{tool}:{tag}"
                     if tool == "skopeo":
@@ -223,7 +224,7 @@ def main() -> None:
         mb = size / 1e6
         print(
             f"client throughput: one {args.size_mib} MiB layer, {args.registry} registry on loopback, "
-            f"jobs={args.jobs}, best of {args.repeat}"
+            f"jobs={args.jobs}, best of {args.repeat}, data under {args.workdir or tempfile.gettempdir()}"
         )
         print(
             f"{'':14}{'artreg MB/s':>12}{'skopeo MB/s':>13}{'ratio':>8}{'ratio incl. startup':>21}"

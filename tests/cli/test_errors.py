@@ -137,3 +137,14 @@ def test_secrets_never_printed() -> None:
     # ordinary prose is left alone
     text = "Failed to get ECR authorization token: service unavailable"
     assert redact(text) == text
+
+
+def test_generic_error_takes_its_causes_class() -> None:
+    cause = errors.RemoteServiceUnavailable(operation_context="Head blob", details="refused")
+    outer = errors.Other(message="Failed to push config blob")
+    outer.__cause__ = cause
+    assert exit_code_for(outer) is ExitCode.REMOTE
+    assert format_error(outer).endswith(
+        "(cause: REMOTE_SERVICE_UNAVAILABLE: Head blob: service unavailable: refused)"
+    )
+    assert exit_code_for(errors.Other(message="plain")) is ExitCode.INTERNAL

@@ -7,7 +7,7 @@ import json
 from pathlib import Path
 
 from tests.cli.conftest import Cli
-from tests.registries import RunningRegistry
+from tests.registries import RunningRegistry, free_port
 
 AWS_ACCESS = {
     "type": "aws",
@@ -189,3 +189,18 @@ def test_not_configured_hint_names_the_way_out(cli: Cli, registry: RunningRegist
     cli.local("other", registry)
     other = cli.artreg("repo", "create", "x")
     assert "configured bindings: other" in other.stderr
+
+
+def test_repo_create_bad_name_and_registry_down(cli: Cli, registry: RunningRegistry) -> None:
+    cli.local("artifacts", registry)
+    bad = cli.artreg("repo", "create", "Bad Name")
+    assert bad.code == 2
+    assert_one_error_line(bad.stderr, "INVALID_INPUT")
+    cli.bind(
+        "down", {"service": "local", "registryUrl": f"127.0.0.1:{free_port()}", "dataDir": None}
+    )
+    down = cli.artreg("repo", "create", "x", "--binding", "down", timeout=120)
+    # a generic BINDINGS_ERROR takes the exit code of its cause, which the line names
+    assert down.code == 6, down.stderr
+    line = assert_one_error_line(down.stderr, "BINDINGS_ERROR")
+    assert "(cause: REMOTE_SERVICE_UNAVAILABLE: " in line

@@ -4,7 +4,7 @@ code per class of error, the same for every command.
 | exit | class          | error codes                                                        |
 |------|----------------|--------------------------------------------------------------------|
 | 0    | success        |                                                                    |
-| 1    | internal       | BINDINGS_ERROR and anything unexpected                             |
+| 1    | internal       | anything unexpected; BINDINGS_ERROR takes its cause's class      |
 | 2    | usage          | bad arguments, INVALID_INPUT, BINDING_NOT_CONFIGURED,              |
 |      |                | BINDING_CONFIG_INVALID, CLIENT_CONFIG_INVALID                      |
 | 3    | not found      | RESOURCE_NOT_FOUND, REMOTE_RESOURCE_NOT_FOUND                      |
@@ -82,7 +82,7 @@ EXIT_CODES_EPILOG: Final = "\n".join(
     (
         "Exit codes (errors print one line on stderr; --debug adds the cause chain):",
         "  0  ok",
-        "  1  internal error (BINDINGS_ERROR, anything unexpected)",
+        "  1  internal error (anything unexpected; BINDINGS_ERROR takes the class of its cause)",
         "  2  usage: bad arguments, INVALID_INPUT, BINDING_NOT_CONFIGURED, "
         "BINDING_CONFIG_INVALID, CLIENT_CONFIG_INVALID",
         "  3  not found: RESOURCE_NOT_FOUND, REMOTE_RESOURCE_NOT_FOUND",
@@ -100,8 +100,28 @@ def exit_code_for(error: BaseException) -> ExitCode:
     if isinstance(error, KeyboardInterrupt):
         return ExitCode.INTERRUPTED
     if isinstance(error, ArtregError):
-        return _BY_CODE.get(error.code, _by_status(error.http_status_code))
+        code = _BY_CODE.get(error.code, _by_status(error.http_status_code))
+        if code is ExitCode.INTERNAL:
+            cause = _classified_cause(error)
+            if cause is not None:
+                return _BY_CODE.get(cause.code, _by_status(cause.http_status_code))
+        return code
     return ExitCode.INTERNAL
+
+
+def _classified_cause(error: BaseException) -> ArtregError | None:
+    """For a generic error (BINDINGS_ERROR), the first cause of a more telling class, e.g. the
+    REMOTE_SERVICE_UNAVAILABLE behind "Failed to push config blob"."""
+    seen = 0
+    current = error.__cause__ or error.__context__
+    while current is not None and seen < 32:
+        if isinstance(current, ArtregError):
+            code = _BY_CODE.get(current.code, _by_status(current.http_status_code))
+            if code is not ExitCode.INTERNAL:
+                return current
+        current = current.__cause__ or current.__context__
+        seen += 1
+    return None
 
 
 def _by_status(status: int | None) -> ExitCode:
@@ -170,6 +190,10 @@ def format_error(error: BaseException) -> str:
     """The one line shown for an error: ``error: CODE: message (hint: …)``."""
     if isinstance(error, ArtregError):
         line = f"error: {error.code}: {error.message}"
+        if _BY_CODE.get(error.code) is ExitCode.INTERNAL:
+            cause = _classified_cause(error)
+            if cause is not None:
+                line += f" (cause: {cause.code}: {cause.message})"
         if error.hint:
             line += f" (hint: {error.hint})"
     elif isinstance(error, KeyboardInterrupt):

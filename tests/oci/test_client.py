@@ -316,3 +316,13 @@ async def test_faulty_embedded_registry(tmp_path: Path) -> None:
     assert len(gets) == 2
     assert [p for m, p, _ in faults.fired if m == "GET" and digest in p]
     assert len([p for m, p in faults.requests if m == "GET" and digest in p]) == 2
+
+
+async def test_list_tags_pages(registry: RunningRegistry) -> None:
+    image = make_image(b"tagged")
+    tags = [f"t{i}" for i in range(7)]
+    async with RegistryClient(registry.host) as client:
+        for tag in tags:
+            await push_image(client, "tags/app", tag, image)
+        assert sorted(await client.list_tags("tags/app", page_size=2)) == tags
+        assert sorted(await client.list_tags("tags/app")) == tags

@@ -352,23 +352,26 @@ class RegistryApp:
     async def _uploads_post(self, req: Request, name: str) -> None:
         mount = req.arg("mount")
         if mount is not None:
-            digest = _digest(mount)
+            mounted = _digest(mount)
             source = req.arg("from")
             if (
                 source
                 and is_valid_name(source)
-                and await asyncio.to_thread(self.store.mount_blob, name, digest, source)
+                and await asyncio.to_thread(self.store.mount_blob, name, mounted, source)
             ):
-                await self._respond(req, 201, self._blob_created(name, digest))
+                await self._respond(req, 201, self._blob_created(name, mounted))
                 return
-        session = await asyncio.to_thread(self.store.create_upload, name)
         raw_digest = req.arg("digest")
-        if raw_digest is None:
+        digest = _digest(raw_digest) if raw_digest is not None else None
+        session = await asyncio.to_thread(self.store.create_upload, name)
+        if digest is None:
             await self._respond(req, 202, self._upload_headers(name, session))
             return
         try:  # monolithic upload: the whole blob in this request
-            digest = _digest(raw_digest)
             await self._finish(req, name, session, digest)
+        except ClientDisconnected:
+            await asyncio.to_thread(session.cancel)
+            raise
         finally:
             await asyncio.to_thread(session.close)
 
@@ -400,7 +403,9 @@ class RegistryApp:
 
     async def _upload_get(self, req: Request, name: str) -> None:
         session = await self._session(req, name)
-        await self._respond(req, 204, self._upload_headers(name, session))
+        async with self._exclusive(session.uuid):  # never report a chunk still in flight
+            headers = self._upload_headers(name, session)
+        await self._respond(req, 204, headers)
 
     async def _upload_delete(self, req: Request, name: str) -> None:
         session = await self._session(req, name)

@@ -377,10 +377,31 @@ def list_hosts(
 
 # -- the protocol --------------------------------------------------------------------------------------
 
-_USAGE: Final = (
-    "usage: docker-credential-artreg get|list|store|erase|version\n"
-    "A Docker credential helper answering from artreg bindings (ALIEN_{NAME}_BINDING)."
-)
+_USAGE: Final = "usage: docker-credential-artreg get|list|store|erase|version"
+
+_HELP: Final = """\
+usage: docker-credential-artreg get|list|store|erase|version
+
+A Docker credential helper that answers from artreg bindings (ALIEN_{NAME}_BINDING variables in
+its environment; ARTREG_BINDING is tried first). Configure it per registry host in Docker's
+~/.docker/config.json or a containers auth.json (podman, skopeo, buildah):
+
+    {"credHelpers": {"123456789012.dkr.ecr.us-east-1.amazonaws.com": "artreg"}}
+
+  get      read a server URL on stdin; print {"ServerURL","Username","Secret"} from the binding
+           whose registry endpoint has that host (generate_credentials, push-pull, else pull).
+           Bearer tokens (ACR) come back as an identity token: Username "<token>". No binding, or
+           an anonymous registry (Local): "credentials not found in native keychain", exit 1.
+  list     print {"host": "username"} for every binding's registry.
+  store    refused: credentials come from bindings; `docker login` is not needed.
+  erase    refused, likewise.
+
+Environment: ARTREG_CREDHELPER_PERMISSIONS=pull|push-pull, ARTREG_CREDHELPER_REPOSITORY (the
+repository credentials are asked for; default: the binding's prefix), ARTREG_CREDHELPER_CACHE=0
+(no cache), ARTREG_CACHE_DIR. Credentials are cached until 80 % of their lifetime (never within
+60 s of expiry; 300 s without one) in $XDG_CACHE_HOME/artreg/credhelper (directory 0700, files
+0600).
+"""
 
 
 def _refuse(verb: str, stdout: IO[str], stderr: IO[str]) -> int:
@@ -412,9 +433,12 @@ def main(
 
 
 def _main(argv: list[str], stdin: IO[str], stdout: IO[str], stderr: IO[str]) -> int:
-    if len(argv) != 1 or argv[0] in ("-h", "--help", "help"):
-        print(_USAGE, file=stderr if len(argv) != 1 else stdout)
-        return 2 if len(argv) != 1 else 0
+    if len(argv) == 1 and argv[0] in ("-h", "--help", "help"):
+        stdout.write(_HELP)
+        return 0
+    if len(argv) != 1:
+        print(_USAGE, file=stderr)
+        return 2
     verb = argv[0]
     try:
         if verb == "get":

@@ -75,6 +75,8 @@ def test_store_and_erase_refuse(cli: Cli) -> None:
     assert unknown.code == 2
     no_verb = cli.helper()
     assert no_verb.code == 2 and "usage" in no_verb.stderr
+    helped = cli.helper("--help")
+    assert helped.code == 0 and "credHelpers" in helped.stdout and "<token>" in helped.stdout
     version = cli.helper("version")
     assert version.code == 0 and "artreg" in version.stdout
 

@@ -122,8 +122,10 @@ def test_empty_access_still_has_statement_list() -> None:
 def test_parse_reads_back_roles_roots_accounts_regions_worker() -> None:
     text = policy_text(access([B], ["us-west-2", "eu-west-1"], [ROLE_B, ROLE_A], worker=True))
     got = parse_policy(text)
-    assert got.account_ids == [A, B]  # every principal's account, sorted
-    assert got.role_arns == sorted([f"arn:aws:iam::{B}:root", ROLE_B, ROLE_A])
+    # root principals give back accounts; a role does not grant its whole account (alien: [A, B]
+    # and the root ARN among the roles, which widened the grant to account A on the next add)
+    assert got.account_ids == [B]
+    assert got.role_arns == sorted([ROLE_B, ROLE_A])
     assert got.regions == ["eu-west-1", "us-west-2"]  # read back from the Lambda condition
     assert got.allowed_service_types == [WORKER]
 
@@ -161,7 +163,7 @@ def test_parse_skips_unique_ids_single_string_principal_and_legacy_sid() -> None
     )
     got = parse_policy(text)
     assert got.role_arns == [ROLE_A]
-    assert got.account_ids == [A]
+    assert got.account_ids == []
     assert got.allowed_service_types == [WORKER]
     assert got.regions == []
 
@@ -202,12 +204,22 @@ def test_remove_drops_root_principals_of_removed_accounts() -> None:
     )
     left = remove_access(current, access([A], [], [ROLE_A]))
     assert left.account_ids == [B]
-    assert left.role_arns == [ROLE_B, f"arn:aws:iam::{B}:root"]
+    assert left.role_arns == [ROLE_B]
     assert left.regions == ["us-east-1"]
     assert left.allowed_service_types == [WORKER]
     # everything the add put there goes away with the same input
     gone = remove_access(left, access([B], ["us-east-1"], [ROLE_B], worker=True))
     assert gone == access()
+
+
+def test_granting_a_role_does_not_widen_to_its_account_on_the_next_add() -> None:
+    current = parse_policy(policy_text(access([], [], [ROLE_B])))
+    assert current.account_ids == []
+    merged = merge_access(current, access([A], [], []))
+    document = json.loads(policy_text(merged))
+    principals = document["Statement"][0]["Principal"]["AWS"]
+    assert principals == [f"arn:aws:iam::{A}:root", ROLE_B]
+    assert f"arn:aws:iam::{B}:root" not in principals
 
 
 def test_round_trip_add_remove_leaves_nothing() -> None:

@@ -57,6 +57,7 @@ LAMBDA_ACTIONS: Final = ("ecr:BatchGetImage", "ecr:GetDownloadUrlForLayer")
 
 _ACCOUNT = re.compile(r"^\d{12}$")
 _REGION = re.compile(r"^[a-z]{2}(-[a-z]+)+-\d{1,2}$")
+_ROOT_RE = re.compile(r"arn:aws[a-z-]*:iam::(\d{12}):root")
 _IAM_ARN = re.compile(r"^arn:aws[a-z-]*:(iam|sts)::\d{12}:\S+$")
 
 
@@ -157,9 +158,11 @@ def _sorted_unique(values: Iterable[str]) -> list[str]:
 def parse_policy(text: str) -> AwsCrossAccountAccess:
     """The access a policy document grants, as this module writes it.
 
-    ``CrossAccountRolePermission`` principals that are ARNs become ``roleArns`` (root principals
-    included) and their account becomes an ``accountIds`` entry; unique IDs (``AROA…``) that AWS
-    writes for deleted roles are skipped. A Lambda statement (current or legacy Sid) adds
+    In ``CrossAccountRolePermission``, an account's root principal (``arn:aws:iam::A:root``) gives
+    back the account ``A`` and any other ARN a role; unique IDs (``AROA…``) that AWS writes for
+    deleted roles are skipped. (alien reports root principals as roles and every principal's
+    account as an account, so granting one role in account B turned into granting all of B on the
+    next add; reading back what was written avoids that widening.) A Lambda statement (current or legacy Sid) adds
     ``worker``, and its ``aws:sourceArn`` conditions give back the regions (``*`` is none).
     Lists come back sorted and without duplicates. Other statements are ignored.
     """
@@ -188,10 +191,11 @@ def parse_policy(text: str) -> AwsCrossAccountAccess:
             for arn in _strings(principal.get("AWS")):
                 if not arn.startswith("arn:"):
                     continue
-                parts = arn.split(":")
-                roles.append(arn)
-                if len(parts) > 4 and parts[4]:
-                    accounts.append(parts[4])
+                root = _ROOT_RE.fullmatch(arn)
+                if root:
+                    accounts.append(root.group(1))
+                else:
+                    roles.append(arn)
         elif sid in (SID_LAMBDA, SID_LAMBDA_LEGACY) and LAMBDA_SERVICE in _strings(
             principal.get("Service")
         ):

@@ -26,7 +26,7 @@ from artreg.oci.auth import (
     TokenCache,
     parse_challenges,
 )
-from artreg.oci.errors import connection_error, status_error
+from artreg.oci.errors import RegistryStatusError, connection_error, status_error
 from artreg.oci.reference import is_loopback_host
 from artreg.oci.retry import RetryPolicy, parse_retry_after
 from artreg.types import ArtifactRegistryPermissions
@@ -119,6 +119,10 @@ class Transport:
 
     def __repr__(self) -> str:
         return f"Transport({self.base_url!r})"
+
+    def forget_tokens(self) -> None:
+        """Drop every cached bearer token (the next request fetches fresh ones)."""
+        self._tokens = TokenCache()
 
     def url(self, path_or_url: str) -> str:
         """An absolute URL: paths resolve against the base URL (Location headers may be either)."""
@@ -219,6 +223,8 @@ class Transport:
             raise AuthenticationError(
                 operation_context=operation,
                 details=f"token endpoint answered {response.status_code}",
+            ) from RegistryStatusError(
+                response.status_code, (), "GET", urlsplit(realm).path, "token request refused"
             )
         try:
             data = json.loads(response.content)
@@ -284,9 +290,18 @@ class Transport:
         while True:
             attempt += 1
             request_headers = dict(headers or {})
-            authorization = await self._authorization(
-                repository, push, scope_tuple, operation, hint_scope
-            )
+            try:
+                authorization = await self._authorization(
+                    repository, push, scope_tuple, operation, hint_scope
+                )
+            except AuthenticationError:
+                # The token endpoint refused provider credentials: they may have expired.
+                if refreshed or not self._invalidate_credentials(repository, push):
+                    raise
+                refreshed = True
+                authorization = await self._authorization(
+                    repository, push, scope_tuple, operation, hint_scope
+                )
             if authorization:
                 request_headers["Authorization"] = authorization
             content: Any

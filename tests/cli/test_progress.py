@@ -38,6 +38,7 @@ def test_uploaded_present_and_mounted_blobs() -> None:
     assert lines == [f"exists {B} 50 B", f"pushed {A} 100 B", f"mounted {C} 10 B"]
     assert progress.bytes_moved == 100
     assert progress.skipped == 1
+    assert progress.mounted == 1
     assert progress.blobs_done == 3
 
 

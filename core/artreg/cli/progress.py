@@ -77,6 +77,7 @@ class TransferProgress:
         self.expected = dict(expected or {})
         self.blobs_done = 0
         self.skipped = 0
+        self.mounted = 0
         self._seen: dict[str, int] = {}
         self._finished: set[str] = set()
         self._not_moved: set[str] = set()
@@ -154,6 +155,8 @@ class TransferProgress:
             self._not_moved.add(digest)
             if skipped:
                 self.skipped += 1
+            else:
+                self.mounted += 1
             self._finish(digest, "exists" if skipped else "mounted")
         elif total is not None and done >= total:
             self._pending = digest

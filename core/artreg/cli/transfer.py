@@ -75,15 +75,18 @@ def _summary(
         "blobs": len(expected),
         "bytes": progress.bytes_moved,
         "skipped": progress.skipped,
+        "mounted": progress.mounted,
     }
 
 
 def _emit(summary: dict[str, Any], output: OutputFormat, verb: str, seconds: float) -> None:
     def line() -> str:
         present = f", {summary['skipped']} already there" if summary["skipped"] else ""
+        if summary["mounted"]:
+            present += f", {summary['mounted']} mounted"
         return (
             f"{verb} {summary['destination']} ({summary['blobs']} blobs, "
-            f"{human_size(summary['bytes'])} transferred{present}) in {seconds:.1f}s"
+            f"{human_size(summary['bytes'])} transferred{present}) in {seconds:.2f}s"
         )
 
     emit(summary, output, line)
@@ -120,7 +123,7 @@ def push(
 
     REF without a tag pushes to "latest". Blobs the repository already has are skipped.
 
-    Progress goes to stderr: a bar per blob and an overall bar on a terminal, one line per blob otherwise ("VERB DIGEST SIZE", VERB being pushed, pulled, copied, exists or mounted), nothing with --quiet. The result goes to stdout: {source, destination, digest, mediaType, blobs, bytes, skipped}.
+    Progress goes to stderr: a bar per blob and an overall bar on a terminal, one line per blob otherwise ("VERB DIGEST SIZE", VERB being pushed, pulled, copied, exists or mounted), nothing with --quiet. The result goes to stdout: {source, destination, digest, mediaType, blobs, bytes, skipped, mounted}.
     """
     common = Common.of(binding or "", output, debug)
     mode = ProgressMode.choose(quiet)
@@ -185,7 +188,7 @@ def pull(
 
     The manifests are stored byte for byte, so digests are unchanged; blobs the layout already has are skipped. REF without a tag or digest pulls "latest".
 
-    Progress goes to stderr: a bar per blob and an overall bar on a terminal, one line per blob otherwise ("VERB DIGEST SIZE", VERB being pushed, pulled, copied, exists or mounted), nothing with --quiet. The result goes to stdout: {source, destination, digest, mediaType, blobs, bytes, skipped}.
+    Progress goes to stderr: a bar per blob and an overall bar on a terminal, one line per blob otherwise ("VERB DIGEST SIZE", VERB being pushed, pulled, copied, exists or mounted), nothing with --quiet. The result goes to stdout: {source, destination, digest, mediaType, blobs, bytes, skipped, mounted}.
     """
     common = Common.of(binding or "", output, debug)
     mode = ProgressMode.choose(quiet)
@@ -242,7 +245,7 @@ def copy(
 
     Blobs stream from source to destination without touching disk; on the same registry they are mounted instead of copied. Each registry's credentials are resolved separately.
 
-    Progress goes to stderr: a bar per blob and an overall bar on a terminal, one line per blob otherwise ("VERB DIGEST SIZE", VERB being pushed, pulled, copied, exists or mounted), nothing with --quiet. The result goes to stdout: {source, destination, digest, mediaType, blobs, bytes, skipped}.
+    Progress goes to stderr: a bar per blob and an overall bar on a terminal, one line per blob otherwise ("VERB DIGEST SIZE", VERB being pushed, pulled, copied, exists or mounted), nothing with --quiet. The result goes to stdout: {source, destination, digest, mediaType, blobs, bytes, skipped, mounted}.
     """
     common = Common.of(binding or "", output, debug)
     mode = ProgressMode.choose(quiet)

@@ -164,3 +164,35 @@ def test_auth_from_binding_docker_config_or_exit_4(
     unknown = cli.artreg("tags", f"{protected.host}/team-app", "--binding", "nope")
     assert unknown.code == 2
     assert unknown.stderr.startswith("error: BINDING_NOT_CONFIGURED: ")
+
+
+def test_ctrl_c_exits_130(cli: Cli) -> None:
+    import signal
+    import socket
+    import time
+
+    with socket.socket() as silent:  # accepts connections, never answers
+        silent.bind(("127.0.0.1", 0))
+        silent.listen(8)
+        port = silent.getsockname()[1]
+        proc = subprocess.Popen(
+            ["artreg", "manifest", "head", f"127.0.0.1:{port}/ns/app:v1"],
+            env=cli.base_env(),
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        deadline = time.monotonic() + 20
+        conn = None
+        silent.settimeout(0.5)
+        while conn is None and time.monotonic() < deadline:
+            try:
+                conn, _ = silent.accept()
+            except TimeoutError:
+                continue
+        assert conn is not None, "the command never connected"
+        proc.send_signal(signal.SIGINT)
+        _, stderr = proc.communicate(timeout=30)
+        conn.close()
+    assert proc.returncode == 130, stderr
+    assert stderr.strip() == "error: interrupted"

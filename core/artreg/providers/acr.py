@@ -17,7 +17,9 @@ Configuration, read from the environment given to :func:`from_binding`:
 ``ARTREG_AZURE_DISABLE_INSTANCE_DISCOVERY``
     ``true``/``false``: force instance discovery off or on.
 ``ARTREG_AZURE_CA_BUNDLE``
-    A PEM file of CAs to trust for Entra ID and the registry (instead of the system's).
+    A PEM file of CAs to trust for Entra ID, the OAuth calls and registry reads. Without it,
+    azure-identity honours ``REQUESTS_CA_BUNDLE`` and the registry calls ``SSL_CERT_FILE``
+    (both read from the process environment), else the system's CAs.
 ``ARTREG_ACR_LOGIN_SERVER``
     Base URL of the login server, e.g. ``https://127.0.0.1:8443`` (default
     ``https://{registryName}.azurecr.io``); the OAuth ``service`` stays

@@ -309,6 +309,18 @@ def test_python_examples_typecheck(tmp_path: Path) -> None:
         )
 
 
+def test_examples_fit_the_page() -> None:
+    """Python and TypeScript lines stay within 88 characters, so code reads without scrolling."""
+    long = [
+        f"{b.id} line {n}: {len(line)} characters"
+        for b in all_blocks()
+        if b.language in {"python", "ts"}
+        for n, line in enumerate(b.code.splitlines(), 1)
+        if len(line) > 88
+    ]
+    assert not long, "\n".join(long)
+
+
 def test_markers_are_attached_to_blocks() -> None:
     """A marker comment must sit right before a code block, or it marks nothing."""
     marker = re.compile(r"<!--\s*not-runnable\s*:")

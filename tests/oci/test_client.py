@@ -326,3 +326,26 @@ async def test_list_tags_pages(registry: RunningRegistry) -> None:
             await push_image(client, "tags/app", tag, image)
         assert sorted(await client.list_tags("tags/app", page_size=2)) == tags
         assert sorted(await client.list_tags("tags/app")) == tags
+
+
+async def test_credentials_stay_with_the_registry(distribution: RunningRegistry) -> None:
+    """An upload Location on another host gets the data but never the Authorization header."""
+    from artreg.oci import BearerToken
+
+    storage = FaultProxy(distribution.host)
+    front = FaultProxy(distribution.host)
+
+    def after(seen: Seen, response: Response) -> None:
+        if seen.method == "POST" and "location" in response.headers:
+            response.headers["location"] = response.headers["location"].replace(
+                front.host, storage.host
+            )
+
+    front.after = after
+    data = os.urandom(50_000)
+    with storage.running(), front.running() as host:
+        async with RegistryClient(host, credentials=BearerToken("registry-only-token")) as client:
+            await client.upload_blob("origin/app", sha256(data), data)
+            assert await client.read_blob("origin/app", sha256(data)) == data
+    assert all(s.headers.get("authorization") == "Bearer registry-only-token" for s in front.seen)
+    assert storage.seen and all("authorization" not in s.headers for s in storage.seen)

@@ -90,6 +90,8 @@ class Transport:
     ) -> None:
         self.base_url = base_url_for(host, insecure=insecure)
         self.registry = urlsplit(self.base_url).netloc
+        base = httpx.URL(self.base_url)
+        self._origin = (base.scheme, base.netloc.lower())
         self.retry = retry or RetryPolicy()
         self._static: Auth | None
         self._creds: CredentialCache | None
@@ -287,21 +289,26 @@ class Transport:
         if params:
             # httpx replaces a URL's query with ``params``: merge so a Location's state survives.
             absolute = httpx.URL(absolute).copy_merge_params(dict(params))
+        # Credentials go only to the registry itself, never to another host a Location names.
+        target = httpx.URL(absolute)
+        same_origin = (target.scheme, target.netloc.lower()) == self._origin
         while True:
             attempt += 1
             request_headers = dict(headers or {})
-            try:
-                authorization = await self._authorization(
-                    repository, push, scope_tuple, operation, hint_scope
-                )
-            except AuthenticationError:
-                # The token endpoint refused provider credentials: they may have expired.
-                if refreshed or not self._invalidate_credentials(repository, push):
-                    raise
-                refreshed = True
-                authorization = await self._authorization(
-                    repository, push, scope_tuple, operation, hint_scope
-                )
+            authorization: str | None = None
+            if same_origin:
+                try:
+                    authorization = await self._authorization(
+                        repository, push, scope_tuple, operation, hint_scope
+                    )
+                except AuthenticationError:
+                    # The token endpoint refused provider credentials: they may have expired.
+                    if refreshed or not self._invalidate_credentials(repository, push):
+                        raise
+                    refreshed = True
+                    authorization = await self._authorization(
+                        repository, push, scope_tuple, operation, hint_scope
+                    )
             if authorization:
                 request_headers["Authorization"] = authorization
             content: Any
@@ -333,7 +340,7 @@ class Transport:
                     continue
                 raise connection_error(exc, operation=operation) from None
             status = response.status_code
-            if status == 401 and replayable and auth_rounds < 3:
+            if status == 401 and replayable and same_origin and auth_rounds < 3:
                 challenges = parse_challenges(response.headers.get("www-authenticate", ""))
                 chosen = next((c for c in challenges if c.scheme == "bearer"), None) or next(
                     (c for c in challenges if c.scheme == "basic"), None

@@ -1,0 +1,253 @@
+"""``artreg serve`` (the embedded registry and the JSON-RPC sidecar in one process) and
+``artreg rpc serve`` (the sidecar alone, over the bindings in the environment).
+
+Both print one machine-readable line on stdout as soon as they listen, then flush it::
+
+    artreg: rpc=ws://127.0.0.1:7450 registry=127.0.0.1:5000
+
+(``rpc serve`` prints only the ``rpc=`` field). Port 0 means any free port; the line gives the
+ports actually bound. SIGTERM or Ctrl-C stops accepting, finishes the calls in flight (bounded by
+``--shutdown-timeout``) and exits 0.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Annotated, Any, Final
+
+import typer
+
+from artreg.binding import binding_env_var_name, bindings_from_env
+from artreg.cli import app
+from artreg.cli.errors import ExitCode
+
+__all__ = ["DEFAULT_REGISTRY_PORT", "DEFAULT_RPC_PORT", "ready_line"]
+
+DEFAULT_RPC_PORT: Final = 7450
+DEFAULT_REGISTRY_PORT: Final = 5000
+#: The binding ``artreg serve`` adds when the environment configures none.
+DEFAULT_BINDING_NAME: Final = "artifacts"
+
+rpc_app = typer.Typer(
+    name="rpc", help="The JSON-RPC 2.0 sidecar over WebSocket.", no_args_is_help=True
+)
+app.add_typer(rpc_app, name="rpc")
+
+HostOption = Annotated[
+    str,
+    typer.Option(
+        "--host",
+        envvar="ARTREG_HOST",
+        help="Address to listen on. Anything but loopback needs ARTREG_RPC_TOKEN.",
+    ),
+]
+MaxMessageOption = Annotated[
+    int,
+    typer.Option(
+        "--max-message-size",
+        min=1024,
+        help="Largest request in bytes; larger ones get an INVALID_REQUEST reply "
+        "(frames over 8x this close the connection with 1009).",
+    ),
+]
+ShutdownTimeoutOption = Annotated[
+    float,
+    typer.Option(
+        "--shutdown-timeout",
+        min=0.0,
+        help="On SIGTERM, seconds to wait for calls in flight before cancelling them.",
+    ),
+]
+LogLevelOption = Annotated[
+    str,
+    typer.Option("--log-level", envvar="ARTREG_LOG_LEVEL", help="debug, info, warning or error."),
+]
+
+
+def ready_line(rpc_url: str, registry: str | None = None) -> str:
+    """The machine-readable line printed once listening."""
+    line = f"artreg: rpc={rpc_url}"
+    return f"{line} registry={registry}" if registry else line
+
+
+def _setup_logging(level: str) -> None:
+    numeric = getattr(logging, level.upper(), logging.INFO)
+    logging.basicConfig(
+        level=numeric,
+        stream=sys.stderr,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+    if numeric > logging.DEBUG:  # one line per HTTP request or connection is debug detail
+        for noisy in ("httpx", "httpcore", "websockets.server"):
+            logging.getLogger(noisy).setLevel(logging.WARNING)
+
+
+def _say(line: str) -> None:
+    sys.stdout.write(line + "\n")
+    sys.stdout.flush()
+
+
+def _run_sidecar(
+    *,
+    host: str,
+    port: int,
+    env: dict[str, str],
+    max_message_size: int,
+    shutdown_timeout: float,
+    on_ready: Callable[[str], None],
+) -> None:
+    from artreg_rpc.errors import RpcConfigError
+    from artreg_rpc.runner import config_from_env, run
+
+    config = config_from_env(
+        env,
+        host=host,
+        port=port,
+        max_message_size=max_message_size,
+        shutdown_timeout=shutdown_timeout,
+    )
+    try:
+        config.check()
+    except RpcConfigError as exc:
+        sys.stderr.write(f"error: {exc}\n")
+        raise typer.Exit(ExitCode.USAGE) from None
+    try:
+        run(config, env, on_ready=lambda server: on_ready(server.url))
+    except OSError as exc:
+        sys.stderr.write(f"error: cannot listen on {host}:{port}: {exc.strerror or exc}\n")
+        raise typer.Exit(ExitCode.USAGE) from None
+
+
+@rpc_app.command("serve")
+def rpc_serve(
+    host: HostOption = "127.0.0.1",
+    port: Annotated[
+        int,
+        typer.Option(
+            "--port", "--rpc-port", min=0, max=65535, help="TCP port; 0 picks a free one."
+        ),
+    ] = DEFAULT_RPC_PORT,
+    max_message_size: MaxMessageOption = 1 << 20,
+    shutdown_timeout: ShutdownTimeoutOption = 10.0,
+    log_level: LogLevelOption = "info",
+) -> None:
+    """Run the JSON-RPC sidecar alone, serving the bindings in the environment
+    (ALIEN_{NAME}_BINDING). Prints `artreg: rpc=ws://HOST:PORT` once listening."""
+    _setup_logging(log_level)
+    env = dict(os.environ)
+    names = sorted(bindings_from_env(env))
+    if not names:
+        logging.getLogger("artreg_rpc").warning(
+            "no binding is configured (ALIEN_{NAME}_BINDING); every call will fail "
+            "with BINDING_NOT_CONFIGURED"
+        )
+
+    def ready(url: str) -> None:
+        _say(ready_line(url))
+        _say(f"bindings: {', '.join(names) or '(none)'}")
+
+    _run_sidecar(
+        host=host,
+        port=port,
+        env=env,
+        max_message_size=max_message_size,
+        shutdown_timeout=shutdown_timeout,
+        on_ready=ready,
+    )
+
+
+def _default_data_dir() -> Path:
+    base = os.environ.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
+    return Path(base) / "artreg"
+
+
+def _binding_json(registry_address: str, data_dir: Path) -> str:
+    return json.dumps(
+        {"service": "local", "registryUrl": registry_address, "dataDir": str(data_dir)},
+        separators=(",", ":"),
+    )
+
+
+@app.command("serve")
+def serve(
+    host: HostOption = "127.0.0.1",
+    rpc_port: Annotated[
+        int,
+        typer.Option(
+            "--rpc-port", min=0, max=65535, help="The sidecar's port; 0 picks a free one."
+        ),
+    ] = DEFAULT_RPC_PORT,
+    registry_port: Annotated[
+        int,
+        typer.Option(
+            "--registry-port",
+            min=0,
+            max=65535,
+            help="The embedded registry's port; 0 picks a free one.",
+        ),
+    ] = DEFAULT_REGISTRY_PORT,
+    data_dir: Annotated[
+        Path | None,
+        typer.Option(
+            "--data-dir",
+            envvar="ARTREG_DATA_DIR",
+            help="Where the embedded registry keeps blobs and manifests "
+            "[default: $XDG_DATA_HOME/artreg].",
+            show_default=False,
+        ),
+    ] = None,
+    max_message_size: MaxMessageOption = 1 << 20,
+    shutdown_timeout: ShutdownTimeoutOption = 10.0,
+    log_level: LogLevelOption = "info",
+) -> None:
+    """Run artreg: the embedded OCI registry and the JSON-RPC sidecar in one process.
+
+    With no binding in the environment, the sidecar serves a `local` binding named `artifacts`
+    backed by the embedded registry. Prints `artreg: rpc=ws://HOST:PORT registry=HOST:PORT`,
+    then the RPC URL, the registry address and the binding JSON.
+    """
+    _setup_logging(log_level)
+    directory = (data_dir or _default_data_dir()).expanduser().resolve()
+    directory.mkdir(parents=True, exist_ok=True)
+    env = dict(os.environ)
+    from artreg.localregistry import RegistryConfigError, start_in_thread
+
+    try:
+        registry = start_in_thread(directory, host=host, port=registry_port)
+    except (OSError, RegistryConfigError) as exc:
+        sys.stderr.write(f"error: cannot start the registry on {host}:{registry_port}: {exc}\n")
+        raise typer.Exit(ExitCode.USAGE) from None
+    registry_address = registry.address
+    try:
+        shown: dict[str, Any] = {}
+        if not bindings_from_env(env):
+            binding = _binding_json(registry_address, directory)
+            env[binding_env_var_name(DEFAULT_BINDING_NAME)] = binding
+            shown[DEFAULT_BINDING_NAME] = binding
+
+        def ready(url: str) -> None:
+            _say(ready_line(url, registry_address))
+            _say(f"rpc:      {url}")
+            _say(f"registry: http://{registry_address}  (data in {directory})")
+            for name, raw in shown.items():
+                _say(f"binding:  {binding_env_var_name(name)}={raw}")
+            if not shown:
+                _say(
+                    f"bindings: {', '.join(sorted(bindings_from_env(env)))} (from the environment)"
+                )
+
+        _run_sidecar(
+            host=host,
+            port=rpc_port,
+            env=env,
+            max_message_size=max_message_size,
+            shutdown_timeout=shutdown_timeout,
+            on_ready=ready,
+        )
+    finally:
+        registry.stop()

@@ -1,0 +1,141 @@
+"""``artreg serve`` and ``artreg rpc serve`` as real processes: the ready line, every kind of call
+through the default binding, health, refusing unsafe addresses, and SIGTERM with a call in flight."""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import os
+import re
+import signal
+import sys
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+
+import httpx
+import pytest
+
+from tests.rpc.client import rpc_client, until
+from tests.rpc.conftest import SLOW_BINDING, local_binding
+from tests.rpc.slowproxy import SlowProxy
+
+ARTREG = str(Path(sys.executable).with_name("artreg"))
+READY = re.compile(r"^artreg: rpc=(?P<rpc>ws://\S+)(?: registry=(?P<registry>\S+))?$")
+
+
+def read(path: Path) -> str:
+    return path.read_text()
+
+
+def clean_env(**extra: str) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items()
+           if not (k.startswith("ALIEN_") and k.endswith("_BINDING")) and not k.startswith("ARTREG_")}
+    return {**env, **extra}
+
+
+class Running:
+    def __init__(self, proc: asyncio.subprocess.Process, rpc: str, registry: str | None,
+                 lines: list[str]) -> None:
+        self.proc, self.rpc, self.registry, self.lines = proc, rpc, registry, lines
+
+
+@asynccontextmanager
+async def artreg(*args: str, env: dict[str, str], log: Path) -> AsyncIterator[Running]:
+    """Run ``artreg ARGS``; stderr goes to ``log`` (a pipe nobody reads could fill up)."""
+    with log.open("wb") as err_file:
+        proc = await asyncio.create_subprocess_exec(
+            ARTREG, *args, env=env, stdout=asyncio.subprocess.PIPE, stderr=err_file
+        )
+    try:
+        assert proc.stdout is not None
+        async with asyncio.timeout(20):
+            first = (await proc.stdout.readline()).decode().rstrip("\n")
+        match = READY.match(first)
+        if match is None:
+            raise AssertionError(f"no ready line: {first!r} {read(log)}")
+        yield Running(proc, match["rpc"], match["registry"], [first])
+    finally:
+        if proc.returncode is None:
+            proc.kill()
+            await proc.wait()
+
+
+async def test_artreg_serve_end_to_end(tmp_path: Path) -> None:
+    data = tmp_path / "data"
+    async with artreg("serve", "--rpc-port", "0", "--registry-port", "0", "--data-dir", str(data),
+                      env=clean_env(), log=tmp_path / "log") as run:
+        assert run.registry is not None and run.registry.startswith("127.0.0.1:")
+        assert run.proc.stdout is not None
+        async with asyncio.timeout(10):
+            rest = [(await run.proc.stdout.readline()).decode() for _ in range(3)]
+        binding_line = next(line for line in rest if "ALIEN_ARTIFACTS_BINDING=" in line)
+        assert f'"registryUrl":"{run.registry}"' in binding_line
+        assert '"service":"local"' in binding_line
+        port = run.rpc.rsplit(":", 1)[1]
+        async with httpx.AsyncClient() as http:
+            assert (await http.get(f"http://127.0.0.1:{port}/healthz")).status_code == 200
+            assert (await http.get(f"http://{run.registry}/v2/")).status_code == 200
+        async with rpc_client(run.rpc) as rpc:
+            repo = await rpc.call("createRepository", bindingName="artifacts", repoName="e2e")
+            assert repo["name"] == "artifacts/e2e"
+            assert (await rpc.call("getRepository", bindingName="artifacts", repoId=repo["name"])) == repo
+            got = await rpc.call("getManifest", bindingName="artifacts", repoName=repo["name"],
+                                 reference="latest")
+            assert base64.b64decode(got["manifest"]).startswith(b'{"schemaVersion":2')
+            head = await rpc.call("headManifest", bindingName="artifacts", repoName=repo["name"],
+                                  reference="latest")
+            assert head["digest"].startswith("sha256:")
+            assert await rpc.call("registryEndpoint", bindingName="artifacts") == f"http://{run.registry}"
+            doc = await rpc.call("rpc.discover")
+            assert doc["openrpc"].startswith("1.")
+        run.proc.send_signal(signal.SIGTERM)
+        async with asyncio.timeout(15):
+            assert await run.proc.wait() == 0
+    assert any(data.iterdir()), "the registry wrote its data under --data-dir"
+
+
+async def test_sigterm_finishes_the_call_in_flight(slow_proxy: SlowProxy, tmp_path: Path) -> None:
+    env = clean_env(ALIEN_SLOW_BINDING=local_binding(slow_proxy.address))
+    async with artreg("serve", "--rpc-port", "0", "--registry-port", "0",
+                      "--data-dir", str(tmp_path / "d"), env=env, log=tmp_path / "log") as run:
+        async with rpc_client(run.rpc) as rpc:
+            slow = asyncio.create_task(
+                rpc.call("headBlob", bindingName=SLOW_BINDING, repoName="slow/x",
+                         digest="sha256:" + "e" * 64)
+            )
+            await until(lambda: slow_proxy.holding > 0)
+            run.proc.send_signal(signal.SIGTERM)
+            assert await slow is None  # answered, not dropped
+            async with asyncio.timeout(15):
+                assert await run.proc.wait() == 0
+        assert rpc.ws.close_code == 1001
+
+
+async def test_rpc_serve_alone_with_a_token(slow_proxy: SlowProxy, tmp_path: Path) -> None:
+    env = clean_env(ALIEN_SLOW_BINDING=local_binding(slow_proxy.address), ARTREG_RPC_TOKEN="tok-123456")
+    log = tmp_path / "log"
+    async with artreg("rpc", "serve", "--port", "0", env=env, log=log) as run:
+        assert run.registry is None
+        headers = {"Authorization": "Bearer tok-123456"}
+        async with rpc_client(run.rpc, additional_headers=headers) as rpc:
+            assert await rpc.call("upstreamRepositoryPrefix", bindingName=SLOW_BINDING)
+        run.proc.send_signal(signal.SIGINT)
+        async with asyncio.timeout(15):
+            assert await run.proc.wait() == 0
+    assert "artreg RPC listening" in read(log)
+    assert "tok-123456" not in read(log)
+
+
+@pytest.mark.parametrize("command", [["rpc", "serve", "--port", "0"],
+                                     ["serve", "--rpc-port", "0", "--registry-port", "0"]])
+async def test_refuses_a_public_address_without_a_token(command: list[str], tmp_path: Path) -> None:
+    proc = await asyncio.create_subprocess_exec(
+        ARTREG, *command, "--host", "0.0.0.0", env=clean_env(ARTREG_DATA_DIR=str(tmp_path)),
+        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+    )
+    async with asyncio.timeout(20):
+        out, err = await proc.communicate()
+    assert proc.returncode == 2
+    assert b"refusing to listen on '0.0.0.0'" in err or b"refusing to listen on 0.0.0.0" in err
+    assert b"artreg: rpc=" not in out

@@ -163,6 +163,7 @@ def test_sigkill_mid_upload_then_restart(tmp_path: Path, servers: list[Server]) 
     assert store.verify() == []
     assert store.repositories() == ["ns/big"]
     assert list((data_dir / "uploads").iterdir()) == []
+    store.close()
 
 
 @pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT], ids=["SIGTERM", "SIGINT"])
@@ -174,3 +175,25 @@ def test_signal_stops_cleanly(tmp_path: Path, servers: list[Server], sig: int) -
     output = (tmp_path / "server.log").read_text()
     assert '"GET /v2/" 200' in output  # one line per request
     assert "Finished server process" in output
+
+
+def test_second_server_on_same_data_dir_refuses(tmp_path: Path, servers: list[Server]) -> None:
+    servers.append(Server(tmp_path / "data", tmp_path / "server.log"))
+    proc = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "artreg",
+            "registry",
+            "serve",
+            "--port",
+            str(free_port()),
+            "--data-dir",
+            str(tmp_path / "data"),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
+    assert proc.returncode == 2
+    assert "in use by another registry process" in proc.stderr

@@ -13,7 +13,7 @@ import httpx
 import pytest
 
 from artreg.digest import Digest
-from artreg.localregistry import FilesystemStore, MemoryStore, Store
+from artreg.localregistry import FilesystemStore, MemoryStore, Store, StoreLocked
 from artreg.localregistry.store import DigestMismatch, StoredManifest, UploadUnknown
 from tests.localregistry.client import SpecClient, sha256
 from tests.registries import RunningRegistry
@@ -174,7 +174,7 @@ def test_concurrent_uploads_of_one_blob(embedded: RunningRegistry) -> None:
     for i in range(3):
         got = httpx.get(f"{embedded.url}/v2/ns/r{i}/blobs/{digest}")
         assert hashlib.sha256(got.content).hexdigest() == digest.split(":")[1]
-    store = FilesystemStore(embedded.data_dir)
+    store = FilesystemStore(embedded.data_dir, exclusive=False)  # the server holds it
     assert store.verify() == []
     assert list((embedded.data_dir / "uploads").iterdir()) == []
 
@@ -191,5 +191,16 @@ def test_stale_upload_sessions_expire_on_open(tmp_path: Path) -> None:
     with pytest.raises(UploadUnknown):
         reopened.get_upload("ns/r", old.uuid)
     assert reopened.get_upload("ns/r", fresh.uuid).size == 0
+    reopened.close()
     kept = FilesystemStore(root, upload_expiry=None)
     assert kept.get_upload("ns/r", fresh.uuid).uuid == fresh.uuid
+
+
+def test_one_owner_at_a_time(tmp_path: Path) -> None:
+    first = FilesystemStore(tmp_path / "s")
+    with pytest.raises(StoreLocked, match="in use"):
+        FilesystemStore(tmp_path / "s")
+    peek = FilesystemStore(tmp_path / "s", exclusive=False)
+    assert peek.verify() == []
+    first.close()
+    FilesystemStore(tmp_path / "s").close()

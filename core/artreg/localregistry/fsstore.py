@@ -20,6 +20,7 @@ a restarted server keeps them; their running hash is rebuilt from the data when 
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import json
 import os
 import shutil
@@ -31,6 +32,7 @@ from typing import Final
 
 from artreg.digest import ALGORITHMS, Digest, DigestError, Hasher
 
+from .config import RegistryConfigError
 from .names import is_valid_name, is_valid_tag
 from .store import (
     BlobReader,
@@ -159,13 +161,25 @@ class _FileUpload(UploadSession):
             self._fd = None
 
 
+class StoreLocked(RegistryConfigError):
+    """Another process holds the data directory."""
+
+
 class FilesystemStore(Store):
-    """A store rooted at ``root`` (created if missing). Opening it recovers from a crash:
-    half-written temporary files are removed and broken upload sessions dropped, as are
-    sessions untouched for ``upload_expiry`` seconds (a week by default; None keeps them)."""
+    """A store rooted at ``root`` (created if missing).
+
+    Opening it takes an exclusive lock on the directory (:class:`StoreLocked` if another
+    process has it) and recovers from a crash: half-written temporary files are removed and
+    broken upload sessions dropped, as are sessions untouched for ``upload_expiry`` seconds (a
+    week by default; None keeps them). ``exclusive=False`` opens it for inspection (``verify``,
+    reads) next to a running server, without locking or recovering."""
 
     def __init__(
-        self, root: str | os.PathLike[str], *, upload_expiry: float | None = 7 * 24 * 3600
+        self,
+        root: str | os.PathLike[str],
+        *,
+        upload_expiry: float | None = 7 * 24 * 3600,
+        exclusive: bool = True,
     ) -> None:
         self.root = Path(root).resolve()
         self.upload_expiry = upload_expiry
@@ -177,7 +191,16 @@ class FilesystemStore(Store):
             d.mkdir(parents=True, exist_ok=True)
         self._lock = threading.Lock()
         self._sessions: dict[str, _FileUpload] = {}
-        self._recover()
+        self._lock_fd: int | None = None
+        if exclusive:  # one owner at a time; a crashed owner's lock goes with its process
+            self._lock_fd = os.open(self.root / ".lock", os.O_RDWR | os.O_CREAT, 0o644)
+            try:
+                fcntl.flock(self._lock_fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                os.close(self._lock_fd)
+                self._lock_fd = None
+                raise StoreLocked(f"{self.root} is in use by another registry process") from None
+            self._recover()
 
     # -- crash recovery and checking -------------------------------------------------------
 
@@ -484,10 +507,14 @@ class FilesystemStore(Store):
         return out
 
     def close(self) -> None:
+        """Close open session files and release the data directory."""
         with self._lock:
             sessions = list(self._sessions.values())
         for s in sessions:
             s.close()
+        if self._lock_fd is not None:
+            os.close(self._lock_fd)
+            self._lock_fd = None
 
 
 def _parse(value: str) -> Digest | None:

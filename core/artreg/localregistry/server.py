@@ -90,7 +90,11 @@ def serve(
     )
     auth = config.authenticator()
     store = FilesystemStore(data_dir)
-    sock = _bind(host, port)
+    try:
+        sock = _bind(host, port)
+    except OSError:
+        store.close()
+        raise
     bound_port = sock.getsockname()[1]
     server = _ForegroundServer(_uvicorn_config(create_app(store, auth)))
     url = f"http://{_host_for_url(host)}:{bound_port}"
@@ -164,11 +168,16 @@ def start_in_thread(
     """Start the registry on a uvicorn server in a daemon thread and return once it accepts
     connections. ``port=0`` picks a free port. Without ``store``, a :class:`FilesystemStore`
     on ``data_dir``, or a :class:`MemoryStore` when ``data_dir`` is None. ``middleware``
-    wraps the ASGI app (fault injection in tests, for instance)."""
+    wraps the ASGI app (fault injection in tests, for instance). The store is closed (its
+    data directory released) when the registry stops."""
     if auth is None and not is_loopback(host):
         raise RegistryConfigError(f"refusing to listen on {host} without credentials")
-    store = store if store is not None else _store_for(data_dir)
     sock = _bind(host, port)
+    try:
+        store = store if store is not None else _store_for(data_dir)
+    except BaseException:
+        sock.close()
+        raise
     app = create_app(store, auth)
     server = uvicorn.Server(_uvicorn_config(middleware(app) if middleware else app))
     errors: list[BaseException] = []
@@ -185,10 +194,13 @@ def start_in_thread(
     while not server.started:
         if errors or not thread.is_alive():
             sock.close()
+            store.close()
             raise RuntimeError(f"registry failed to start: {errors[0] if errors else 'exited'}")
         if time.monotonic() > deadline:
             server.should_exit = True
+            thread.join(startup_timeout)
             sock.close()
+            store.close()
             raise RuntimeError("registry did not start in time")
         time.sleep(0.005)
     return ThreadedRegistry(server, thread, sock, store)

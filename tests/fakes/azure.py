@@ -25,10 +25,12 @@ service's error shape); tests assert the list is empty at teardown.
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import hashlib
 import json
 import secrets
+import threading
 import time
 from dataclasses import dataclass, field
 from typing import Any
@@ -77,6 +79,10 @@ class FakeAzureAd:
         self.requests: list[tuple[str, str]] = []
         self.token_forms: list[dict[str, str]] = []
         self.issued: dict[str, tuple[str, float]] = {}  # token → (scope, expires)
+        #: When set, the token endpoint holds its reply until the test opens this gate (proof
+        #: that the client's event loop kept running while a token was being fetched).
+        self.gate: threading.Event | None = None
+        self.gate_reached = threading.Event()
         self.app = Starlette(
             routes=[
                 Route("/{tenant}/v2.0/.well-known/openid-configuration", self._discovery),
@@ -133,6 +139,10 @@ class FakeAzureAd:
 
     async def _token(self, request: Request) -> Response:
         self.requests.append((request.method, request.url.path))
+        if self.gate is not None:
+            self.gate_reached.set()
+            if not await asyncio.to_thread(self.gate.wait, 10):
+                self._violation(request, "the gate was never opened: the client blocked its loop")
         form = await _form(request)
         if form is None:
             self._violation(request, "token request is not form-encoded")

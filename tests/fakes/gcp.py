@@ -20,6 +20,7 @@ violations too.
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import copy
 import hashlib
@@ -129,6 +130,10 @@ class FakeGcp:
         self.fixed_access_token: str | None = None
         #: When set, generateAccessToken answers 200 with an unusable expireTime (and a token).
         self.malformed_generate_reply = False
+        #: When set, the token endpoint holds its reply until the test opens this gate (proof
+        #: that the client's event loop kept running while a token was being fetched).
+        self.gate: threading.Event | None = None
+        self.gate_reached = threading.Event()
         self.app = Starlette(
             routes=[
                 Route("/token", self._token, methods=["POST"]),
@@ -223,6 +228,10 @@ class FakeGcp:
 
     async def _token(self, request: Request) -> Response:
         self.requests.append((request.method, request.url.path))
+        if self.gate is not None:
+            self.gate_reached.set()
+            if not await asyncio.to_thread(self.gate.wait, 10):
+                self._violation(request, "the gate was never opened: the client blocked its loop")
         if not request.headers.get("content-type", "").startswith(
             "application/x-www-form-urlencoded"
         ):

@@ -424,3 +424,20 @@ async def test_provided_defaults(unit: acr.AcrArtifactRegistry, registry_fake: F
     assert await unit.generate_blob_download_url("app", "sha256:" + "0" * 64, 60) is None
     assert await unit.cleanup_credentials("app") is None
     assert registry_fake.requests == []
+
+
+async def test_aad_token_does_not_block_the_event_loop(
+    registry: acr.AcrArtifactRegistry, aad: FakeAzureAd, registry_fake: FakeAcr
+) -> None:
+    import asyncio
+    import threading
+
+    aad.gate = threading.Event()
+    task = asyncio.create_task(
+        registry.generate_credentials("app", ArtifactRegistryPermissions.PULL)
+    )
+    # azure-identity waits in a worker thread; this loop keeps running and opens the gate
+    assert await asyncio.to_thread(aad.gate_reached.wait, 10)
+    aad.gate.set()
+    creds = await task
+    assert registry_fake.scope_of(creds.password) == ("app", ["pull"])

@@ -551,3 +551,31 @@ async def test_provided_defaults(registry: gar.GarArtifactRegistry, fake: FakeGc
     assert await registry.generate_blob_download_url("p/r/app", "sha256:" + "0" * 64, 60) is None
     assert await registry.cleanup_credentials("p/r/app") is None
     assert fake.requests == []
+
+
+async def test_token_refresh_does_not_block_the_event_loop(
+    registry: gar.GarArtifactRegistry, fake: FakeGcp
+) -> None:
+    import asyncio
+    import threading
+
+    fake.gate = threading.Event()
+    task = asyncio.create_task(registry.generate_credentials("x", ArtifactRegistryPermissions.PULL))
+    # google-auth waits in a worker thread; this loop keeps running and opens the gate
+    assert await asyncio.to_thread(fake.gate_reached.wait, 10)
+    fake.gate.set()
+    creds = await task
+    assert fake.access_token_valid(creds.password)
+
+
+async def test_concurrent_credentials(registry: gar.GarArtifactRegistry, fake: FakeGcp) -> None:
+    import asyncio
+
+    results = await asyncio.gather(
+        *(
+            registry.generate_credentials(f"app{i}", ArtifactRegistryPermissions.PULL)
+            for i in range(6)
+        )
+    )
+    assert len({c.password for c in results}) == 6
+    assert all(fake.access_token_valid(c.password) for c in results)

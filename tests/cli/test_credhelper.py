@@ -10,6 +10,7 @@ import stat
 import subprocess
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -232,3 +233,69 @@ def test_skopeo_pulls_through_the_helper_with_ecr_credentials(
     index = json.loads((tmp_path / "out" / "index.json").read_text())
     assert index["manifests"][0]["digest"] == layout.manifest_digest
     assert moto.calls("GetAuthorizationToken")
+
+
+# -- ACR: bearer tokens as Docker identity tokens ---------------------------------------------------
+
+ACR_TENANT = "00000000-0000-4000-8000-00000000a11e"
+ACR_CLIENT = "11111111-1111-4111-8111-111111111111"
+ACR_SECRET = "client-secret-value-not-to-leak"
+
+
+@pytest.fixture
+def acr_env(tmp_path: Path) -> Iterator[tuple[dict[str, str], Any]]:
+    from tests.fakes.azure import FakeAcr, FakeAzureAd
+    from tests.fakes.tls import LoopbackServer, make_certificate
+
+    cert = make_certificate(tmp_path / "tls")
+    aad = FakeAzureAd(tenant_id=ACR_TENANT, client_id=ACR_CLIENT, client_secret=ACR_SECRET)
+    with LoopbackServer(aad.app, tls=cert) as aad_server:
+        aad.base_url = aad_server.base_url
+        fake = FakeAcr(registry_name="registrytest", aad=aad)
+        with LoopbackServer(fake.app, tls=cert) as acr_server:
+            fake.base_url = acr_server.base_url
+            env = {
+                "AZURE_TENANT_ID": ACR_TENANT,
+                "AZURE_CLIENT_ID": ACR_CLIENT,
+                "AZURE_CLIENT_SECRET": ACR_SECRET,
+                "AZURE_AUTHORITY_HOST": aad.base_url,
+                "ARTREG_AZURE_CA_BUNDLE": str(cert.ca_file),
+                "ARTREG_ACR_LOGIN_SERVER": fake.base_url,
+                "ALIEN_ACR_BINDING": json.dumps(
+                    {
+                        "service": "acr",
+                        "registryName": "registrytest",
+                        "resourceGroupName": "rg",
+                        "repositoryPrefix": "team",
+                    }
+                ),
+            }
+            yield env, fake
+        assert fake.violations == []
+    assert aad.violations == []
+
+
+def test_acr_binding_answers_an_identity_token(
+    cli: Cli, acr_env: tuple[dict[str, str], Any]
+) -> None:
+    env, fake = acr_env
+    cli.env.update(env)
+    got = cli.helper("get", input="registrytest.azurecr.io")
+    assert got.code == 0, got.stdout + got.stderr
+    answer = json.loads(got.stdout)
+    assert answer["ServerURL"] == "registrytest.azurecr.io"
+    assert answer["Username"] == "<token>"
+    # the secret is ACR's access token, scoped to the binding's prefix, push and pull
+    assert fake.scope_of(answer["Secret"]) == ("team", ["pull", "push"])
+    assert ACR_SECRET not in got.stdout + got.stderr
+    pull_only = cli.helper(
+        "get",
+        input="https://registrytest.azurecr.io",
+        env={"ARTREG_CREDHELPER_PERMISSIONS": "pull", "ARTREG_CREDHELPER_REPOSITORY": "team/api"},
+    )
+    assert pull_only.code == 0, pull_only.stdout
+    assert fake.scope_of(json.loads(pull_only.stdout)["Secret"]) == ("team/api", ["pull"])
+    bad = cli.helper(
+        "get", input="registrytest.azurecr.io", env={"ARTREG_CREDHELPER_PERMISSIONS": "all"}
+    )
+    assert bad.code == 1 and "ARTREG_CREDHELPER_PERMISSIONS" in bad.stderr

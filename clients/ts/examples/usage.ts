@@ -9,12 +9,13 @@ import { createHash } from "node:crypto";
 import { ArtregError, connect, type CrossAccountAccess } from "@artreg/client";
 
 async function main(): Promise<void> {
-  const client = await connect({
+  const client = connect({
     url: process.env["ARTREG_URL"] ?? "ws://127.0.0.1:7450",
     token: process.env["ARTREG_RPC_TOKEN"],
     timeoutMs: 10_000,
   });
   try {
+    await client.open(); // optional: fail here if the sidecar is unreachable or refuses the token
     const registry = client.artifactRegistry(process.env["ARTREG_BINDING"] ?? "artifacts");
 
     // Where images go.

@@ -11,7 +11,7 @@ export const DEFAULT_MAX_PAYLOAD_BYTES = 64 * 1024 * 1024;
 
 /** Options of {@link connect}. */
 export interface ConnectOptions {
-  /** The sidecar's WebSocket URL, e.g. `ws://127.0.0.1:7420` (what `artreg serve` prints). */
+  /** The sidecar's WebSocket URL, e.g. `ws://127.0.0.1:7450` (what `artreg serve` prints). */
   url: string;
   /** Sent as `Authorization: Bearer <token>` in the handshake; the sidecar's `ARTREG_RPC_TOKEN`. */
   token?: string | undefined;
@@ -76,14 +76,14 @@ export class ArtregClient {
   #connecting: Promise<Connection> | undefined;
   #closed = false;
 
-  /** Validates the options; no connection is made until the first call (see {@link connect}). */
+  /** Validates the options; no connection is made until {@link open} or the first call. */
   constructor(options: ConnectOptions) {
     if (typeof options !== "object" || options === null) throw configError("connect() needs an options object", "options");
     let url: URL;
     try {
       url = new URL(options.url);
     } catch {
-      throw configError("url must be a WebSocket URL such as ws://127.0.0.1:7420", "url");
+      throw configError("url must be a WebSocket URL such as ws://127.0.0.1:7450", "url");
     }
     if (url.protocol !== "ws:" && url.protocol !== "wss:") {
       throw configError(`url must use ws: or wss:, not ${url.protocol}`, "url");
@@ -129,7 +129,7 @@ export class ArtregClient {
     return (await connection.request(method, params, timeoutMs, remaining)) as ResultOf<M>;
   }
 
-  /** Opens the connection now if none is open; {@link connect} calls it so a bad URL or token fails early. */
+  /** Opens the connection now if none is open: rejects when the sidecar is unreachable or refuses the token. */
   async open(): Promise<void> {
     await this.#connect(this.#timeoutMs);
   }
@@ -178,9 +178,15 @@ export class ArtregClient {
   }
 }
 
-/** Connects to the artreg sidecar; rejects if it cannot be reached or refuses the token. */
-export async function connect(options: ConnectOptions): Promise<ArtregClient> {
+/**
+ * A client of the artreg sidecar at `options.url`. It starts connecting at once; calls wait for the
+ * connection, and a call made while the sidecar is unreachable tries again. `await client.open()`
+ * to fail early on an unreachable sidecar or a refused token. Throws CLIENT_CONFIG_INVALID on bad
+ * options. (`await connect(...)` works too: it gives the same client.)
+ */
+export function connect(options: ConnectOptions): ArtregClient {
   const client = new ArtregClient(options);
-  await client.open();
+  // Connect eagerly; a failure here is not lost: the first call connects again and reports it.
+  client.open().catch(() => undefined);
   return client;
 }

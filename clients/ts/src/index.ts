@@ -3,7 +3,7 @@
  *
  * ```ts
  * import { connect } from "@artreg/client";
- * const client = await connect({ url: "ws://127.0.0.1:7420" });
+ * const client = connect({ url: "ws://127.0.0.1:7450" });
  * const registry = client.artifactRegistry("artifacts");
  * const repo = await registry.createRepository("my-app");
  * await client.close();

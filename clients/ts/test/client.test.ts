@@ -13,6 +13,7 @@ import {
   connect,
   isArtregError,
   type ArtregMethodName,
+  type ConnectOptions,
   type CrossAccountAccess,
   type ErrorData,
 } from "@artreg/client";
@@ -60,6 +61,13 @@ async function rejection(promise: Promise<unknown>): Promise<ArtregError> {
   assert.fail("expected the promise to reject");
 }
 
+/** A client whose connection is open. */
+async function opened(options: ConnectOptions): Promise<ArtregClient> {
+  const c = connect(options);
+  await c.open();
+  return c;
+}
+
 async function closedPort(): Promise<number> {
   const server = createServer();
   await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
@@ -91,7 +99,7 @@ describe("ArtifactRegistry over a scripted peer", () => {
   });
 
   it("sends each method by name with the binding name and the documented params", async () => {
-    client = await connect({ url: fake.url });
+    client = await opened({ url: fake.url });
     const registry = client.artifactRegistry("artifacts");
     for (const c of CALLS) {
       fake.handler = (request) => result(request, c.reply);
@@ -111,7 +119,7 @@ describe("ArtifactRegistry over a scripted peer", () => {
   });
 
   it("returns results as sent, void for methods without one", async () => {
-    client = await connect({ url: fake.url });
+    client = await opened({ url: fake.url });
     const registry = client.artifactRegistry("artifacts");
     for (const c of CALLS) {
       fake.handler = (request) => result(request, c.reply);
@@ -122,14 +130,14 @@ describe("ArtifactRegistry over a scripted peer", () => {
   });
 
   it("omits ttlSeconds when generateCredentials is called without it", async () => {
-    client = await connect({ url: fake.url });
+    client = await opened({ url: fake.url });
     fake.handler = (request) => result(request, { authMethod: "basic", username: "", password: "", expiresAt: null });
     await client.artifactRegistry("artifacts").generateCredentials("repo", "pull");
     assert.deepEqual(fake.requests[0]?.params, { bindingName: "artifacts", repoId: "repo", permissions: "pull" });
   });
 
   it("decodes getManifest's base64 into the exact bytes", async () => {
-    client = await connect({ url: fake.url });
+    client = await opened({ url: fake.url });
     const bytes = Uint8Array.from({ length: 256 }, (_, i) => i);
     fake.handler = (request) =>
       result(request, { manifest: Buffer.from(bytes).toString("base64"), contentType: "application/vnd.oci.image.index.v1+json" });
@@ -140,7 +148,7 @@ describe("ArtifactRegistry over a scripted peer", () => {
   });
 
   it("matches replies to calls by id when they arrive out of order", async () => {
-    client = await connect({ url: fake.url });
+    client = await opened({ url: fake.url });
     fake.handler = async (request) => {
       const repoId = String(request.params["repoId"]);
       await delay(repoId === "slow" ? 100 : 0);
@@ -153,7 +161,7 @@ describe("ArtifactRegistry over a scripted peer", () => {
   });
 
   it("throws the sidecar's error with its code, flags, context and cause chain", async () => {
-    client = await connect({ url: fake.url });
+    client = await opened({ url: fake.url });
     const data: ErrorData = {
       code: "BINDING_CONFIG_INVALID",
       message: "Failed to initialize AWS ECR artifact registry",
@@ -183,7 +191,7 @@ describe("ArtifactRegistry over a scripted peer", () => {
   });
 
   it("maps a standard JSON-RPC error without artreg data by its code", async () => {
-    client = await connect({ url: fake.url });
+    client = await opened({ url: fake.url });
     fake.handler = (request) => ({ jsonrpc: "2.0", id: request.id, error: { code: -32602, message: "Invalid params" } });
     const err = await rejection(client.artifactRegistry("artifacts").getRepository("x"));
     assert.equal(err.code, "INVALID_INPUT");
@@ -192,7 +200,7 @@ describe("ArtifactRegistry over a scripted peer", () => {
   });
 
   it("rejects a call with no reply within timeoutMs, and keeps the connection usable", async () => {
-    client = await connect({ url: fake.url, timeoutMs: 150 });
+    client = await opened({ url: fake.url, timeoutMs: 150 });
     fake.handler = async (request) => {
       if (request.params["repoId"] === "never") return "none";
       if (request.params["repoId"] === "late") {
@@ -214,7 +222,7 @@ describe("ArtifactRegistry over a scripted peer", () => {
   });
 
   it("drops a connection whose peer stops answering pings after a timeout, and reconnects", async () => {
-    client = await connect({ url: fake.url, timeoutMs: 100 });
+    client = await opened({ url: fake.url, timeoutMs: 100 });
     const [stalled] = [...fake.sockets];
     assert.ok(stalled !== undefined);
     fake.handler = (request, socket) => {
@@ -230,7 +238,7 @@ describe("ArtifactRegistry over a scripted peer", () => {
   });
 
   it("keeps a connection whose peer answers pings after a timeout", async () => {
-    client = await connect({ url: fake.url, timeoutMs: 100 });
+    client = await opened({ url: fake.url, timeoutMs: 100 });
     fake.handler = async (request) => {
       await delay(request.params["repoId"] === "slow" ? 300 : 0);
       return result(request, { name: String(request.params["repoId"]), uri: null, createdAt: null });
@@ -245,14 +253,14 @@ describe("ArtifactRegistry over a scripted peer", () => {
   });
 
   it("honours a per-call timeout", async () => {
-    client = await connect({ url: fake.url, timeoutMs: 10_000 });
+    client = await opened({ url: fake.url, timeoutMs: 10_000 });
     fake.handler = () => "none";
     const err = await rejection(client.call("artifactRegistry.registryEndpoint", { bindingName: "artifacts" }, { timeoutMs: 50 }));
     assert.equal(err.code, "TIMEOUT");
   });
 
   it("rejects the calls in flight when the connection drops, and reconnects on the next call", async () => {
-    client = await connect({ url: fake.url });
+    client = await opened({ url: fake.url });
     fake.handler = () => "none";
     const registry = client.artifactRegistry("artifacts");
     const inFlight = Array.from({ length: 5 }, (_, i) => rejection(registry.getRepository(`r${i}`)));
@@ -270,7 +278,7 @@ describe("ArtifactRegistry over a scripted peer", () => {
   });
 
   it("shares one reconnect among concurrent calls", async () => {
-    client = await connect({ url: fake.url });
+    client = await opened({ url: fake.url });
     fake.dropAll();
     while (client.connected) await delay(5);
     const handshakes = fake.handshakes.length;
@@ -282,29 +290,33 @@ describe("ArtifactRegistry over a scripted peer", () => {
 
   it("sends the token as a bearer header and reports a refused one without revealing it", async () => {
     fake.requiredToken = "s3cret-token";
-    client = await connect({ url: fake.url, token: "s3cret-token" });
+    client = await opened({ url: fake.url, token: "s3cret-token" });
     assert.equal(fake.handshakes.at(-1)?.headers.authorization, "Bearer s3cret-token");
     await client.close();
 
     for (const token of ["wrong-token-value", undefined]) {
-      const err = await rejection(connect({ url: fake.url, token }));
-      assert.equal(err.code, ClientErrorCode.Authentication);
-      assert.equal(err.httpStatusCode, 401);
-      assert.equal(err.retryable, false);
-      assert.ok(!JSON.stringify({ ...err.toJSON(), stack: err.stack }).includes("wrong-token-value"));
+      client = connect({ url: fake.url, token });
+      for (const err of [await rejection(client.open()), await rejection(client.artifactRegistry("a").registryEndpoint())]) {
+        assert.equal(err.code, ClientErrorCode.Authentication);
+        assert.equal(err.httpStatusCode, 401);
+        assert.equal(err.retryable, false);
+        assert.ok(!JSON.stringify({ ...err.toJSON(), stack: err.stack }).includes("wrong-token-value"));
+      }
+      await client.close();
     }
   });
 
   it("reports an unreachable sidecar as REMOTE_SERVICE_UNAVAILABLE", async () => {
     const port = await closedPort();
-    const err = await rejection(connect({ url: `ws://user:pw@127.0.0.1:${port}/?token=abc`, timeoutMs: 2_000 }));
+    client = connect({ url: `ws://user:pw@127.0.0.1:${port}/?token=abc`, timeoutMs: 2_000 });
+    const err = await rejection(client.artifactRegistry("a").registryEndpoint());
     assert.equal(err.code, ClientErrorCode.Unavailable);
     assert.match(err.message, new RegExp(`ws://127\\.0\\.0\\.1:${port}`));
     assert.ok(!err.message.includes("pw") && !err.message.includes("abc"));
   });
 
   it("close() rejects the calls in flight and every later call", async () => {
-    client = await connect({ url: fake.url });
+    client = await opened({ url: fake.url });
     fake.handler = () => "none";
     const pending = rejection(client.artifactRegistry("a").registryEndpoint());
     while (fake.requests.length < 1) await delay(5);
@@ -313,6 +325,30 @@ describe("ArtifactRegistry over a scripted peer", () => {
     assert.equal((await rejection(client.artifactRegistry("a").registryEndpoint())).code, ClientErrorCode.Closed);
     assert.ok(client.closed);
     await client.close(); // idempotent
+  });
+
+  it("connect() returns the client at once and connects in the background", async () => {
+    const handshakes = fake.handshakes.length;
+    client = connect({ url: fake.url });
+    assert.ok(client instanceof ArtregClient);
+    assert.equal(await client, client); // `await connect(...)` gives the same client
+    fake.handler = (request) => result(request, "p");
+    assert.equal(await client.artifactRegistry("a").upstreamRepositoryPrefix(), "p");
+    assert.equal(fake.handshakes.length, handshakes + 1);
+  });
+
+  it("a call made while the sidecar is unreachable tries again", async () => {
+    const port = await closedPort();
+    client = connect({ url: `ws://127.0.0.1:${port}`, timeoutMs: 2_000 });
+    assert.equal((await rejection(client.open())).code, ClientErrorCode.Unavailable);
+    const late = await FakeSidecar.start(port);
+    try {
+      late.handler = (request) => result(request, "up");
+      assert.equal(await client.artifactRegistry("a").registryEndpoint(), "up");
+    } finally {
+      await client.close();
+      await late.stop();
+    }
   });
 
   it("rejects bad options with CLIENT_CONFIG_INVALID", async () => {
@@ -324,8 +360,7 @@ describe("ArtifactRegistry over a scripted peer", () => {
       { url: fake.url, token: "" },
       { url: fake.url, token: "a\r\nX-Injected: 1" },
     ]) {
-      const err = await rejection(connect(options));
-      assert.equal(err.code, ClientErrorCode.ConfigInvalid, JSON.stringify(options));
+      assert.throws(() => connect(options), (err: unknown) => isArtregError(err, ClientErrorCode.ConfigInvalid), JSON.stringify(options));
     }
     client = new ArtregClient({ url: fake.url });
     assert.throws(() => client.artifactRegistry(""), (err: unknown) => isArtregError(err, "CLIENT_CONFIG_INVALID"));

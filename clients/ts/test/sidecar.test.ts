@@ -64,7 +64,8 @@ describe("@artreg/client against artreg serve", { skip }, () => {
 
   before(async () => {
     sidecar = await Sidecar.start();
-    client = await connect({ url: sidecar.url, timeoutMs: 15_000 });
+    client = connect({ url: sidecar.url, timeoutMs: 15_000 });
+    await client.open();
     registry = client.artifactRegistry(BINDING);
     repo = await registry.createRepository("ts-client");
     image = await pushImage(sidecar.registry, repo.name, "v1");
@@ -279,7 +280,7 @@ describe("artreg serve with ARTREG_RPC_TOKEN", { skip }, () => {
   });
 
   it("accepts the right token", async () => {
-    const client = await connect({ url: sidecar.url, token });
+    const client = connect({ url: sidecar.url, token });
     try {
       assert.equal(await client.artifactRegistry(BINDING).registryEndpoint(), `http://${sidecar.registry}`);
     } finally {
@@ -289,11 +290,17 @@ describe("artreg serve with ARTREG_RPC_TOKEN", { skip }, () => {
 
   it("refuses a wrong or missing token with AUTHENTICATION_ERROR, revealing neither token", async () => {
     for (const attempt of ["not-the-token", undefined]) {
-      const err = await rejection(connect({ url: sidecar.url, token: attempt }));
-      assert.equal(err.code, "AUTHENTICATION_ERROR");
-      assert.equal(err.httpStatusCode, 401);
-      const shown = JSON.stringify({ ...err.toJSON(), stack: err.stack });
-      assert.ok(!shown.includes(token) && !shown.includes("not-the-token"));
+      const client = connect({ url: sidecar.url, token: attempt });
+      try {
+        for (const err of [await rejection(client.open()), await rejection(client.artifactRegistry(BINDING).registryEndpoint())]) {
+          assert.equal(err.code, "AUTHENTICATION_ERROR");
+          assert.equal(err.httpStatusCode, 401);
+          const shown = JSON.stringify({ ...err.toJSON(), stack: err.stack });
+          assert.ok(!shown.includes(token) && !shown.includes("not-the-token"));
+        }
+      } finally {
+        await client.close();
+      }
     }
     await wait(100);
     assert.ok(!sidecar.output.includes(token), "the server's output shows the token");

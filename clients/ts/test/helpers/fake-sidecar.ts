@@ -37,11 +37,11 @@ export class FakeSidecar {
     });
   }
 
-  static async start(): Promise<FakeSidecar> {
+  static async start(port = 0): Promise<FakeSidecar> {
     let fake: FakeSidecar | undefined;
     const server = new WebSocketServer({
       host: "127.0.0.1",
-      port: 0,
+      port,
       verifyClient: (info, done) => {
         const token = fake?.requiredToken;
         if (token === undefined || info.req.headers.authorization === `Bearer ${token}`) done(true);

@@ -21,6 +21,15 @@ export interface ConnectOptions {
   maxPayloadBytes?: number | undefined;
 }
 
+/** The OpenRPC document the sidecar serves from `rpc.discover` (the shape of schemas/openrpc.json). */
+export interface OpenRpcDocument {
+  openrpc: string;
+  info: { title: string; version: string; description?: string };
+  methods: Array<{ name: string; summary?: string; params: unknown[]; result: unknown; [key: string]: unknown }>;
+  components?: Record<string, unknown>;
+  [key: string]: unknown;
+}
+
 /** Per-call options of {@link ArtregClient.call}. */
 export interface CallOptions {
   /** This call's time limit in ms, instead of the client's `timeoutMs`. */
@@ -122,11 +131,20 @@ export class ArtregClient {
 
   /** Calls a sidecar method with its by-name params; rejects with {@link ArtregError}. */
   async call<M extends ArtregMethodName>(method: M, params: ParamsOf<M>, options?: CallOptions): Promise<ResultOf<M>> {
+    return (await this.#request(method, params, options)) as ResultOf<M>;
+  }
+
+  /** The sidecar's OpenRPC document (`rpc.discover`): its methods, params and result schemas. */
+  async discover(options?: CallOptions): Promise<OpenRpcDocument> {
+    return (await this.#request("rpc.discover", {}, options)) as OpenRpcDocument;
+  }
+
+  async #request(method: string, params: object, options: CallOptions | undefined): Promise<unknown> {
     const timeoutMs = positive(options?.timeoutMs, this.#timeoutMs, "timeoutMs");
     const started = Date.now();
     const connection = await this.#connect(timeoutMs);
     const remaining = Math.max(1, timeoutMs - (Date.now() - started));
-    return (await connection.request(method, params, timeoutMs, remaining)) as ResultOf<M>;
+    return connection.request(method, params, timeoutMs, remaining);
   }
 
   /** Opens the connection now if none is open: rejects when the sidecar is unreachable or refuses the token. */

@@ -17,6 +17,7 @@ export {
   DEFAULT_TIMEOUT_MS,
   type CallOptions,
   type ConnectOptions,
+  type OpenRpcDocument,
 } from "./client.js";
 export { ArtregError, ClientErrorCode, isArtregError, isErrorData, type ArtregErrorInit } from "./errors.js";
 export {

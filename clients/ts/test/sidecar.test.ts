@@ -2,14 +2,17 @@
 // the default `local` binding named `artifacts`, on free ports with a temporary data directory.
 import assert from "node:assert/strict";
 import { execFile } from "node:child_process";
+import { readFileSync } from "node:fs";
 import { dirname, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { promisify } from "node:util";
 import { after, before, describe, it } from "node:test";
 
 import {
+  API_VERSION,
   ArtregClient,
   ArtregError,
+  METHOD_PARAMS,
   connect,
   type ArtifactRegistry,
   type CrossAccountAccess,
@@ -25,7 +28,9 @@ if (missing !== undefined && IN_CI) throw new Error(`the sidecar tests need artr
 const skip = missing === undefined ? false : `the sidecar tests need artreg: ${missing}`;
 
 const BINDING = "artifacts";
-const EXAMPLE = resolve(dirname(fileURLToPath(import.meta.url)), "../examples/usage.js");
+const HERE = dirname(fileURLToPath(import.meta.url));
+const EXAMPLE = resolve(HERE, "../examples/usage.js");
+const OPENRPC = resolve(HERE, "../../../../schemas/openrpc.json");
 
 const AWS: CrossAccountAccess = {
   type: "aws",
@@ -79,6 +84,13 @@ describe("@artreg/client against artreg serve", { skip }, () => {
   it("prints a ws:// URL and a registry address", () => {
     assert.match(sidecar.url, /^ws:\/\/127\.0\.0\.1:\d+$/);
     assert.match(sidecar.registry, /^127\.0\.0\.1:\d+$/);
+  });
+
+  it("serves the OpenRPC document the client was generated from", async () => {
+    const served = await client.discover();
+    assert.deepEqual(served, JSON.parse(readFileSync(OPENRPC, "utf8")));
+    assert.equal(served.info.version, API_VERSION);
+    assert.deepEqual(new Set(served.methods.map((m) => m.name)), new Set(Object.keys(METHOD_PARAMS)));
   });
 
   it("registryEndpoint and upstreamRepositoryPrefix describe the embedded registry", async () => {

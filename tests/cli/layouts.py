@@ -79,3 +79,47 @@ def build_layout(
     return Layout(
         root, tag, manifest_digest, [config_desc["digest"], *(layer["digest"] for layer in layers)]
     )
+
+
+OCI_INDEX = "application/vnd.oci.image.index.v1+json"
+
+
+def build_index_layout(
+    root: Path, *, tag: str = "multi", platforms: tuple[str, ...] = ("linux/amd64", "linux/arm64")
+) -> Layout:
+    """An OCI layout holding a multi-platform index of one small image per platform."""
+    children = []
+    blobs: list[str] = []
+    for n, platform in enumerate(platforms):
+        image = build_layout(root, tag=f"child-{n}", layer_sizes=(1500 + n,))
+        os_name, arch = platform.split("/", 1)
+        manifest = (root / "blobs" / "sha256" / image.manifest_digest[7:]).read_bytes()
+        children.append(
+            {
+                "mediaType": OCI_MANIFEST,
+                "digest": image.manifest_digest,
+                "size": len(manifest),
+                "platform": {"os": os_name, "architecture": arch},
+            }
+        )
+        blobs.extend(image.blob_digests)
+    index_bytes = json.dumps(
+        {"schemaVersion": 2, "mediaType": OCI_INDEX, "manifests": children}
+    ).encode()
+    digest = _write_blob(root, index_bytes)
+    (root / "index.json").write_text(
+        json.dumps(
+            {
+                "schemaVersion": 2,
+                "manifests": [
+                    {
+                        "mediaType": OCI_INDEX,
+                        "digest": digest,
+                        "size": len(index_bytes),
+                        "annotations": {"org.opencontainers.image.ref.name": tag},
+                    }
+                ],
+            }
+        )
+    )
+    return Layout(root, tag, digest, blobs)

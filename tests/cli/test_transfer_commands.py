@@ -17,7 +17,7 @@ import pytest
 
 from artreg.localregistry import Authenticator
 from tests.cli.conftest import BIN, Cli
-from tests.cli.layouts import build_layout
+from tests.cli.layouts import build_index_layout, build_layout
 from tests.fakes.moto_server import ACCOUNT_ID, MotoServer
 from tests.registries import RunningRegistry, embedded_registry
 
@@ -224,3 +224,27 @@ def test_progress_bars_under_a_pseudo_terminal(
     assert "━" in text  # drawn as bars, not plain lines
     assert "\x1b[" in text  # with terminal control sequences
     assert f"Pushed {registry.host}/team/tty:v1@{layout.manifest_digest}" in " ".join(text.split())
+
+
+def test_index_round_trip_and_platform_filter(
+    cli: Cli, registry: RunningRegistry, tmp_path: Path
+) -> None:
+    layout = build_index_layout(tmp_path / "src")
+    ref = f"{registry.host}/team/multi:v1"
+    pushed = cli.artreg("push", str(layout.path), ref, "-q")
+    assert pushed.code == 0, pushed.stderr
+    assert pushed.json()["digest"] == layout.manifest_digest
+    assert pushed.json()["mediaType"] == "application/vnd.oci.image.index.v1+json"
+    assert pushed.json()["blobs"] == 4
+    table = cli.artreg("manifest", "get", ref, "-o", "table").stdout
+    assert "linux/amd64" in table and "linux/arm64" in table
+    out = tmp_path / "out"
+    pulled = cli.artreg("pull", ref, str(out), "-q")
+    assert pulled.code == 0, pulled.stderr
+    assert tagged_digest(out, "v1") == layout.manifest_digest
+    for digest in layout.blob_digests:
+        assert (out / "blobs" / "sha256" / digest[7:]).is_file()
+    amd = tmp_path / "amd64"
+    one = cli.artreg("pull", ref, str(amd), "-q", "--platform", "linux/amd64")
+    assert one.code == 0, one.stderr
+    assert one.json()["blobs"] == 2

@@ -157,8 +157,14 @@ export class ArtregClient {
     if (this.#closed) return;
     this.#closed = true;
     const connection = this.#connection;
+    const connecting = this.#connecting;
     this.#connection = undefined;
     await connection?.close(this.#closedError());
+    // A handshake still under way: wait for it, so no socket outlives close().
+    await connecting?.then(
+      (late) => late.close(this.#closedError()),
+      () => undefined,
+    );
   }
 
   #closedError(): ArtregError {

@@ -351,6 +351,14 @@ describe("ArtifactRegistry over a scripted peer", () => {
     }
   });
 
+  it("close() during the handshake leaves no socket open", async () => {
+    client = connect({ url: fake.url });
+    await client.close();
+    await delay(50);
+    assert.equal(fake.sockets.size, 0);
+    assert.equal((await rejection(client.open())).code, ClientErrorCode.Closed);
+  });
+
   it("rejects bad options with CLIENT_CONFIG_INVALID", async () => {
     for (const options of [
       { url: "not a url" },

@@ -2,22 +2,31 @@
 
 The only module that touches jsonrpcserver. Parsing (msgspec, UTF-8 checked), batches (their
 entries run concurrently, each validated on its own as the spec asks) and the error shapes are
-handled here; jsonrpcserver validates each request object, finds the method, calls it and
-drops the replies to notifications.
+handled here; jsonrpcserver's pipeline validates each request object, finds the method, checks
+the params against its signature, calls it and tells notifications apart. Its top-level
+``dispatch`` is not used: it validates a batch as a whole (one bad entry fails them all) and
+spends a task per message.
 """
 
 from __future__ import annotations
 
 import asyncio
+import inspect
 import json
 import logging
+import warnings
 from collections.abc import Callable, Mapping
-from functools import partial
-from typing import Any, Final, cast
+from typing import Any, Final
 
 import msgspec
-from jsonrpcserver import Error, Result, Success, async_dispatch_to_response
-from oslash.either import Left
+
+with warnings.catch_warnings():  # jsonrpcserver 5.0.9 uses importlib.resources' legacy API
+    warnings.simplefilter("ignore", DeprecationWarning)
+    from jsonrpcserver import Error, Result, Success
+    from jsonrpcserver.async_dispatcher import dispatch_request
+    from jsonrpcserver.dispatcher import create_request, to_response, validate_request
+    from jsonrpcserver.sentinels import NOID
+    from oslash.either import Left
 
 from artreg import schemagen
 from artreg.errors import ArtregError
@@ -70,10 +79,6 @@ def _validate(obj: Any) -> Any:
     problem = request_problem(obj)
     if problem is not None:
         raise ValueError(problem[1])
-    return obj
-
-
-def _identity(obj: Any) -> Any:
     return obj
 
 
@@ -139,15 +144,14 @@ class Dispatcher:
             if "id" not in obj:
                 return None
             return _error_reply(errors.artreg_error(obj["method"], self.refusal), obj["id"])
-        reply: Any = await async_dispatch_to_response(
-            obj,
-            self._methods,
-            context=self,
-            deserializer=_identity,
-            validator=_validate,
-            post_process=partial(self._finish, obj),
-        )
-        return cast("dict[str, Any] | None", reply)
+        # jsonrpcserver's pipeline for one request object, without its per-message task
+        checked = validate_request(_validate, obj)
+        if isinstance(checked, Left):
+            return self._finish(obj, checked)
+        request, result = await dispatch_request(self._methods, self, create_request(obj))
+        if request.id is NOID:  # a notification: it ran, nothing goes back
+            return None
+        return self._finish(obj, to_response(request, result))
 
     def _finish(self, obj: Any, response: Any) -> dict[str, Any]:
         """A jsonrpcserver response as a reply, with every error in artreg's shape."""
@@ -184,6 +188,8 @@ class Dispatcher:
             return await ctx.call(spec, args, kwargs)
 
         handler.__name__ = spec.name
+        # jsonrpcserver checks the params against the signature on every call: compute it once
+        handler.__signature__ = inspect.signature(handler)  # type: ignore[attr-defined]
         return handler
 
     async def call(

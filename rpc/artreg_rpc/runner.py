@@ -12,7 +12,7 @@ from artreg_rpc.dispatch import Dispatcher
 from artreg_rpc.registries import RegistryPool
 from artreg_rpc.server import TOKEN_ENV, RpcServer, ServerConfig, parse_origins
 
-__all__ = ["ORIGINS_ENV", "config_from_env", "run", "serve"]
+__all__ = ["ORIGINS_ENV", "config_from_env", "loop_factory", "run", "serve"]
 
 log = logging.getLogger("artreg_rpc")
 
@@ -68,5 +68,17 @@ def run(
     *,
     on_ready: Callable[[RpcServer], None] | None = None,
 ) -> None:
-    """Blocking :func:`serve` on a fresh event loop (``env`` defaults to the process's)."""
-    asyncio.run(serve(config, dict(os.environ if env is None else env), on_ready=on_ready))
+    """Blocking :func:`serve` on a fresh event loop (uvloop's when installed; ``env`` defaults
+    to the process's)."""
+    with asyncio.Runner(loop_factory=loop_factory()) as runner:
+        runner.run(serve(config, dict(os.environ if env is None else env), on_ready=on_ready))
+
+
+def loop_factory() -> Callable[[], asyncio.AbstractEventLoop] | None:
+    """uvloop's event loop when it is installed (it comes with uvicorn[standard]), else None."""
+    try:
+        import uvloop
+    except ImportError:
+        return None
+    factory: Callable[[], asyncio.AbstractEventLoop] = uvloop.new_event_loop
+    return factory

@@ -231,7 +231,11 @@ def profiles(request: pytest.FixtureRequest) -> dict[str, Profile]:
         pinned.update(request.getfixturevalue("fake_azure"))
         return pinned
 
-    return {"local": local, "ecr": ecr, "gar": gar, "acr": acr}
+    def clouds(workdir: Path) -> dict[str, str]:
+        """Every stand-in at once, for pages that show more than one cloud."""
+        return {**ecr(workdir), **gar(workdir), **acr(workdir)}
+
+    return {"local": local, "ecr": ecr, "gar": gar, "acr": acr, "clouds": clouds}
 
 
 def parse_env0(data: bytes) -> dict[str, str]:

@@ -34,7 +34,7 @@ EXECUTED = {"python", "ts", "shell", "json"}
 #: The environment profile of each page (default ``local``): see ``conftest.profiles``.
 PAGE_PROFILES = {
     "providers/ecr.md": "ecr",
-    "concepts/cross-account.md": "ecr",
+    "concepts/cross-account.md": "clouds",
     "getting-started/cli.md": "ecr",
     "providers/gar.md": "gar",
     "providers/acr.md": "acr",

@@ -349,3 +349,25 @@ async def test_credentials_stay_with_the_registry(distribution: RunningRegistry)
             assert await client.read_blob("origin/app", sha256(data)) == data
     assert all(s.headers.get("authorization") == "Bearer registry-only-token" for s in front.seen)
     assert storage.seen and all("authorization" not in s.headers for s in storage.seen)
+
+
+async def test_empty_blob(registry: RunningRegistry) -> None:
+    async with RegistryClient(registry.host) as client:
+        assert await client.upload_blob("empty/app", sha256(b""), b"") is UploadResult.UPLOADED
+        assert await client.head_blob("empty/app", sha256(b"")) == 0
+        assert await client.read_blob("empty/app", sha256(b"")) == b""
+
+
+async def test_head_manifest_without_digest_header(distribution: RunningRegistry) -> None:
+    def after(seen: Seen, response: Response) -> None:
+        if seen.method == "HEAD" and "docker-content-digest" in response.headers:
+            del response.headers["docker-content-digest"]
+
+    image = make_image(b"no digest header")
+    proxy = FaultProxy(distribution.host, after=after)
+    with proxy.running() as host:
+        async with RegistryClient(host) as client:
+            await push_image(client, "nodigest/app", "v1", image)
+            head = await client.head_manifest("nodigest/app", "v1")
+    assert head is not None and head.digest == image.digest
+    assert proxy.count("GET", "/manifests/v1") == 1  # fetched and hashed instead

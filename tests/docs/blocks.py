@@ -54,9 +54,9 @@ class Block:
         return self.not_runnable is None
 
 
-def page_blocks(path: Path) -> list[Block]:
+def page_blocks(path: Path, root: Path = DOCS) -> list[Block]:
     """Every fenced block of one Markdown page, in order."""
-    page = path.relative_to(DOCS).as_posix()
+    page = path.relative_to(root).as_posix()
     lines = path.read_text(encoding="utf-8").splitlines()
     blocks: list[Block] = []
     i = 0

@@ -143,7 +143,8 @@ class Keychain:
                         return decoded
         store = config.get("credsStore")
         if isinstance(store, str) and store:
-            servers = [host]
+            # Docker stores Docker Hub credentials under its v1 index URL.
+            servers = ["https://index.docker.io/v1/" if key == "index.docker.io" else host]
             if isinstance(auths, dict):
                 servers = [str(s) for s in auths if normalize_host(str(s)) == key] or servers
             for server in servers:

@@ -63,3 +63,34 @@ def serve(
     except OSError as exc:
         sys.stderr.write(f"error: cannot listen on {host}:{port}: {exc.strerror or exc}\n")
         raise typer.Exit(ExitCode.USAGE) from None
+
+
+@registry_app.command("gc")
+def gc(
+    data_dir: Annotated[
+        Path, typer.Option("--data-dir", help="The registry's data directory.")
+    ] = Path(".artreg-data"),
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="Only list what would be removed.")
+    ] = False,
+) -> None:
+    """Delete blobs no repository refers to any more (after deletes). Run it while the
+    registry is stopped: it refuses to touch a data directory a server holds."""
+    from artreg.localregistry import FilesystemStore, RegistryConfigError
+
+    if not (data_dir / "blobs").is_dir():
+        sys.stderr.write(f"error: {data_dir} is not a registry data directory\n")
+        raise typer.Exit(ExitCode.USAGE)
+    try:
+        store = FilesystemStore(data_dir)
+    except RegistryConfigError as exc:
+        sys.stderr.write(f"error: {exc}\n")
+        raise typer.Exit(ExitCode.USAGE) from None
+    try:
+        report = store.collect_garbage(dry_run=dry_run)
+    finally:
+        store.close()
+    for digest in report.removed:
+        sys.stdout.write(f"{'would remove' if dry_run else 'removed'} {digest}\n")
+    verb = "would free" if dry_run else "freed"
+    sys.stdout.write(f"{len(report.removed)} blob(s), {verb} {report.freed_bytes} bytes\n")

@@ -12,7 +12,7 @@ from __future__ import annotations
 from .app import RegistryApp, create_app
 from .auth import AuthConfigError, Authenticator, load_htpasswd
 from .config import RegistryConfig, RegistryConfigError, is_loopback
-from .fsstore import FilesystemStore, StoreLocked
+from .fsstore import FilesystemStore, GarbageReport, StoreLocked
 from .memstore import MemoryStore
 from .server import ThreadedRegistry, serve, serve_in_thread, start_in_thread
 from .store import Store
@@ -21,6 +21,7 @@ __all__ = [
     "AuthConfigError",
     "Authenticator",
     "FilesystemStore",
+    "GarbageReport",
     "MemoryStore",
     "RegistryApp",
     "RegistryConfig",

@@ -27,6 +27,7 @@ import shutil
 import threading
 import time
 import uuid as uuidlib
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Final
 
@@ -161,6 +162,14 @@ class _FileUpload(UploadSession):
             self._fd = None
 
 
+@dataclass(slots=True)
+class GarbageReport:
+    """What :meth:`FilesystemStore.collect_garbage` removed."""
+
+    removed: list[str] = field(default_factory=list)
+    freed_bytes: int = 0
+
+
 class StoreLocked(RegistryConfigError):
     """Another process holds the data directory."""
 
@@ -255,6 +264,34 @@ class FilesystemStore(Store):
             if not (entry / "data").is_file() or not (entry / "repository").is_file():
                 problems.append(f"upload {entry.name} is incomplete")
         return problems
+
+    def collect_garbage(self, *, dry_run: bool = False) -> GarbageReport:
+        """Delete blobs no repository links any more (as a layer or a manifest) and return what
+        was (or, with ``dry_run``, would be) removed. Needs the exclusive lock, so it never
+        runs under a live server; upload sessions are not touched."""
+        if self._lock_fd is None:
+            raise StoreLocked("garbage collection needs the store opened exclusively")
+        live: set[tuple[str, str]] = set()
+        for name in self.repositories():
+            base = self._repos / name
+            for link in (base / "_layers").glob("*/*"):
+                live.add((link.parent.name, link.name))
+            for rev in (base / "_manifests" / "revisions").glob("*/*"):
+                live.add((rev.parent.name, rev.name))
+        report = GarbageReport()
+        for path in sorted(p for p in self._blobs.glob("*/*/*") if p.is_file()):
+            algorithm, name = path.parent.parent.name, path.name
+            if (algorithm, name) in live:
+                continue
+            report.removed.append(f"{algorithm}:{name}")
+            report.freed_bytes += path.stat().st_size
+            if not dry_run:
+                self._remove(path)
+        if not dry_run:
+            for directory in sorted(self._blobs.glob("*/*"), reverse=True):
+                with contextlib.suppress(OSError):
+                    directory.rmdir()  # only succeeds when empty
+        return report
 
     def blob_exists(self, digest: Digest) -> bool:
         """True when the blob's content is stored (in any repository)."""

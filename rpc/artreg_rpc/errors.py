@@ -106,13 +106,29 @@ def invalid_params(method: str, exc: msgspec.ValidationError | None, details: st
     return RpcError(INVALID_PARAMS, "Invalid params", err.to_dict())
 
 
+def _sanitize_sources(data: dict[str, Any]) -> dict[str, Any]:
+    """``data`` with every internal entry of its ``source`` chain reduced to code and flags."""
+    source = data.get("source")
+    if not isinstance(source, dict):
+        return data
+    if source.get("internal"):
+        stub = {k: source[k] for k in ("code", "retryable", "internal") if k in source}
+        return {**data, "source": {**stub, "message": "Internal error"}}
+    return {**data, "source": _sanitize_sources(source)}
+
+
 def artreg_error(method: str, exc: ArtregError) -> RpcError:
-    """-32000 with the error's data; internal kinds are sanitised and logged in full."""
+    """-32000 with the error's data. Internal kinds are sanitised (so are internal causes in the
+    ``source`` chain of a public error) and logged in full."""
     if exc.internal:
         log.error("%s failed with an internal error", method, exc_info=exc)
         data = exc.sanitized()
         return RpcError(ARTREG_ERROR, str(data["message"]), data)
-    return RpcError(ARTREG_ERROR, exc.message, exc.to_dict())
+    data = exc.to_dict()
+    public = _sanitize_sources(data)
+    if public is not data and log.isEnabledFor(logging.DEBUG):
+        log.debug("%s failed: %s", method, exc, exc_info=exc)
+    return RpcError(ARTREG_ERROR, exc.message, public)
 
 
 def internal_error(method: str, exc: BaseException) -> RpcError:

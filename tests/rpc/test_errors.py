@@ -90,3 +90,24 @@ async def test_unexpected_exception_is_sanitised(
     assert SECRET not in json.dumps(reply)
     assert "RuntimeError" not in json.dumps(reply)
     assert any(r.exc_info and SECRET in str(r.exc_info[1]) for r in caplog.records)
+
+
+async def test_internal_causes_of_a_public_error_are_sanitised(sidecar: RpcServer) -> None:
+    """A public error keeps its own message and context; an internal cause in its source chain
+    shows only its code and flags (the registry's raw reply stays in the server log)."""
+    async with rpc_client(sidecar.url) as rpc:
+        with pytest.raises(RpcFailure) as failure:
+            await rpc.call("getRepository", bindingName="artifacts", repoId="artifacts/absent")
+    data = failure.value.data
+    assert data["code"] == "RESOURCE_NOT_FOUND"
+    chain = []
+    node = data
+    while node is not None:
+        chain.append(node)
+        node = node.get("source")
+    assert len(chain) >= 2
+    for entry in chain:
+        if entry["internal"]:
+            assert entry["message"] == "Internal error"
+            assert "context" not in entry and "source" not in entry
+    assert "MANIFEST_UNKNOWN" not in json.dumps(data)

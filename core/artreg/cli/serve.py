@@ -196,8 +196,8 @@ def serve(
         typer.Option(
             "--data-dir",
             envvar="ARTREG_DATA_DIR",
-            help="Where the embedded registry keeps blobs and manifests "
-            "[default: $XDG_DATA_HOME/artreg].",
+            help="Where the embedded registry keeps blobs and manifests. "
+            "Default: $XDG_DATA_HOME/artreg, else ~/.local/share/artreg.",
             show_default=False,
         ),
     ] = None,
@@ -207,13 +207,20 @@ def serve(
 ) -> None:
     """Run artreg: the embedded OCI registry and the JSON-RPC sidecar in one process.
 
-    With no binding in the environment, the sidecar serves a `local` binding named `artifacts`
-    backed by the embedded registry. Prints `artreg: rpc=ws://HOST:PORT registry=HOST:PORT`,
-    then the RPC URL, the registry address and the binding JSON.
+    With no ALIEN_{NAME}_BINDING in the environment, the sidecar serves a `local` binding named
+    `artifacts` backed by the embedded registry.
+
+    Once listening it prints `artreg: rpc=ws://HOST:PORT registry=HOST:PORT` (one line, for
+    scripts), then the RPC URL, the registry address and the binding JSON. SIGTERM or Ctrl-C
+    finishes the calls in flight and exits 0.
     """
     _setup_logging(log_level)
     directory = (data_dir or _default_data_dir()).expanduser().resolve()
-    directory.mkdir(parents=True, exist_ok=True)
+    try:
+        directory.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        sys.stderr.write(f"error: cannot use --data-dir {directory}: {exc.strerror or exc}\n")
+        raise typer.Exit(ExitCode.USAGE) from None
     env = dict(os.environ)
     from artreg.localregistry import RegistryConfigError, start_in_thread
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
@@ -371,3 +372,15 @@ async def test_head_manifest_without_digest_header(distribution: RunningRegistry
             head = await client.head_manifest("nodigest/app", "v1")
     assert head is not None and head.digest == image.digest
     assert proxy.count("GET", "/manifests/v1") == 1  # fetched and hashed instead
+
+
+async def test_upload_one_shot_stream_of_unknown_size(registry: RunningRegistry) -> None:
+    data = os.urandom(1_500_000)
+
+    async def stream() -> AsyncIterator[bytes]:
+        for start in range(0, len(data), 100_000):
+            yield data[start : start + 100_000]
+
+    async with RegistryClient(registry.host) as client:
+        assert await client.upload_blob("stream/app", sha256(data), stream()) is UploadResult.UPLOADED
+        assert await client.read_blob("stream/app", sha256(data)) == data

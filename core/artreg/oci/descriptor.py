@@ -40,6 +40,7 @@ class Descriptor:
             not isinstance(media, str)
             or not isinstance(digest, str)
             or not isinstance(size, int)
+            or isinstance(size, bool)
             or size < 0
         ):
             raise InvalidInput(

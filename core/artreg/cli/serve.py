@@ -136,8 +136,10 @@ def rpc_serve(
     shutdown_timeout: ShutdownTimeoutOption = 10.0,
     log_level: LogLevelOption = "info",
 ) -> None:
-    """Run the JSON-RPC sidecar alone, serving the bindings in the environment
-    (ALIEN_{NAME}_BINDING). Prints `artreg: rpc=ws://HOST:PORT` once listening."""
+    """Run the JSON-RPC sidecar alone, serving the bindings in the environment (ALIEN_{NAME}_BINDING).
+
+    Prints `artreg: rpc=ws://HOST:PORT` once listening. SIGTERM or Ctrl-C finishes the calls in flight and exits 0.
+    """
     _setup_logging(log_level)
     env = dict(os.environ)
     names = sorted(bindings_from_env(env))
@@ -207,12 +209,9 @@ def serve(
 ) -> None:
     """Run artreg: the embedded OCI registry and the JSON-RPC sidecar in one process.
 
-    With no ALIEN_{NAME}_BINDING in the environment, the sidecar serves a `local` binding named
-    `artifacts` backed by the embedded registry.
+    With no ALIEN_{NAME}_BINDING in the environment, the sidecar serves a `local` binding named `artifacts` backed by the embedded registry.
 
-    Once listening it prints `artreg: rpc=ws://HOST:PORT registry=HOST:PORT` (one line, for
-    scripts), then the RPC URL, the registry address and the binding JSON. SIGTERM or Ctrl-C
-    finishes the calls in flight and exits 0.
+    Once listening it prints `artreg: rpc=ws://HOST:PORT registry=HOST:PORT` (one line, for scripts), then the RPC URL, the registry address and the binding JSON. SIGTERM or Ctrl-C finishes the calls in flight and exits 0.
     """
     _setup_logging(log_level)
     directory = (data_dir or _default_data_dir()).expanduser().resolve()

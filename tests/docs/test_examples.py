@@ -19,10 +19,15 @@ import subprocess
 import sys
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
+import msgspec
 import pytest
 
+from artreg import types
 from artreg.binding import binding_name_from_env_var, parse_binding
+from artreg.errors import ArtregError
+from artreg.rpcspec import method_by_name
 from tests.docs.blocks import DOCS, REPO, Block, all_blocks, page_blocks
 from tests.docs.conftest import Profile, ServeInfo, base_env, binding_exports, parse_env0
 from tests.peers import IN_CI, require_binary
@@ -146,6 +151,49 @@ def compiled_ts(tmp_path_factory: pytest.TempPathFactory) -> CompiledTs:
     return CompiledTs(root / "out")
 
 
+# -- documented JSON is checked against the wire types ------------------------------------------
+
+
+def check_wire_json(data: Any) -> str | None:
+    """Decode JSON that has the shape of a binding, a wire type or a JSON-RPC message into its
+    type (raising when it does not fit); the name of what it was, or None for other JSON."""
+    if not isinstance(data, dict):
+        return None
+    if "service" in data:
+        parse_binding("docs", json.dumps(data))
+        return "binding"
+    if data.get("type") in ("aws", "gcp") or data.get("platform") in ("aws", "gcp"):
+        types.convert(data, types.CrossAccountAccess)
+        return "CrossAccountAccess"
+    if "authMethod" in data:
+        types.convert(data, types.ArtifactRegistryCredentials)
+        return "ArtifactRegistryCredentials"
+    if "code" in data and "retryable" in data:
+        types.convert(data, types.ErrorData)
+        return "ErrorData"
+    if data.get("jsonrpc") == "2.0":
+        method = method_by_name(str(data.get("method", "")))
+        if method is not None:
+            types.convert(data.get("params", {}), method.params)
+        elif "result" in data and set(data["result"]) == {"name", "uri", "createdAt"}:
+            types.convert(data["result"], types.RepositoryResponse)
+        return "JSON-RPC"
+    return None
+
+
+def test_wire_json_check_refuses_what_does_not_fit() -> None:
+    assert check_wire_json({"service": "local", "registryUrl": "h:1", "dataDir": None})
+    with pytest.raises(ArtregError):
+        check_wire_json({"service": "local", "registryUrl": "h:1"})  # dataDir is required
+    with pytest.raises(msgspec.ValidationError):
+        check_wire_json({"type": "aws", "accountIds": []})
+    with pytest.raises(msgspec.ValidationError):
+        check_wire_json(
+            {"jsonrpc": "2.0", "id": 1, "method": "artifactRegistry.getRepository", "params": {}}
+        )
+    assert check_wire_json({"credHelpers": {}}) is None
+
+
 # -- running one page ----------------------------------------------------------------------------
 
 
@@ -178,9 +226,13 @@ class PageRun:
 
     def json(self, block: Block) -> None:
         try:
-            json.loads(block.code)
+            data = json.loads(block.code)
         except json.JSONDecodeError as exc:
             _fail(block, f"invalid JSON: {exc}")
+        try:
+            check_wire_json(data)
+        except (msgspec.ValidationError, ArtregError) as exc:
+            _fail(block, f"JSON does not fit the wire type it shows: {exc}")
 
     def shell(self, block: Block) -> None:
         for name, value in binding_exports(block.code).items():

@@ -9,6 +9,7 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
+import httpx
 import pytest
 
 from tests.localregistry.client import OCI_INDEX, OCI_MANIFEST, SpecClient, codes, sha256
@@ -318,3 +319,27 @@ def test_unsupported_methods(reg: SpecClient) -> None:
     assert codes(reg.http.get("/v2/ns/app/tags/list", params={"n": "x"})) == [
         "PAGINATION_NUMBER_INVALID"
     ]
+
+
+def test_error_on_a_large_body_answers_without_reading_it_all(reg: SpecClient) -> None:
+    """A refused 64 MiB PATCH (unknown session) is answered promptly and the connection closed,
+    instead of the server swallowing the whole body first."""
+    sent = 0
+
+    def body() -> Iterator[bytes]:
+        nonlocal sent
+        chunk = b"\0" * (1 << 20)
+        for _ in range(64):
+            sent += len(chunk)
+            yield chunk
+
+    try:
+        r = reg.http.patch(
+            "/v2/ns/app/blobs/uploads/00000000-0000-4000-8000-000000000000", content=body()
+        )
+        assert r.status_code == 404
+        assert codes(r) == ["BLOB_UPLOAD_UNKNOWN"]
+    except httpx.TransportError:
+        pass  # the server may close while the client is still sending: also a refusal
+    assert sent < 64 << 20
+    assert reg.http.get("/v2/").status_code == 200  # the client recovers on a new connection

@@ -38,6 +38,8 @@ log = logging.getLogger("artreg.localregistry")
 #: Size of the buffers written to and read from disk.
 IO_CHUNK: Final = 1 << 20
 DEFAULT_CATALOG_PAGE: Final = 1000
+#: Past this much unread request body, an error reply closes the connection instead.
+MAX_DRAIN: Final = 4 << 20
 
 _ROUTES: Final = [
     ("tags", re.compile(r"^/v2/(?P<name>.+)/tags/list$")),
@@ -182,16 +184,23 @@ class RegistryApp:
     async def _send_error(self, req: Request, exc: RegistryHTTPError) -> None:
         if req.status:  # headers already sent; nothing more can be said
             return
+        headers = list(exc.headers)
         try:
-            await self._drain(req)
+            if not await self._drain(req):
+                headers.append(("connection", "close"))
         except ClientDisconnected:
             return
-        await self._json(req, exc.status, exc.body(), exc.headers)
+        await self._json(req, exc.status, exc.body(), headers)
 
-    async def _drain(self, req: Request) -> None:
-        """Read and drop what is left of the request body so the connection stays usable."""
+    async def _drain(self, req: Request, limit: int = MAX_DRAIN) -> bool:
+        """Read and drop up to ``limit`` bytes of what is left of the request body, so the
+        connection stays usable; False when more is left (the connection is then closed)."""
+        dropped = 0
         while not req.body_done:
-            await req.recv()
+            if dropped > limit:
+                return False
+            dropped += len((await req.recv()).get("body", b""))
+        return True
 
     # -- dispatch --------------------------------------------------------------------------
 

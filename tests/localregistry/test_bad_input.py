@@ -343,3 +343,13 @@ def test_error_on_a_large_body_answers_without_reading_it_all(reg: SpecClient) -
         pass  # the server may close while the client is still sending: also a refusal
     assert sent < 64 << 20
     assert reg.http.get("/v2/").status_code == 200  # the client recovers on a new connection
+
+
+def test_request_paths_cannot_forge_log_lines(
+    reg: SpecClient, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level("INFO", logger="artreg.localregistry")
+    raw_request(reg, b"GET /v2/ns/x%0Afake-line/tags/list HTTP/1.1\r\nHost: x\r\n\r\n")
+    lines = [r.getMessage() for r in caplog.records if "fake-line" in r.getMessage()]
+    assert lines and all("\n" not in line for line in lines)
+    assert "\\x0a" in lines[0]

@@ -136,7 +136,7 @@ class RegistryApp:
                 '%s "%s %s" %d %d %.1fms',
                 client[0] if client else "-",
                 req.method,
-                req.path,
+                _printable(req.path),
                 req.status,
                 req.sent,
                 (time.perf_counter() - started) * 1000,
@@ -659,6 +659,13 @@ class RegistryApp:
             headers.append(("oci-filters-applied", "artifactType"))
         index = {"schemaVersion": 2, "mediaType": OCI_INDEX, "manifests": entries}
         await self._json(req, 200, index, headers, content_type=OCI_INDEX)
+
+
+def _printable(text: str) -> str:
+    """``text`` with control characters escaped, so a request cannot forge log lines."""
+    if text.isprintable():
+        return text
+    return "".join(c if c.isprintable() else f"\\x{ord(c):02x}" for c in text)
 
 
 def _parse_range(value: str | None, size: int) -> tuple[int, int] | str | None:

@@ -14,6 +14,7 @@ import asyncio
 import inspect
 import json
 import logging
+import time
 import warnings
 from collections.abc import Callable, Mapping
 from typing import Any, Final
@@ -200,17 +201,27 @@ class Dispatcher:
             params = decode_params(spec, args, kwargs)
         except BadParams as exc:
             return _failure(exc.error)
+        started = time.perf_counter()
         try:
             registry = await self.registries.get(params.binding_name)
             result = await invoke(spec, registry, params)
         except ArtregError as exc:
+            _log_call(spec, params, started, exc.code)
             return _failure(errors.artreg_error(spec.rpc_name, exc))
         except Exception as exc:
+            _log_call(spec, params, started, type(exc).__name__)
             return _failure(errors.internal_error(spec.rpc_name, exc))
+        _log_call(spec, params, started, "ok")
         return Success(result)
 
     async def aclose(self) -> None:
         await self.registries.aclose()
+
+
+def _log_call(spec: RpcMethod, params: Any, started: float, outcome: str) -> None:
+    if log.isEnabledFor(logging.DEBUG):
+        elapsed = (time.perf_counter() - started) * 1000
+        log.debug("%s [%s] %s in %.1f ms", spec.rpc_name, params.binding_name, outcome, elapsed)
 
 
 def _failure(error: RpcError) -> Result:

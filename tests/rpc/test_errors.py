@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import Mapping
+from typing import Any
 
 import pytest
 
@@ -101,7 +102,7 @@ async def test_internal_causes_of_a_public_error_are_sanitised(sidecar: RpcServe
     data = failure.value.data
     assert data["code"] == "RESOURCE_NOT_FOUND"
     chain = []
-    node = data
+    node: dict[str, Any] | None = data
     while node is not None:
         chain.append(node)
         node = node.get("source")

@@ -142,3 +142,27 @@ async def test_shutdown_is_bounded(rpc_env: dict[str, str]) -> None:
         await server.shutdown(timeout=0.1)  # gives up on the call and closes
         with pytest.raises((ConnectionClosed, ConnectionError)):
             await slow
+
+
+async def test_a_peer_that_stops_answering_pings_is_dropped(rpc_env: dict[str, str]) -> None:
+    """Keepalive: a client that completes the handshake and then never answers a ping (here a
+    raw socket) is disconnected after ping_interval + ping_timeout; answering clients stay."""
+    server = await start_sidecar(rpc_env, ping_interval=0.2, ping_timeout=0.3)
+    try:
+        reader, writer = await asyncio.open_connection("127.0.0.1", server.port)
+        writer.write(
+            b"GET / HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+            b"Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n"
+        )
+        await writer.drain()
+        assert (await reader.readline()).startswith(b"HTTP/1.1 101")
+        async with rpc_client(server.url) as rpc:  # a live client: its pings get answered
+            seen = b""
+            async with asyncio.timeout(10):
+                while chunk := await reader.read(4096):  # pings, then a close frame, then EOF
+                    seen += chunk
+            assert b"\x89" in seen  # at least one ping frame (opcode 0x9) arrived
+            assert await rpc.call("upstreamRepositoryPrefix", bindingName=BINDING)
+        writer.close()
+    finally:
+        await server.shutdown(timeout=2)

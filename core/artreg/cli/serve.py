@@ -24,7 +24,7 @@ import typer
 
 from artreg.binding import binding_env_var_name, bindings_from_env
 from artreg.cli import app
-from artreg.cli.errors import ExitCode
+from artreg.cli.errors import ExitCode, redact, register_secret
 
 __all__ = ["DEFAULT_REGISTRY_PORT", "DEFAULT_RPC_PORT", "ready_line"]
 
@@ -63,6 +63,15 @@ ShutdownTimeoutOption = Annotated[
         help="On SIGTERM, seconds to wait for calls in flight before cancelling them.",
     ),
 ]
+MaxInFlightOption = Annotated[
+    int,
+    typer.Option(
+        "--max-in-flight",
+        min=1,
+        help="Calls running at once per connection; beyond that the server reads no further "
+        "messages from it until one finishes.",
+    ),
+]
 LogLevelOption = Annotated[
     str,
     typer.Option("--log-level", envvar="ARTREG_LOG_LEVEL", help="debug, info, warning or error."),
@@ -75,13 +84,20 @@ def ready_line(rpc_url: str, registry: str | None = None) -> str:
     return f"{line} registry={registry}" if registry else line
 
 
+class _RedactingFormatter(logging.Formatter):
+    """Log lines (tracebacks included) without secrets this process knows or credential-shaped
+    text, the same redaction the other commands apply to what they print."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        return redact(super().format(record))
+
+
 def _setup_logging(level: str) -> None:
     numeric = getattr(logging, level.upper(), logging.INFO)
-    logging.basicConfig(
-        level=numeric,
-        stream=sys.stderr,
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-    )
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(_RedactingFormatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    logging.basicConfig(level=numeric, handlers=[handler])
+    register_secret(os.environ.get("ARTREG_RPC_TOKEN"))
     if numeric > logging.DEBUG:  # one line per HTTP request or connection is debug detail
         for noisy in ("httpx", "httpcore", "websockets.server"):
             logging.getLogger(noisy).setLevel(logging.WARNING)
@@ -98,6 +114,7 @@ def _run_sidecar(
     port: int,
     env: dict[str, str],
     max_message_size: int,
+    max_in_flight: int,
     shutdown_timeout: float,
     on_ready: Callable[[str], None],
 ) -> None:
@@ -109,6 +126,7 @@ def _run_sidecar(
         host=host,
         port=port,
         max_message_size=max_message_size,
+        max_in_flight=max_in_flight,
         shutdown_timeout=shutdown_timeout,
     )
     try:
@@ -133,6 +151,7 @@ def rpc_serve(
         ),
     ] = DEFAULT_RPC_PORT,
     max_message_size: MaxMessageOption = 1 << 20,
+    max_in_flight: MaxInFlightOption = 1024,
     shutdown_timeout: ShutdownTimeoutOption = 10.0,
     log_level: LogLevelOption = "info",
 ) -> None:
@@ -158,6 +177,7 @@ def rpc_serve(
         port=port,
         env=env,
         max_message_size=max_message_size,
+        max_in_flight=max_in_flight,
         shutdown_timeout=shutdown_timeout,
         on_ready=ready,
     )
@@ -204,6 +224,7 @@ def serve(
         ),
     ] = None,
     max_message_size: MaxMessageOption = 1 << 20,
+    max_in_flight: MaxInFlightOption = 1024,
     shutdown_timeout: ShutdownTimeoutOption = 10.0,
     log_level: LogLevelOption = "info",
 ) -> None:
@@ -252,6 +273,7 @@ def serve(
             port=rpc_port,
             env=env,
             max_message_size=max_message_size,
+            max_in_flight=max_in_flight,
             shutdown_timeout=shutdown_timeout,
             on_ready=ready,
         )

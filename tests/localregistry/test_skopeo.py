@@ -79,3 +79,22 @@ def test_platform_selection_from_index(
     dst = tmp_path / "dst"
     skopeo("--override-arch", arch, "copy", "--src-tls-verify=false", ref, f"oci:{dst}:one")
     assert read_tagged(dst, "one")["digest"] == arm.digest
+
+
+def test_docker_schema2_round_trip(any_registry: RunningRegistry, tmp_path: Path) -> None:
+    """skopeo converts to Docker schema 2 on the way in; the registry keeps that format."""
+    src = Layout(tmp_path / "src")
+    src.tag(src.image({"docker.txt": b"schema 2\n"}), "v1")
+    ref = f"docker://{any_registry.host}/ns/docker:v1"
+    skopeo("copy", "--format", "v2s2", "--dest-tls-verify=false", f"oci:{src.root}:v1", ref)
+    raw = json.loads(skopeo("inspect", "--raw", "--tls-verify=false", ref))
+    assert raw["mediaType"] == "application/vnd.docker.distribution.manifest.v2+json"
+    r = httpx.get(
+        f"{any_registry.url}/v2/ns/docker/manifests/v1",
+        headers={"Accept": raw["mediaType"]},
+    )
+    assert r.headers["content-type"] == raw["mediaType"]
+    dst = tmp_path / "dst"
+    skopeo("copy", "--src-tls-verify=false", ref, f"dir:{dst}")
+    layer = raw["layers"][0]["digest"].split(":")[1]
+    assert (dst / layer).read_bytes() == blob_bytes(src.root, raw["layers"][0]["digest"])

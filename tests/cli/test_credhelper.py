@@ -17,7 +17,7 @@ import pytest
 from artreg import credhelper
 from artreg.credhelper import CredentialCache, normalize_host
 from artreg.localregistry import Authenticator
-from tests.cli.conftest import Cli
+from tests.cli.conftest import ACR_SECRET, Cli
 from tests.cli.layouts import build_layout
 from tests.fakes.moto_server import ACCOUNT_ID, MotoServer
 from tests.peers import require_binary
@@ -236,43 +236,6 @@ def test_skopeo_pulls_through_the_helper_with_ecr_credentials(
 
 
 # -- ACR: bearer tokens as Docker identity tokens ---------------------------------------------------
-
-ACR_TENANT = "00000000-0000-4000-8000-00000000a11e"
-ACR_CLIENT = "11111111-1111-4111-8111-111111111111"
-ACR_SECRET = "client-secret-value-not-to-leak"
-
-
-@pytest.fixture
-def acr_env(tmp_path: Path) -> Iterator[tuple[dict[str, str], Any]]:
-    from tests.fakes.azure import FakeAcr, FakeAzureAd
-    from tests.fakes.tls import LoopbackServer, make_certificate
-
-    cert = make_certificate(tmp_path / "tls")
-    aad = FakeAzureAd(tenant_id=ACR_TENANT, client_id=ACR_CLIENT, client_secret=ACR_SECRET)
-    with LoopbackServer(aad.app, tls=cert) as aad_server:
-        aad.base_url = aad_server.base_url
-        fake = FakeAcr(registry_name="registrytest", aad=aad)
-        with LoopbackServer(fake.app, tls=cert) as acr_server:
-            fake.base_url = acr_server.base_url
-            env = {
-                "AZURE_TENANT_ID": ACR_TENANT,
-                "AZURE_CLIENT_ID": ACR_CLIENT,
-                "AZURE_CLIENT_SECRET": ACR_SECRET,
-                "AZURE_AUTHORITY_HOST": aad.base_url,
-                "ARTREG_AZURE_CA_BUNDLE": str(cert.ca_file),
-                "ARTREG_ACR_LOGIN_SERVER": fake.base_url,
-                "ALIEN_ACR_BINDING": json.dumps(
-                    {
-                        "service": "acr",
-                        "registryName": "registrytest",
-                        "resourceGroupName": "rg",
-                        "repositoryPrefix": "team",
-                    }
-                ),
-            }
-            yield env, fake
-        assert fake.violations == []
-    assert aad.violations == []
 
 
 def test_acr_binding_answers_an_identity_token(

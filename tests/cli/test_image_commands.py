@@ -10,6 +10,7 @@ import json
 import subprocess
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import bcrypt
 import pytest
@@ -196,3 +197,40 @@ def test_ctrl_c_exits_130(cli: Cli) -> None:
         conn.close()
     assert proc.returncode == 130, stderr
     assert stderr.strip() == "error: interrupted"
+
+
+def test_acr_binding_reads_through_its_login_server(
+    cli: Cli, acr_env: tuple[dict[str, str], Any]
+) -> None:
+    env, fake = acr_env
+    cli.env.update(env)
+    manifest = json.dumps(
+        {
+            "schemaVersion": 2,
+            "mediaType": "application/vnd.oci.image.manifest.v1+json",
+            "config": {
+                "mediaType": "application/vnd.oci.image.config.v1+json",
+                "digest": fake.put_blob("team/app", b"{}"),
+                "size": 2,
+            },
+            "layers": [],
+        }
+    ).encode()
+    digest = fake.put_manifest(
+        "team/app", "v1", manifest, "application/vnd.oci.image.manifest.v1+json"
+    )
+    # the reference names the registry's public host; the binding's login server answers, with
+    # an ACR access token scoped to the repository (the fake's certificate is private: --insecure)
+    ref = "registrytest.azurecr.io/team/app:v1"
+    got = cli.artreg("manifest", "get", ref, "--insecure")
+    assert got.code == 0, got.stderr
+    assert got.json()["digest"] == digest
+    head = cli.artreg(
+        "blob",
+        "head",
+        f"registrytest.azurecr.io/team/app@{got.json()['manifest']['config']['digest']}",
+        "--insecure",
+    )
+    assert head.code == 0, head.stderr
+    assert head.json()["size"] == 2
+    assert any(form.get("scope") == "repository:team/app:pull" for form in fake.token_forms)

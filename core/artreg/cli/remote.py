@@ -11,12 +11,15 @@ Credentials for a host come from, in order:
    ``credHelpers``, ``auths``, ``credsStore``), through :class:`artreg.oci.keychain.Keychain`;
 3. anonymous.
 
-Plain HTTP is used for loopback hosts, for a binding whose endpoint says ``http://``, and with
-``--insecure``.
+A host served by a binding is reached at the binding's registry data endpoint (the same as its
+``registry_endpoint()`` unless the provider's configuration overrides it, e.g.
+``ARTREG_ACR_LOGIN_SERVER``), with that endpoint's scheme. Plain HTTP is used for loopback
+hosts, for such ``http://`` endpoints, and with ``--insecure`` (which also skips TLS checks).
 """
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import os
 from collections.abc import AsyncIterator, Iterable, Mapping
@@ -33,16 +36,22 @@ from artreg.oci.keychain import Keychain
 from artreg.registry import ArtifactRegistry
 from artreg.types import ArtifactRegistryCredentials, ArtifactRegistryPermissions
 
-__all__ = ["Credentials", "open_client", "open_images", "resolve_credentials"]
+__all__ = [
+    "Credentials",
+    "RoutedImageRegistry",
+    "open_client",
+    "open_images",
+    "resolve_credentials",
+]
 
 
 @dataclass
 class Credentials:
-    """The keychain for a set of hosts, the hosts to reach over plain HTTP, the binding each
-    host's credentials come from, and the registries to close afterwards."""
+    """The keychain for a set of hosts, the base URL of each host a binding serves, the binding
+    each host's credentials come from, and the registries to close afterwards."""
 
     keychain: Keychain
-    insecure_hosts: set[str] = field(default_factory=set)
+    routes: dict[str, str] = field(default_factory=dict)
     sources: dict[str, str] = field(default_factory=dict)
     registries: list[ArtifactRegistry] = field(default_factory=list)
 
@@ -74,6 +83,59 @@ def _provider(registry: ArtifactRegistry) -> CredentialsProvider:
     return provide
 
 
+def _data_endpoint(registry: ArtifactRegistry, endpoint: str) -> str:
+    """Where the provider itself reaches the registry API (an override, else the endpoint)."""
+    method = getattr(registry, "registry_data_endpoint", None)
+    if callable(method):
+        with contextlib.suppress(Exception):
+            value = method()
+            if isinstance(value, str) and value:
+                return value
+    return endpoint
+
+
+class RoutedImageRegistry(ImageRegistry):
+    """An :class:`ImageRegistry` that reaches some hosts at another base URL (a binding's data
+    endpoint), keeping the host's name for credentials."""
+
+    def __init__(
+        self,
+        keychain: Keychain,
+        routes: Mapping[str, str],
+        *,
+        insecure: bool = False,
+        max_connections: int = 32,
+    ) -> None:
+        super().__init__(keychain, insecure=insecure, max_connections=max_connections)
+        self._routes = dict(routes)
+        self._routed: dict[str, RegistryClient] = {}
+        self._route_lock = asyncio.Lock()
+        self._route_insecure = insecure
+        self._route_connections = max_connections
+
+    async def client(self, host: str) -> RegistryClient:
+        base = self._routes.get(host)
+        if base is None:
+            return await super().client(host)
+        async with self._route_lock:
+            client = self._routed.get(host)
+            if client is None:
+                client = RegistryClient(
+                    base,
+                    credentials=await self.keychain.resolve(host),
+                    insecure=self._route_insecure,
+                    max_connections=self._route_connections,
+                )
+                self._routed[host] = client
+            return client
+
+    async def aclose(self) -> None:
+        routed, self._routed = list(self._routed.values()), {}
+        for client in routed:
+            await client.aclose()
+        await super().aclose()
+
+
 def resolve_credentials(
     hosts: Iterable[str], binding: str | None, env: Mapping[str, str] | None = None
 ) -> Credentials:
@@ -103,8 +165,7 @@ def resolve_credentials(
                 result.keychain.add(host, _provider(registry))
                 result.sources[host] = f"binding {name}"
                 result.registries.append(registry)
-                if endpoint.startswith("http://"):
-                    result.insecure_hosts.add(host)
+                result.routes[host] = _data_endpoint(registry, endpoint)
                 break
     return result
 
@@ -117,9 +178,9 @@ async def open_client(
     creds = resolve_credentials([host], binding)
     try:
         client = RegistryClient(
-            host,
+            creds.routes.get(host, host),
             credentials=await creds.keychain.resolve(host),
-            insecure=insecure or host in creds.insecure_hosts,
+            insecure=insecure,
         )
         async with client:
             yield client
@@ -133,10 +194,10 @@ async def open_images(
 ) -> AsyncIterator[ImageRegistry]:
     """An :class:`ImageRegistry` reading and writing images on ``hosts``."""
     creds = resolve_credentials(hosts, binding)
-    images = ImageRegistry(
+    images = RoutedImageRegistry(
         creds.keychain,
+        creds.routes,
         insecure=insecure,
-        insecure_hosts=creds.insecure_hosts,
         max_connections=max(8, 2 * jobs),
     )
     try:

@@ -382,5 +382,26 @@ async def test_upload_one_shot_stream_of_unknown_size(registry: RunningRegistry)
             yield data[start : start + 100_000]
 
     async with RegistryClient(registry.host) as client:
-        assert await client.upload_blob("stream/app", sha256(data), stream()) is UploadResult.UPLOADED
+        assert (
+            await client.upload_blob("stream/app", sha256(data), stream()) is UploadResult.UPLOADED
+        )
         assert await client.read_blob("stream/app", sha256(data)) == data
+
+
+async def test_failed_single_put_falls_back_to_chunks(distribution: RunningRegistry) -> None:
+    """A registry that fails a large single PUT gets the blob in chunks; the failed upload
+    session is cancelled."""
+
+    def rule(seen: Seen, count: int) -> Response | None:
+        if seen.method == "PUT" and "/blobs/uploads/" in seen.path and seen.body_size > 100_000:
+            return Response(b"too big for me", status_code=500)
+        return None
+
+    data = os.urandom(300_000)
+    proxy = FaultProxy(distribution.host, rule)
+    with proxy.running() as host:
+        async with RegistryClient(host, retry=FAST_RETRY) as client:
+            assert await client.upload_blob("drop/app", sha256(data), data) is UploadResult.UPLOADED
+            assert await client.read_blob("drop/app", sha256(data)) == data
+    assert proxy.count("PATCH") >= 1
+    assert proxy.count("DELETE", "/blobs/uploads/") == 1

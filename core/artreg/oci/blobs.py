@@ -389,6 +389,23 @@ async def _chunked(
 _TRANSIENT = (RemoteServiceUnavailable, Timeout, RateLimitExceeded)
 
 
+async def _abandon(t: Transport, repository: str, location: str, op: str) -> None:
+    """Cancel an upload session we will not finish (best effort)."""
+    try:
+        await t.request(
+            "DELETE",
+            location,
+            operation=op,
+            resource_type="blob upload",
+            resource_name=repository,
+            repository=repository,
+            push=True,
+            idempotent=False,
+        )
+    except ArtregError as exc:
+        log.debug("%s: could not cancel an upload session (%s)", op, exc.code)
+
+
 async def upload_blob(
     t: Transport,
     repository: str,
@@ -428,6 +445,7 @@ async def upload_blob(
         return UploadResult.EXISTS
     attempts = 0
     auth_restarted = False
+    prefer_chunked = False
     while True:
         attempts += 1
         try:
@@ -450,12 +468,30 @@ async def upload_blob(
                     t, repository, digest, op, mount_from=None
                 )
             assert location is not None
-            if chunk_size is not None:
+            if chunk_size is not None or prefer_chunked:
                 await _chunked(
-                    t, repository, digest, location, min_chunk, data, size, chunk_size, op, progress
+                    t,
+                    repository,
+                    digest,
+                    location,
+                    min_chunk,
+                    data,
+                    size,
+                    chunk_size or DEFAULT_CHUNK_SIZE,
+                    op,
+                    progress,
                 )
                 return UploadResult.UPLOADED
-            response = await _monolithic(t, repository, digest, location, data, size, op, progress)
+            try:
+                response = await _monolithic(
+                    t, repository, digest, location, data, size, op, progress
+                )
+            except (RemoteServiceUnavailable, Timeout):
+                # Some registries drop the connection on a body they will not take in one
+                # piece; the next attempt (re-sent from the start) uses chunks.
+                if _replayable(data):
+                    prefer_chunked = True
+                raise
             if response.status_code in (201, 204):
                 return UploadResult.UPLOADED
             error = error_for(
@@ -474,6 +510,7 @@ async def upload_blob(
                 op,
                 response.status_code,
             )
+            await _abandon(t, repository, location, op)
             location, min_chunk = await _start_session(t, repository, digest, op, mount_from=None)
             await _chunked(
                 t,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
@@ -21,7 +22,8 @@ from artreg.oci import (
 )
 from artreg.oci.auth import Anonymous
 from artreg.oci.descriptor import Descriptor
-from artreg.oci.push import RecordingPushTarget, RegistryPushTarget
+from artreg.oci.push import PushTarget, RecordingPushTarget, RegistryPushTarget
+from artreg.types import ArtifactRegistryCredentials, RegistryAuthMethod
 from tests.oci.helpers import FaultProxy, TestImage, make_image, make_index, sha256
 from tests.registries import RunningRegistry, embedded_registry
 
@@ -180,18 +182,31 @@ async def test_copy_between_registries(distribution: RunningRegistry, tmp_path: 
 
 
 async def test_push_target(any_registry: RunningRegistry) -> None:
-    img = make_image(b"pushed through PushTarget")
+    img = make_image(b"pushed through PushTarget", b"streamed layer" * 1000)
     host = any_registry.host
-    target = RegistryPushTarget()
-    for digest, data in img.blobs().items():
-        await target.upload_blob(
-            f"{host}/pt/app:v1", digest, "application/octet-stream", data, Anonymous()
+    blobs = list(img.blobs().items())
+    async with PushTarget() as target:
+        # bytes, with explicit anonymous auth
+        await target.upload_blob(f"{host}/pt/app:v1", blobs[0][0], "cfg", blobs[0][1], Anonymous())
+        # an async byte stream, with a binding's empty credentials (anonymous too)
+
+        async def stream() -> AsyncIterator[bytes]:
+            yield blobs[1][1][:5000]
+            yield blobs[1][1][5000:]
+
+        creds = ArtifactRegistryCredentials(
+            auth_method=RegistryAuthMethod.BASIC, username="", password=""
         )
-    await target.put_manifest(f"{host}/pt/app:v1", img.manifest, img.media_type, Anonymous())
-    await target.aclose()
+        await target.upload_blob(f"{host}/pt/app:v1", blobs[1][0], "layer", stream(), creds)
+        await target.upload_blob(f"{host}/pt/app:v1", blobs[2][0], "layer", blobs[2][1], None)
+        await target.put_manifest(f"{host}/pt/app:v1", img.manifest, img.media_type, None)
+        await target.put_manifest(f"{host}/pt/app", img.manifest, img.media_type, None)
+    assert RegistryPushTarget is PushTarget
     async with RegistryClient(host) as client:
         assert await client.get_manifest("pt/app", "v1") == (img.manifest, img.media_type)
+        assert await client.get_manifest("pt/app", img.digest) == (img.manifest, img.media_type)
     recorder = RecordingPushTarget()
+    assert isinstance(recorder, PushTarget)
     await recorder.upload_blob(f"{host}/pt/app:v1", sha256(b"abc"), "t", b"abc", Anonymous())
     await recorder.put_manifest(f"{host}/pt/app:v1", b"{ }", "application/json", Anonymous())
     assert recorder.blobs == {(f"{host}/pt/app", sha256(b"abc")): ("t", 3)}

@@ -1,46 +1,49 @@
 """Push primitives (seed 003): upload one blob by digest, PUT one manifest's bytes verbatim.
 
-``PushTarget`` is the minimal surface a builder needs; :class:`RegistryPushTarget` is the real
-one, :class:`RecordingPushTarget` a double that records what would be pushed.
+``PushTarget`` is the minimal surface a builder needs and pushes to real registries (also
+exported as ``RegistryPushTarget``); :class:`RecordingPushTarget` is a double that records what
+would be pushed.
 """
 
 from __future__ import annotations
 
 from collections.abc import AsyncIterable
-from dataclasses import dataclass, field
-from typing import Protocol
+from typing import TypeAlias
 
 import httpx
 
 from artreg.digest import Digest, Hasher
 from artreg.errors import InvalidInput
-from artreg.oci.auth import Auth
+from artreg.oci.auth import Anonymous, Auth, auth_from_credentials
 from artreg.oci.blobs import BlobData
 from artreg.oci.client import RegistryClient
 from artreg.oci.reference import Reference, validate_digest
 from artreg.oci.retry import RetryPolicy
+from artreg.types import ArtifactRegistryCredentials
 
 __all__ = ["PushTarget", "RecordingPushTarget", "RegistryPushTarget"]
 
 
-class PushTarget(Protocol):
-    """Registry-side push operations."""
-
-    async def upload_blob(
-        self, reference: str, digest: str, media_type: str, data: BlobData, auth: Auth
-    ) -> None:
-        """Upload one blob, content-addressed by ``digest``, to the repository of ``reference``.
-        ``media_type`` is informational (the blob endpoint does not key on it)."""
-
-    async def put_manifest(
-        self, reference: str, bytes: bytes, content_type: str, auth: Auth
-    ) -> None:
-        """PUT the pre-serialised manifest bytes at ``reference`` with ``Content-Type:
-        content_type``, verbatim, so their digest is what the registry indexes."""
+PushAuth: TypeAlias = Auth | ArtifactRegistryCredentials | None
 
 
-class RegistryPushTarget:
-    """Pushes to real registries; one client per (host, auth), reused across calls."""
+def _auth(auth: PushAuth) -> Auth:
+    if auth is None:
+        return Anonymous()
+    if isinstance(auth, ArtifactRegistryCredentials):
+        return auth_from_credentials(auth)
+    return auth
+
+
+class PushTarget:
+    """Registry-side push primitives: "upload an arbitrary blob with this digest" and "PUT this
+    manifest at this reference with this content type".
+
+    This class pushes to real registries (one client per host and credentials, reused across
+    calls); :class:`RecordingPushTarget` is a double. ``auth`` is an :data:`Auth`
+    (``Anonymous()``, ``Basic(user, password)``, ``BearerToken(token)``), an
+    ``ArtifactRegistryCredentials`` from a binding, or None for anonymous.
+    """
 
     def __init__(
         self,
@@ -55,7 +58,7 @@ class RegistryPushTarget:
         self._clients: dict[tuple[str, Auth], RegistryClient] = {}
 
     def __repr__(self) -> str:
-        return f"RegistryPushTarget({len(self._clients)} clients)"
+        return f"{type(self).__name__}({len(self._clients)} clients)"
 
     def _client(self, host: str, auth: Auth) -> RegistryClient:
         key = (host, auth)
@@ -77,26 +80,39 @@ class RegistryPushTarget:
         digest: str,
         media_type: str,
         data: BlobData,
-        auth: Auth,
+        auth: PushAuth,
         *,
         size: int | None = None,
     ) -> None:
+        """Upload one blob, content-addressed by ``digest``, to the repository of ``reference``
+        (skipped when present). ``data``: bytes, an async byte stream, or a callable opening
+        one. ``media_type`` is informational: the blob endpoint does not key on it."""
         ref = Reference.parse(reference)
         validate_digest(digest)
-        await self._client(ref.registry, auth).upload_blob(ref.repository, digest, data, size=size)
+        await self._client(ref.registry, _auth(auth)).upload_blob(
+            ref.repository, digest, data, size=size
+        )
 
     async def put_manifest(
         self,
         reference: str,
         bytes: bytes,
         content_type: str,
-        auth: Auth,
+        auth: PushAuth,
     ) -> None:
+        """PUT the pre-serialised manifest bytes at ``reference`` (its tag, digest, or the
+        bytes' digest) with ``Content-Type: content_type``, verbatim."""
         ref = Reference.parse(reference)
         identifier = ref.digest or (ref.tag or str(Digest.of(bytes)))
-        await self._client(ref.registry, auth).put_manifest(
+        await self._client(ref.registry, _auth(auth)).put_manifest(
             ref.repository, identifier, bytes, content_type
         )
+
+    async def __aenter__(self) -> PushTarget:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.aclose()
 
     async def aclose(self) -> None:
         clients, self._clients = list(self._clients.values()), {}
@@ -104,15 +120,27 @@ class RegistryPushTarget:
             await client.aclose()
 
 
-@dataclass
-class RecordingPushTarget:
+#: The registry implementation under the seed's name for it.
+RegistryPushTarget = PushTarget
+
+
+class RecordingPushTarget(PushTarget):
     """A double: records uploaded blobs (digest-verified) and manifest bytes, pushes nothing."""
 
-    blobs: dict[tuple[str, str], tuple[str, int]] = field(default_factory=dict)
-    manifests: list[tuple[str, bytes, str]] = field(default_factory=list)
+    def __init__(self) -> None:
+        super().__init__()
+        self.blobs: dict[tuple[str, str], tuple[str, int]] = {}
+        self.manifests: list[tuple[str, bytes, str]] = []
 
     async def upload_blob(
-        self, reference: str, digest: str, media_type: str, data: BlobData, auth: Auth
+        self,
+        reference: str,
+        digest: str,
+        media_type: str,
+        data: BlobData,
+        auth: PushAuth,
+        *,
+        size: int | None = None,
     ) -> None:
         ref = Reference.parse(reference)
         expected = Digest.parse(digest)
@@ -136,7 +164,7 @@ class RecordingPushTarget:
         reference: str,
         bytes: bytes,
         content_type: str,
-        auth: Auth,
+        auth: PushAuth,
     ) -> None:
         Reference.parse(reference)
         self.manifests.append((reference, bytes, content_type))

@@ -64,9 +64,10 @@ def test_missing_or_wrong_credentials_get_a_challenge(secured: RunningRegistry) 
         r = httpx.get(f"{secured.url}/v2/", auth=auth)
         assert r.status_code == 401
         assert r.json()["errors"][0]["code"] == "UNAUTHORIZED"
-        challenges = r.headers.get_list("www-authenticate")
-        assert 'Basic realm="artreg"' in challenges
-        assert any(c.startswith("Bearer ") for c in challenges)
+        # a token is configured: clients are sent to the token endpoint (Docker's flow)
+        assert r.headers.get_list("www-authenticate") == [
+            f'Bearer realm="{secured.url}/v2/token",service="artreg"'
+        ]
     r = httpx.get(f"{secured.url}/v2/ns/r/tags/list", headers={"Authorization": "Bearer nope"})
     assert r.status_code == 401
     r = httpx.get(f"{secured.url}/v2/", headers={"Authorization": "Basic !!notbase64"})
@@ -218,3 +219,80 @@ def test_cli_serves_with_token_file(tmp_path: Path, token_file: Path, htpasswd_f
     output = (tmp_path / "serve.log").read_text()
     assert "push with: skopeo copy" in output
     assert TOKEN not in output and PASSWORD not in output
+
+
+def test_skopeo_with_static_bearer_token(secured: RunningRegistry, tmp_path: Path) -> None:
+    skopeo = require_binary("skopeo")
+    src = Layout(tmp_path / "src")
+    src.tag(src.image({"f": b"token"}), "v1")
+    ref = f"docker://{secured.host}/ns/token:v1"
+    ok = subprocess.run(
+        [
+            skopeo,
+            "--insecure-policy",
+            "copy",
+            "--dest-tls-verify=false",
+            "--dest-registry-token",
+            TOKEN,
+            f"oci:{src.root}:v1",
+            ref,
+        ],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert ok.returncode == 0, ok.stderr
+    r = httpx.get(
+        f"{secured.url}/v2/ns/token/tags/list", headers={"Authorization": f"Bearer {TOKEN}"}
+    )
+    assert r.json()["tags"] == ["v1"]
+
+
+def test_htpasswd_only_challenges_basic(tmp_path: Path, htpasswd_file: Path) -> None:
+    auth = Authenticator.from_files(htpasswd=htpasswd_file)
+    with embedded_registry(tmp_path, auth=auth) as reg:
+        r = httpx.get(f"{reg.url}/v2/")
+        assert r.headers.get_list("www-authenticate") == ['Basic realm="artreg"']
+        assert httpx.get(f"{reg.url}/v2/", auth=("alice", PASSWORD)).status_code == 200
+        token = httpx.get(f"{reg.url}/v2/token", auth=("alice", PASSWORD)).json()["token"]
+        bearer = {"Authorization": f"Bearer {token}"}
+        assert httpx.get(f"{reg.url}/v2/", headers=bearer).status_code == 200
+
+
+def test_token_endpoint(secured: RunningRegistry) -> None:
+    url = f"{secured.url}/v2/token"
+    params = {"service": "artreg", "scope": "repository:ns/r:pull,push"}
+    for auth in (None, ("alice", "wrong")):
+        r = httpx.get(url, params=params, auth=auth)
+        assert r.status_code == 401
+        assert r.headers["www-authenticate"] == 'Basic realm="artreg"'
+    for auth in (("alice", PASSWORD), ("anyone", TOKEN)):
+        r = httpx.get(url, params=params, auth=auth)
+        assert r.status_code == 200
+        doc = r.json()
+        assert doc["token"] == doc["access_token"]
+        assert doc["expires_in"] == 3600
+        assert r.headers["cache-control"] == "no-store"
+        bearer = {"Authorization": f"Bearer {doc['token']}"}
+        assert httpx.get(f"{secured.url}/v2/ns/r/tags/list", headers=bearer).status_code == 404
+    assert httpx.get(url, headers={"Authorization": "Bearer forged"}).status_code == 401
+
+
+def test_issued_tokens_expire() -> None:
+    now = [1000.0]
+    auth = Authenticator(token="static", token_ttl=60, clock=lambda: now[0])
+    basic = "Basic " + base64.b64encode(b"x:static").decode()
+    issued = auth.issue_token(basic)
+    assert issued is not None
+    token, ttl = issued
+    assert ttl == 60
+    assert auth.check(f"Bearer {token}")
+    now[0] += 61
+    assert not auth.check(f"Bearer {token}")
+    assert auth.issue_token("Basic " + base64.b64encode(b"x:wrong").decode()) is None
+
+
+def test_no_token_service_without_auth(embedded: RunningRegistry) -> None:
+    r = httpx.get(f"{embedded.url}/v2/token")
+    assert r.status_code == 405
+    assert r.json()["errors"][0]["code"] == "UNSUPPORTED"

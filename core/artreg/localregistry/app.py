@@ -52,6 +52,9 @@ _ROUTES: Final = [
 _CONTENT_RANGE: Final = re.compile(r"^(?:bytes[ =])?(\d+)-(\d+)(?:/(?:\d+|\*))?$")
 _RANGE: Final = re.compile(r"^bytes=(\d*)-(\d*)$")
 _BASE_HEADERS: Final = [("docker-distribution-api-version", "registry/2.0")]
+_HOST_RE: Final = re.compile(r"^[A-Za-z0-9.\-]+(?::\d{1,5})?$|^\[[0-9a-fA-F:.]+\](?::\d{1,5})?$")
+#: Where the token endpoint lives (advertised in Bearer challenges).
+TOKEN_PATH: Final = "/v2/token"
 
 
 class ClientDisconnected(Exception):
@@ -66,6 +69,7 @@ class Request:
     headers: dict[str, str]
     receive: Receive
     send: Send
+    scheme: str = "http"
     status: int = 0
     sent: int = 0
     body_done: bool = False
@@ -80,6 +84,12 @@ class Request:
         if not message.get("more_body"):
             self.body_done = True
         return message
+
+    @property
+    def host(self) -> str | None:
+        """The Host the client used, when it is a plain ``host[:port]``."""
+        value = self.headers.get("host", "")
+        return value if _HOST_RE.match(value) else None
 
     def arg(self, key: str) -> str | None:
         values = self.query.get(key)
@@ -115,7 +125,15 @@ class RegistryApp:
             k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope.get("headers", [])
         }
         query = parse_qs(scope.get("query_string", b"").decode("latin-1"), keep_blank_values=True)
-        req = Request(scope["method"], scope["path"], query, headers, receive, send)
+        req = Request(
+            scope["method"],
+            scope["path"],
+            query,
+            headers,
+            receive,
+            send,
+            scope.get("scheme", "http"),
+        )
         started = time.perf_counter()
         try:
             await self._dispatch(req)
@@ -204,12 +222,39 @@ class RegistryApp:
 
     # -- dispatch --------------------------------------------------------------------------
 
-    async def _dispatch(self, req: Request) -> None:
-        if self.auth is not None and not self.auth.check(req.headers.get("authorization")):
+    def _challenge(self, req: Request) -> RegistryHTTPError:
+        assert self.auth is not None
+        realm = f"{req.scheme}://{req.host}{TOKEN_PATH}" if req.host else None
+        return RegistryHTTPError(
+            "UNAUTHORIZED",
+            headers=[("www-authenticate", c) for c in self.auth.challenges(realm)],
+        )
+
+    async def _token(self, req: Request) -> None:
+        """Docker's token flow: valid credentials in, a short-lived bearer token out."""
+        if self.auth is None or req.method not in ("GET", "POST"):
+            raise RegistryHTTPError("UNSUPPORTED", "no token service: authentication is off")
+        issued = self.auth.issue_token(req.headers.get("authorization"))
+        if issued is None:
             raise RegistryHTTPError(
                 "UNAUTHORIZED",
-                headers=[("www-authenticate", c) for c in self.auth.challenges()],
+                headers=[("www-authenticate", c) for c in self.auth.challenges(None)],
             )
+        token, ttl = issued
+        doc = {
+            "token": token,
+            "access_token": token,
+            "expires_in": ttl,
+            "issued_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        }
+        await self._json(req, 200, doc, [("cache-control", "no-store")])
+
+    async def _dispatch(self, req: Request) -> None:
+        if req.path == TOKEN_PATH:
+            await self._token(req)
+            return
+        if self.auth is not None and not self.auth.check(req.headers.get("authorization")):
+            raise self._challenge(req)
         if req.path in ("/v2", "/v2/"):
             if req.method not in ("GET", "HEAD"):
                 raise RegistryHTTPError("UNSUPPORTED", f"{req.method} /v2/ is not supported")

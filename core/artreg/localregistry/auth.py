@@ -11,8 +11,11 @@ import base64
 import binascii
 import hashlib
 import hmac
+import secrets
 import threading
+import time
 from collections import OrderedDict
+from collections.abc import Callable
 from pathlib import Path
 from typing import Final
 
@@ -20,6 +23,7 @@ import bcrypt
 
 REALM: Final = "artreg"
 _CACHE_SIZE: Final = 256
+_MAX_ISSUED: Final = 10_000
 
 
 class AuthConfigError(ValueError):
@@ -30,15 +34,27 @@ class Authenticator:
     """Accepts requests carrying any of the configured credentials.
 
     ``users`` maps user names to bcrypt hashes (as in an ``htpasswd -B`` file); ``token`` is a
-    static bearer token, also accepted as the password of Basic auth with any user name.
+    static bearer token, also accepted as the password of Basic auth with any user name. The
+    registry's token endpoint (``GET /v2/token``) trades valid credentials for a random bearer
+    token that expires after ``token_ttl`` seconds (kept in memory only).
     """
 
-    def __init__(self, *, users: dict[str, bytes] | None = None, token: str | None = None) -> None:
+    def __init__(
+        self,
+        *,
+        users: dict[str, bytes] | None = None,
+        token: str | None = None,
+        token_ttl: float = 3600.0,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
         if not users and not token:
             raise AuthConfigError("no credentials configured")
         self._users = dict(users or {})
         self._token = token.encode() if token else None
+        self.token_ttl = token_ttl
+        self._clock = clock
         self._verified: OrderedDict[bytes, None] = OrderedDict()
+        self._issued: dict[bytes, float] = {}
         self._lock = threading.Lock()
 
     def __repr__(self) -> str:
@@ -62,12 +78,45 @@ class Authenticator:
                 raise AuthConfigError(f"token file {token_file} is empty")
         return cls(users=users, token=token)
 
-    def challenges(self) -> list[str]:
-        """``WWW-Authenticate`` values to send with a 401."""
-        out = [f'Basic realm="{REALM}"']
-        if self._token is not None:
-            out.append(f'Bearer realm="{REALM}",service="{REALM}"')
-        return out
+    @property
+    def uses_tokens(self) -> bool:
+        """True when a static token is configured: clients are then sent to the token
+        endpoint (Docker's token flow) instead of being asked for Basic credentials."""
+        return self._token is not None
+
+    def challenges(self, token_realm: str | None = None) -> list[str]:
+        """``WWW-Authenticate`` values to send with a 401: a Bearer challenge naming the token
+        endpoint ``token_realm`` when tokens are in use, else Basic."""
+        if self._token is not None and token_realm:
+            return [f'Bearer realm="{token_realm}",service="{REALM}"']
+        return [f'Basic realm="{REALM}"']
+
+    def issue_token(self, authorization: str | None) -> tuple[str, int] | None:
+        """A new short-lived bearer token for a request carrying valid credentials (Basic, or
+        a bearer token already valid), with its lifetime in seconds; None otherwise."""
+        if not self.check(authorization):
+            return None
+        token = secrets.token_urlsafe(32)
+        now = self._clock()
+        with self._lock:
+            if len(self._issued) >= _MAX_ISSUED:
+                for key in [k for k, exp in self._issued.items() if exp <= now]:
+                    del self._issued[key]
+                while len(self._issued) >= _MAX_ISSUED:
+                    del self._issued[next(iter(self._issued))]
+            self._issued[hashlib.sha256(token.encode()).digest()] = now + self.token_ttl
+        return token, int(self.token_ttl)
+
+    def _issued_valid(self, value: bytes) -> bool:
+        key = hashlib.sha256(value).digest()
+        with self._lock:
+            expiry = self._issued.get(key)
+            if expiry is None:
+                return False
+            if expiry <= self._clock():
+                del self._issued[key]
+                return False
+            return True
 
     def check(self, authorization: str | None) -> bool:
         """True when the ``Authorization`` header carries valid credentials."""
@@ -77,7 +126,10 @@ class Authenticator:
         scheme = scheme.lower()
         value = value.strip()
         if scheme == "bearer":
-            return self._token is not None and hmac.compare_digest(value.encode(), self._token)
+            raw = value.encode()
+            if self._token is not None and hmac.compare_digest(raw, self._token):
+                return True
+            return self._issued_valid(raw)
         if scheme != "basic":
             return False
         try:

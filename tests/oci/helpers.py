@@ -121,9 +121,6 @@ def make_index(images: dict[str, TestImage]) -> bytes:
     ).encode()
 
 
-Factory = Callable[[], Any]
-
-
 @dataclass
 class Seen:
     """One request the proxy received."""

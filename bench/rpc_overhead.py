@@ -22,6 +22,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import collections
+import json
 import os
 import re
 import statistics
@@ -38,10 +39,11 @@ import msgspec
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.asyncio.server import ServerConnection, serve
 
+from artreg.loader import load_artifact_registry
 from artreg_rpc.runner import loop_factory
 
 ARTREG = str(Path(sys.executable).with_name("artreg"))
-READY = re.compile(r"^artreg: rpc=(?P<rpc>ws://\S+)")
+READY = re.compile(r"^artreg: rpc=(?P<rpc>ws://\S+) registry=(?P<registry>\S+)")
 SIZE_DIGITS = 8
 
 
@@ -185,7 +187,9 @@ async def compare(
     return ours.figures(), peer.figures()
 
 
-def _start_process(args: list[str], pattern: re.Pattern[str], log: Path) -> tuple[subprocess.Popen[bytes], str]:
+def _start_process(
+    args: list[str], pattern: re.Pattern[str], log: Path
+) -> tuple[subprocess.Popen[bytes], re.Match[str]]:
     err = log.open("wb")
     proc = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=err)
     err.close()
@@ -195,11 +199,25 @@ def _start_process(args: list[str], pattern: re.Pattern[str], log: Path) -> tupl
     if match is None:
         proc.kill()
         raise SystemExit(f"{args[0]} did not start: {line!r}\n{log.read_text()}")
-    return proc, match.group(1)
+    return proc, match
+
+
+async def direct_get_repository(registry_address: str, repo: str, calls: int) -> Figures:
+    """getRepository through the Local provider in this process: the registry round trip alone."""
+    binding = json.dumps({"service": "local", "registryUrl": registry_address, "dataDir": None})
+    registry = load_artifact_registry("artifacts", {"ALIEN_ARTIFACTS_BINDING": binding})
+    sample = Sample()
+    try:
+        for _ in range(50):
+            await registry.get_repository(repo)
+        await measure(lambda: registry.get_repository(repo), calls, 1, sample)
+    finally:
+        await registry.aclose()
+    return sample.figures()
 
 
 async def run_bench(
-    rpc_url: str, echo_url: str, calls: int, in_flight: int, rounds: int
+    rpc_url: str, registry_address: str, echo_url: str, calls: int, in_flight: int, rounds: int
 ) -> list[str]:
     binding = {"bindingName": "artifacts"}
     rows: list[str] = []
@@ -211,14 +229,18 @@ async def run_bench(
         created = await sidecar.call(
             "artifactRegistry.createRepository", {**binding, "repoName": "bench"}
         )
+        repo = created["result"]["name"]
+        # (method, params, calls): the registry round trip is ~100x slower, so fewer calls
         cases = {
             "generateCredentials": (
                 "artifactRegistry.generateCredentials",
-                {**binding, "repoId": created["result"]["name"], "permissions": "pull"},
+                {**binding, "repoId": repo, "permissions": "pull"},
+                calls,
             ),
             "getRepository": (
                 "artifactRegistry.getRepository",
-                {**binding, "repoId": created["result"]["name"]},
+                {**binding, "repoId": repo},
+                max(rounds * 20, calls // 10),
             ),
         }
         header = (
@@ -227,7 +249,7 @@ async def run_bench(
             f" | {'p50 ratio':>9}{'c/s ratio':>10}"
         )
         rows += [header, "-" * len(header)]
-        for name, (method, params) in cases.items():
+        for name, (method, params, n) in cases.items():
             request = msgspec.json.encode(
                 {"jsonrpc": "2.0", "method": method, "params": params, "id": 100000}
             )
@@ -235,7 +257,7 @@ async def run_bench(
             echo = EchoClient(echo_ws, len(request), len(reply))
             for mode, k in (("sequential", 1), (f"{in_flight} in flight", in_flight)):
                 ours, peer = await compare(
-                    lambda m=method, p=params: sidecar.call(m, p), echo.call, calls, k, rounds
+                    lambda m=method, p=params: sidecar.call(m, p), echo.call, n, k, rounds
                 )
                 p50_ratio = ours.p50_ms / peer.p50_ms
                 cps_ratio = ours.calls_per_s / peer.calls_per_s
@@ -255,8 +277,15 @@ async def run_bench(
                         f"the echo's: {cps_ratio:.2f}x ({'met' if cps_ratio >= 1 / 3 else 'MISSED'})"
                     )
             rows.append(
-                f"{'':<21}(request {len(request)} B, reply {len(reply)} B; echo uses the same sizes)"
+                f"{'':<21}(request {len(request)} B, reply {len(reply)} B, echo the same sizes; "
+                f"{n} calls per row)"
             )
+            if name == "getRepository":
+                direct = await direct_get_repository(registry_address, repo, n)
+                rows.append(
+                    f"{'':<21}(the Local provider called in-process, no sidecar: p50 "
+                    f"{direct.p50_ms:.3f} ms, p99 {direct.p99_ms:.3f} ms, sequential)"
+                )
             echo.reader.cancel()
             await asyncio.gather(echo.reader, return_exceptions=True)
         sidecar.reader.cancel()
@@ -279,14 +308,16 @@ def main() -> None:
     os.environ.clear()
     os.environ.update(env)
     with tempfile.TemporaryDirectory(prefix="artreg-bench-") as tmp:
-        rpc_proc, rpc_url = _start_process(
+        rpc_proc, ready = _start_process(
             [ARTREG, "serve", "--rpc-port", "0", "--registry-port", "0", "--data-dir",
              str(Path(tmp) / "data"), "--log-level", "warning"],
             READY, Path(tmp) / "serve.log",
         )
-        echo_proc, echo_url = _start_process(
+        rpc_url, registry_address = ready["rpc"], ready["registry"]
+        echo_proc, echo_match = _start_process(
             [sys.executable, __file__, "--echo"], re.compile(r"^echo: (\S+)"), Path(tmp) / "echo.log"
         )
+        echo_url = echo_match.group(1)
         try:
             loop = "uvloop" if loop_factory() else "asyncio"
             print(f"rpc_overhead: artreg serve ({rpc_url}) vs a raw websockets echo ({echo_url})")
@@ -294,7 +325,9 @@ def main() -> None:
                   f"python {sys.version.split()[0]}, {loop} event loops, {os.cpu_count()} CPUs")
             with asyncio.Runner(loop_factory=loop_factory()) as runner:
                 rows = runner.run(
-                    run_bench(rpc_url, echo_url, args.calls, args.in_flight, args.rounds)
+                    run_bench(
+                        rpc_url, registry_address, echo_url, args.calls, args.in_flight, args.rounds
+                    )
                 )
             for line in rows:
                 print(line)

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import os
 import signal
 from collections.abc import Callable, Mapping
+from contextlib import AbstractAsyncContextManager
 
 from artreg_rpc.dispatch import Dispatcher
 from artreg_rpc.registries import RegistryPool
@@ -38,8 +40,22 @@ async def serve(
     *,
     on_ready: Callable[[RpcServer], None] | None = None,
     stop: asyncio.Event | None = None,
+    around: AbstractAsyncContextManager[object] | None = None,
 ) -> None:
-    """Serve the bindings in ``env`` until SIGTERM/SIGINT (or ``stop``), then drain and return."""
+    """Serve the bindings in ``env`` until SIGTERM/SIGINT (or ``stop``), then drain and return.
+
+    ``around`` (e.g. the embedded registry) is entered on the same loop before the sidecar
+    starts listening and exited after it has drained."""
+    async with around if around is not None else contextlib.nullcontext():
+        await _serve(config, env, on_ready, stop)
+
+
+async def _serve(
+    config: ServerConfig,
+    env: Mapping[str, str],
+    on_ready: Callable[[RpcServer], None] | None,
+    stop: asyncio.Event | None,
+) -> None:
     server = RpcServer(Dispatcher(RegistryPool(env), max_message_size=config.max_message_size), config)
     stop = stop or asyncio.Event()
     loop = asyncio.get_running_loop()
@@ -67,11 +83,13 @@ def run(
     env: Mapping[str, str] | None = None,
     *,
     on_ready: Callable[[RpcServer], None] | None = None,
+    around: AbstractAsyncContextManager[object] | None = None,
 ) -> None:
     """Blocking :func:`serve` on a fresh event loop (uvloop's when installed; ``env`` defaults
     to the process's)."""
     with asyncio.Runner(loop_factory=loop_factory()) as runner:
-        runner.run(serve(config, dict(os.environ if env is None else env), on_ready=on_ready))
+        environ = dict(os.environ if env is None else env)
+        runner.run(serve(config, environ, on_ready=on_ready, around=around))
 
 
 def loop_factory() -> Callable[[], asyncio.AbstractEventLoop] | None:

@@ -12,15 +12,20 @@ ports actually bound. SIGTERM or Ctrl-C stops accepting, finishes the calls in f
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import json
 import logging
 import os
+import socket
 import sys
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable, Iterator
+from contextlib import AbstractAsyncContextManager
 from pathlib import Path
 from typing import Annotated, Any, Final
 
 import typer
+import uvicorn
 
 from artreg.binding import binding_env_var_name, bindings_from_env
 from artreg.cli import app
@@ -117,6 +122,7 @@ def _run_sidecar(
     max_in_flight: int,
     shutdown_timeout: float,
     on_ready: Callable[[str], None],
+    around: AbstractAsyncContextManager[object] | None = None,
 ) -> None:
     from artreg_rpc.errors import RpcConfigError
     from artreg_rpc.runner import config_from_env, run
@@ -135,7 +141,7 @@ def _run_sidecar(
         sys.stderr.write(f"error: {exc}\n")
         raise typer.Exit(ExitCode.USAGE) from None
     try:
-        run(config, env, on_ready=lambda server: on_ready(server.url))
+        run(config, env, on_ready=lambda server: on_ready(server.url), around=around)
     except OSError as exc:
         sys.stderr.write(f"error: cannot listen on {host}:{port}: {exc.strerror or exc}\n")
         raise typer.Exit(ExitCode.USAGE) from None
@@ -186,6 +192,78 @@ def rpc_serve(
 def _default_data_dir() -> Path:
     base = os.environ.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
     return Path(base) / "artreg"
+
+
+def _bind(host: str, port: int) -> socket.socket:
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind((host.strip("[]"), port))
+        sock.listen(1024)
+    except OSError:
+        sock.close()
+        raise
+    sock.setblocking(False)
+    return sock
+
+
+class _SignalFreeServer(uvicorn.Server):
+    """uvicorn without its own signal handlers: the sidecar's runner owns SIGTERM and SIGINT,
+    so the registry stops only after the sidecar has drained the calls that may need it."""
+
+    @contextlib.contextmanager
+    def capture_signals(self) -> Iterator[None]:
+        yield
+
+
+class _EmbeddedRegistry:
+    """The embedded registry, served on the sidecar's own event loop: one thread for both
+    servers, so a call never waits for the other thread to hand over the GIL."""
+
+    def __init__(self, directory: Path, host: str, port: int) -> None:
+        from artreg.localregistry import (
+            FilesystemStore,
+            RegistryConfigError,
+            create_app,
+            is_loopback,
+        )
+
+        if not is_loopback(host):
+            raise RegistryConfigError(f"refusing to listen on {host} without credentials")
+        self._sock = _bind(host, port)
+        self._store = FilesystemStore(directory)
+        config = uvicorn.Config(
+            create_app(self._store, None),
+            lifespan="on",
+            access_log=False,  # the app logs one line per request itself
+            log_config=None,
+            server_header=False,
+            timeout_keep_alive=30,
+        )
+        self._server = _SignalFreeServer(config)
+        bound_host, bound_port = self._sock.getsockname()[:2]
+        self.address = f"[{bound_host}]:{bound_port}" if ":" in bound_host else f"{bound_host}:{bound_port}"
+
+    @contextlib.asynccontextmanager
+    async def serving(self) -> AsyncIterator[None]:
+        """Serve while the block runs; stop (finishing requests under way) when it exits."""
+        task = asyncio.create_task(self._server.serve(sockets=[self._sock]))
+        while not self._server.started:
+            if task.done():
+                task.result()  # raises what stopped it
+                raise RuntimeError("the embedded registry stopped during start-up")
+            await asyncio.sleep(0.005)
+        try:
+            yield
+        finally:
+            self._server.should_exit = True
+            await task
+
+    def close(self) -> None:
+        with contextlib.suppress(OSError):
+            self._sock.close()
+        self._store.close()
 
 
 def _binding_json(registry_address: str, data_dir: Path) -> str:
@@ -242,10 +320,10 @@ def serve(
         sys.stderr.write(f"error: cannot use --data-dir {directory}: {exc.strerror or exc}\n")
         raise typer.Exit(ExitCode.USAGE) from None
     env = dict(os.environ)
-    from artreg.localregistry import RegistryConfigError, start_in_thread
+    from artreg.localregistry import RegistryConfigError
 
     try:
-        registry = start_in_thread(directory, host=host, port=registry_port)
+        registry = _EmbeddedRegistry(directory, host, registry_port)
     except (OSError, RegistryConfigError) as exc:
         sys.stderr.write(f"error: cannot start the registry on {host}:{registry_port}: {exc}\n")
         raise typer.Exit(ExitCode.USAGE) from None
@@ -276,6 +354,7 @@ def serve(
             max_in_flight=max_in_flight,
             shutdown_timeout=shutdown_timeout,
             on_ready=ready,
+            around=registry.serving(),
         )
     finally:
-        registry.stop()
+        registry.close()

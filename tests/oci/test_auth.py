@@ -36,14 +36,18 @@ def token_registry(tmp_path: Path) -> Iterator[tuple[RunningRegistry, TokenServe
         yield pair
 
 
+def bcrypt_entry(user: str, password: str) -> str:
+    """An htpasswd line with a bcrypt hash (``htpasswd -Bbn``)."""
+    htpasswd = require_binary("htpasswd")
+    return subprocess.run(
+        [htpasswd, "-Bbn", user, password], check=True, capture_output=True, text=True
+    ).stdout.strip()
+
+
 @pytest.fixture
 def htpasswd_registry(tmp_path: Path) -> Iterator[RunningRegistry]:
-    htpasswd = require_binary("htpasswd")
-    entry = subprocess.run(
-        [htpasswd, "-Bbn", "bob", SECRET], check=True, capture_output=True, text=True
-    ).stdout.strip()
     path = tmp_path / "htpasswd"
-    path.write_text(entry + "\n")
+    path.write_text(bcrypt_entry("bob", SECRET) + "\n")
     auth_yaml = f"auth:\n  htpasswd:\n    realm: artreg-test\n    path: {path}\n"
     with distribution_registry(tmp_path, auth_yaml=auth_yaml) as reg:
         yield reg
@@ -176,3 +180,25 @@ async def test_credential_cache_half_life() -> None:
         )
 
     assert await CredentialCache(empty).get("r", ArtifactRegistryPermissions.PULL) == Anonymous()
+
+
+async def test_embedded_registry_auth(tmp_path: Path) -> None:
+    """The same flows against the embedded registry with users and a static token."""
+    from artreg.localregistry import Authenticator
+    from tests.registries import embedded_registry
+
+    user, _, hashed = bcrypt_entry("bob", SECRET).partition(":")
+    auth = Authenticator(users={user: hashed.encode()}, token="static-registry-token")
+    with embedded_registry(tmp_path, auth=auth) as registry:
+        async with RegistryClient(registry.host, credentials=Basic("bob", SECRET)) as client:
+            digest = await push(client, "emb/app")
+            assert await client.list_tags("emb/app") == ["v1"]
+        async with RegistryClient(
+            registry.host, credentials=BearerToken("static-registry-token")
+        ) as client:
+            head = await client.head_manifest("emb/app", "v1")
+            assert head is not None and head.digest == digest
+        for credentials in (Anonymous(), Basic("bob", "wrong"), BearerToken("nope")):
+            async with RegistryClient(registry.host, credentials=credentials) as client:
+                with pytest.raises(AuthenticationError):
+                    await client.get_manifest("emb/app", "v1")

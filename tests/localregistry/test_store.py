@@ -204,3 +204,28 @@ def test_one_owner_at_a_time(tmp_path: Path) -> None:
     assert peek.verify() == []
     first.close()
     FilesystemStore(tmp_path / "s").close()
+
+
+def test_racing_requests_on_one_session(embedded: RunningRegistry) -> None:
+    """A PATCH racing the PUT that finishes the session gets BLOB_UPLOAD_UNKNOWN, never a 500,
+    and the committed blob is intact."""
+    client = SpecClient(embedded)
+    data = os.urandom(2 * 1024 * 1024)
+    location = client.start_upload("ns/race")
+    r = client.http.patch(client.at(location), content=data)
+    location = r.headers["location"]
+
+    def finish() -> int:
+        return httpx.put(f"{embedded.url}{location}", params={"digest": sha256(data)}).status_code
+
+    def append() -> int:
+        return httpx.patch(f"{embedded.url}{location}", content=b"late bytes").status_code
+
+    with concurrent.futures.ThreadPoolExecutor(4) as pool:
+        futures = [pool.submit(finish)] + [pool.submit(append) for _ in range(3)]
+        statuses = [f.result() for f in futures]
+    assert 500 not in statuses
+    got = client.http.get(f"/v2/ns/race/blobs/{sha256(data)}")
+    if statuses[0] == 201:
+        assert got.content == data
+    client.close()

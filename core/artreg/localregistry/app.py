@@ -455,15 +455,18 @@ class RegistryApp:
         except UploadUnknown:
             raise RegistryHTTPError("BLOB_UPLOAD_UNKNOWN", detail={"uuid": uuid}) from None
 
+    # Each request on a session holds its lock from lookup to reply, so it never sees a chunk
+    # still in flight, nor a session another request is finishing or cancelling.
+
     async def _upload_get(self, req: Request, name: str) -> None:
-        session = await self._session(req, name)
-        async with self._exclusive(session.uuid):  # never report a chunk still in flight
+        async with self._exclusive(req.params["uuid"]):
+            session = await self._session(req, name)
             headers = self._upload_headers(name, session)
         await self._respond(req, 204, headers)
 
     async def _upload_delete(self, req: Request, name: str) -> None:
-        session = await self._session(req, name)
-        async with self._exclusive(session.uuid):
+        async with self._exclusive(req.params["uuid"]):
+            session = await self._session(req, name)
             await asyncio.to_thread(session.cancel)
         await self._respond(req, 204)
 
@@ -498,18 +501,19 @@ class RegistryApp:
         return expected
 
     async def _upload_patch(self, req: Request, name: str) -> None:
-        session = await self._session(req, name)
-        async with self._exclusive(session.uuid):
+        async with self._exclusive(req.params["uuid"]):
+            session = await self._session(req, name)
             try:
                 expected = self._check_content_range(req, session)
                 await self._receive_chunk(req, session, expected)
             finally:
                 await asyncio.to_thread(session.close)
-        await self._respond(req, 202, self._upload_headers(name, session))
+            headers = self._upload_headers(name, session)
+        await self._respond(req, 202, headers)
 
     async def _upload_put(self, req: Request, name: str) -> None:
-        session = await self._session(req, name)
-        async with self._exclusive(session.uuid):
+        async with self._exclusive(req.params["uuid"]):
+            session = await self._session(req, name)
             try:
                 digest = _digest(req.arg("digest"))
                 await self._finish(req, name, session, digest)

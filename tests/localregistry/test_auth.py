@@ -24,7 +24,7 @@ from artreg.localregistry import (
 )
 from tests.localregistry.layout import Layout
 from tests.peers import require_binary
-from tests.registries import RunningRegistry, embedded_registry, free_port
+from tests.registries import RunningRegistry, embedded_registry, free_port, wait_http
 
 PASSWORD = "s3cret-Pa55word"
 TOKEN = "tok-0123456789abcdef"
@@ -205,8 +205,6 @@ def test_cli_serves_with_token_file(tmp_path: Path, token_file: Path, htpasswd_f
         stderr=subprocess.STDOUT,
     )
     try:
-        from tests.registries import wait_http
-
         url = f"http://127.0.0.1:{port}/v2/"
         wait_http(url)
         assert httpx.get(url).status_code == 401

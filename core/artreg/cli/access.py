@@ -36,7 +36,7 @@ access_app = typer.Typer(
     help="Grant, show and revoke cross-account pull access to a repository (ECR, GAR).",
     no_args_is_help=True,
 )
-app.add_typer(access_app, name="access")
+app.add_typer(access_app, name="access", rich_help_panel="Through a binding")
 
 _CONTEXT = "Read cross-account access"
 

@@ -37,7 +37,7 @@ def _table(creds: ArtifactRegistryCredentials, registry: str, show_secret: bool)
     )
 
 
-@app.command("creds", epilog=EPILOG)
+@app.command("creds", epilog=EPILOG, rich_help_panel="Through a binding")
 def creds(
     repo_id: Annotated[str, typer.Argument(metavar="REPO", help="The routable repository name.")],
     permissions: Annotated[

@@ -16,7 +16,7 @@ from artreg.cli.common import (
 from artreg.cli.output import emit
 
 
-@app.command("endpoint", epilog=EPILOG)
+@app.command("endpoint", epilog=EPILOG, rich_help_panel="Through a binding")
 def endpoint(
     binding: BindingOption = DEFAULT_BINDING,
     output: OutputOption = None,
@@ -33,7 +33,7 @@ def endpoint(
     emit({"binding": common.binding, "endpoint": url}, common.output, lambda: url)
 
 
-@app.command("prefix", epilog=EPILOG)
+@app.command("prefix", epilog=EPILOG, rich_help_panel="Through a binding")
 def prefix(
     binding: BindingOption = DEFAULT_BINDING,
     output: OutputOption = None,

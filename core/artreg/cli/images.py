@@ -47,8 +47,8 @@ manifest_app = typer.Typer(
     name="manifest", help="Read manifests from a registry.", no_args_is_help=True
 )
 blob_app = typer.Typer(name="blob", help="Check blobs in a registry.", no_args_is_help=True)
-app.add_typer(manifest_app, name="manifest")
-app.add_typer(blob_app, name="blob")
+app.add_typer(manifest_app, name="manifest", rich_help_panel="Registry reads")
+app.add_typer(blob_app, name="blob", rich_help_panel="Registry reads")
 
 
 def parse_reference(value: str, *, field: str = "reference") -> Reference:
@@ -207,7 +207,7 @@ def blob_head(
     emit(result, common.output)
 
 
-@app.command("tags", epilog=EPILOG)
+@app.command("tags", epilog=EPILOG, rich_help_panel="Registry reads")
 def tags(
     repo: Annotated[str, typer.Argument(metavar="REPO", help="host[:port]/repo")],
     binding: RemoteBindingOption = None,

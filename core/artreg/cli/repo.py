@@ -25,7 +25,7 @@ repo_app = typer.Typer(
     help="Create, describe and delete repositories of a binding's registry.",
     no_args_is_help=True,
 )
-app.add_typer(repo_app, name="repo")
+app.add_typer(repo_app, name="repo", rich_help_panel="Through a binding")
 
 
 def _repository_table(repo: RepositoryResponse) -> Any:

@@ -96,7 +96,7 @@ def _platforms(values: list[str] | None) -> list[str] | None:
     return list(values) if values else None
 
 
-@app.command("push", epilog=EPILOG)
+@app.command("push", epilog=EPILOG, rich_help_panel="Images")
 def push(
     layout_dir: Annotated[
         Path, typer.Argument(metavar="LAYOUT_DIR", help="An OCI image layout directory.")
@@ -165,7 +165,7 @@ def push(
     _emit(summary, common.output, "Pushed", progress.elapsed)
 
 
-@app.command("pull", epilog=EPILOG)
+@app.command("pull", epilog=EPILOG, rich_help_panel="Images")
 def pull(
     ref: Annotated[str, typer.Argument(metavar="REF", help="host[:port]/repo[:tag][@digest]")],
     layout_dir: Annotated[
@@ -224,7 +224,7 @@ def pull(
     _emit(summary, common.output, "Pulled", progress.elapsed)
 
 
-@app.command("copy", epilog=EPILOG)
+@app.command("copy", epilog=EPILOG, rich_help_panel="Images")
 def copy(
     src_ref: Annotated[
         str, typer.Argument(metavar="SRC_REF", help="host[:port]/repo[:tag][@digest]")

@@ -39,6 +39,13 @@ def serve(
         Path | None,
         typer.Option("--token-file", help="File holding a static bearer token."),
     ] = None,
+    tls_cert: Annotated[
+        Path | None,
+        typer.Option("--tls-cert", help="PEM certificate (chain) to serve HTTPS with."),
+    ] = None,
+    tls_key: Annotated[
+        Path | None, typer.Option("--tls-key", help="PEM private key of --tls-cert.")
+    ] = None,
 ) -> None:
     """Run the embedded OCI registry (distribution spec v1.1) until interrupted."""
     from artreg.localregistry import RegistryConfigError
@@ -47,16 +54,26 @@ def serve(
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s", stream=sys.stderr)
 
     def ready(url: str) -> None:
-        address = url.removeprefix("http://")
+        address = url.split("://", 1)[1]
+        insecure = "" if url.startswith("https://") else "--dest-tls-verify=false "
         sys.stdout.write(
             f"artreg registry: listening on {url} (data in {data_dir.resolve()})\n"
-            f"push with: skopeo copy --dest-tls-verify=false "
+            f"push with: skopeo copy {insecure}"
             f"oci:LAYOUT:TAG docker://{address}/NAMESPACE/REPO:TAG\n"
         )
         sys.stdout.flush()
 
     try:
-        run_registry(host, port, data_dir, htpasswd=htpasswd, token_file=token_file, on_ready=ready)
+        run_registry(
+            host,
+            port,
+            data_dir,
+            htpasswd=htpasswd,
+            token_file=token_file,
+            tls_cert=tls_cert,
+            tls_key=tls_key,
+            on_ready=ready,
+        )
     except RegistryConfigError as exc:
         sys.stderr.write(f"error: {exc}\n")
         raise typer.Exit(ExitCode.USAGE) from None

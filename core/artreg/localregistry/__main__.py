@@ -18,11 +18,19 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--data-dir", default=".artreg-data")
     parser.add_argument("--htpasswd", default=None)
     parser.add_argument("--token-file", default=None)
+    parser.add_argument("--tls-cert", default=None)
+    parser.add_argument("--tls-key", default=None)
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s", stream=sys.stderr)
     try:
         serve(
-            args.host, args.port, args.data_dir, htpasswd=args.htpasswd, token_file=args.token_file
+            args.host,
+            args.port,
+            args.data_dir,
+            htpasswd=args.htpasswd,
+            token_file=args.token_file,
+            tls_cert=args.tls_cert,
+            tls_key=args.tls_key,
         )
     except RegistryConfigError as exc:
         print(f"error: {exc}", file=sys.stderr)

@@ -32,6 +32,23 @@ class RegistryConfig:
     data_dir: Path | None = None
     htpasswd: Path | None = None
     token_file: Path | None = None
+    tls_cert: Path | None = None
+    tls_key: Path | None = None
+
+    @property
+    def scheme(self) -> str:
+        return "https" if self.tls_cert is not None else "http"
+
+    def tls_files(self) -> tuple[str, str] | None:
+        """The certificate chain and key files to serve TLS with, checked; None for plain HTTP."""
+        if self.tls_cert is None and self.tls_key is None:
+            return None
+        if self.tls_cert is None or self.tls_key is None:
+            raise RegistryConfigError("TLS needs both --tls-cert and --tls-key")
+        for path in (self.tls_cert, self.tls_key):
+            if not path.is_file():
+                raise RegistryConfigError(f"TLS file {path} does not exist")
+        return str(self.tls_cert), str(self.tls_key)
 
     def authenticator(self) -> Authenticator | None:
         """The configured credentials; refuses a non-loopback bind without any."""

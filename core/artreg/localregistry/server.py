@@ -74,21 +74,26 @@ def serve(
     *,
     htpasswd: str | os.PathLike[str] | None = None,
     token_file: str | os.PathLike[str] | None = None,
+    tls_cert: str | os.PathLike[str] | None = None,
+    tls_key: str | os.PathLike[str] | None = None,
     on_ready: Any = None,
 ) -> None:
     """Run the registry in the foreground until SIGINT or SIGTERM.
 
-    Raises :class:`RegistryConfigError` for a non-loopback ``host`` without credentials.
-    ``on_ready(url)`` is called once the socket is listening.
+    Raises :class:`RegistryConfigError` for a non-loopback ``host`` without credentials, or
+    for half a TLS configuration. ``on_ready(url)`` is called once the socket is listening.
     """
     config = RegistryConfig(
         host=host,
         port=port,
         data_dir=Path(data_dir),
-        htpasswd=Path(htpasswd) if htpasswd is not None else None,
-        token_file=Path(token_file) if token_file is not None else None,
+        htpasswd=_path(htpasswd),
+        token_file=_path(token_file),
+        tls_cert=_path(tls_cert),
+        tls_key=_path(tls_key),
     )
     auth = config.authenticator()
+    tls = config.tls_files()
     store = FilesystemStore(data_dir)
     try:
         sock = _bind(host, port)
@@ -96,8 +101,8 @@ def serve(
         store.close()
         raise
     bound_port = sock.getsockname()[1]
-    server = _ForegroundServer(_uvicorn_config(create_app(store, auth)))
-    url = f"http://{_host_for_url(host)}:{bound_port}"
+    server = _ForegroundServer(_uvicorn_config(create_app(store, auth), **_tls_options(tls)))
+    url = f"{config.scheme}://{_host_for_url(host)}:{bound_port}"
     log.info("artreg registry listening on %s (data in %s)", url, store.root)
     if on_ready is not None:
         on_ready(url)
@@ -108,6 +113,14 @@ def serve(
         store.close()
 
 
+def _path(value: str | os.PathLike[str] | None) -> Path | None:
+    return Path(value) if value is not None else None
+
+
+def _tls_options(tls: tuple[str, str] | None) -> dict[str, Any]:
+    return {"ssl_certfile": tls[0], "ssl_keyfile": tls[1]} if tls else {}
+
+
 def _host_for_url(host: str) -> str:
     return f"[{host}]" if ":" in host and not host.startswith("[") else host
 
@@ -116,8 +129,14 @@ class ThreadedRegistry:
     """A registry serving from a thread of this process. ``host`` is ``HOST:PORT``."""
 
     def __init__(
-        self, server: uvicorn.Server, thread: threading.Thread, sock: socket.socket, store: Store
+        self,
+        server: uvicorn.Server,
+        thread: threading.Thread,
+        sock: socket.socket,
+        store: Store,
+        scheme: str = "http",
     ) -> None:
+        self.scheme = scheme
         self._server = server
         self._thread = thread
         self._sock = sock
@@ -128,7 +147,7 @@ class ThreadedRegistry:
 
     @property
     def url(self) -> str:
-        return f"http://{self.host}"
+        return f"{self.scheme}://{self.host}"
 
     @property
     def address(self) -> str:
@@ -163,15 +182,20 @@ def start_in_thread(
     store: Store | None = None,
     auth: Authenticator | None = None,
     middleware: Callable[[RegistryApp], Any] | None = None,
+    tls_cert: str | os.PathLike[str] | None = None,
+    tls_key: str | os.PathLike[str] | None = None,
     startup_timeout: float = 10.0,
 ) -> ThreadedRegistry:
     """Start the registry on a uvicorn server in a daemon thread and return once it accepts
     connections. ``port=0`` picks a free port. Without ``store``, a :class:`FilesystemStore`
-    on ``data_dir``, or a :class:`MemoryStore` when ``data_dir`` is None. ``middleware``
+    on ``data_dir``, or a :class:`MemoryStore` when ``data_dir`` is None. With ``tls_cert``
+    and ``tls_key`` it serves HTTPS (``url`` says so). ``middleware``
     wraps the ASGI app (fault injection in tests, for instance). The store is closed (its
     data directory released) when the registry stops."""
     if auth is None and not is_loopback(host):
         raise RegistryConfigError(f"refusing to listen on {host} without credentials")
+    tls_config = RegistryConfig(host=host, tls_cert=_path(tls_cert), tls_key=_path(tls_key))
+    tls = tls_config.tls_files()
     sock = _bind(host, port)
     try:
         store = store if store is not None else _store_for(data_dir)
@@ -179,7 +203,9 @@ def start_in_thread(
         sock.close()
         raise
     app = create_app(store, auth)
-    server = uvicorn.Server(_uvicorn_config(middleware(app) if middleware else app))
+    server = uvicorn.Server(
+        _uvicorn_config(middleware(app) if middleware else app, **_tls_options(tls))
+    )
     errors: list[BaseException] = []
 
     def run() -> None:
@@ -203,7 +229,7 @@ def start_in_thread(
             store.close()
             raise RuntimeError("registry did not start in time")
         time.sleep(0.005)
-    return ThreadedRegistry(server, thread, sock, store)
+    return ThreadedRegistry(server, thread, sock, store, tls_config.scheme)
 
 
 #: Alias of :func:`start_in_thread`.

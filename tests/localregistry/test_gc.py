@@ -67,3 +67,30 @@ def test_refuses_a_directory_that_is_not_a_registry(tmp_path: Path) -> None:
     result = gc_cli(tmp_path / "nothing")
     assert result.returncode == 2
     assert "not a registry data directory" in result.stderr
+
+
+def test_verify_command(tmp_path: Path) -> None:
+    data = tmp_path / "data"
+    with start_in_thread(data) as server:
+        client = SpecClient(RunningRegistry("embedded", server.host, data))
+        _, digest = client.push_image("ns/v", "v1", [b"checked"])
+        client.close()
+        live = subprocess.run(
+            [sys.executable, "-m", "artreg", "registry", "verify", "--data-dir", str(data)],
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+        assert live.returncode == 0, live.stdout + live.stderr  # fine next to a live server
+        assert "1 repositories checked, 0 problem(s)" in live.stdout
+    layer = Digest.parse(sha256(b"checked"))
+    (data / "blobs" / "sha256" / layer.hex[:2] / layer.hex).write_bytes(b"bit rot")
+    damaged = subprocess.run(
+        [sys.executable, "-m", "artreg", "registry", "verify", "--data-dir", str(data)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert damaged.returncode == 1
+    assert f"blob {layer} hashes to" in damaged.stdout
+    assert digest

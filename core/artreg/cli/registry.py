@@ -111,3 +111,27 @@ def gc(
         sys.stdout.write(f"{'would remove' if dry_run else 'removed'} {digest}\n")
     verb = "would free" if dry_run else "freed"
     sys.stdout.write(f"{len(report.removed)} blob(s), {verb} {report.freed_bytes} bytes\n")
+
+
+@registry_app.command("verify")
+def verify(
+    data_dir: Annotated[
+        Path, typer.Option("--data-dir", help="The registry's data directory.")
+    ] = Path(".artreg-data"),
+    quick: Annotated[bool, typer.Option("--quick", help="Skip re-hashing every blob.")] = False,
+) -> None:
+    """Check a data directory's consistency: every blob hashes to its name, every link, tag
+    and referrer points at stored content. Safe while a server is running. Exit 1 on problems."""
+    from artreg.localregistry import FilesystemStore
+
+    if not (data_dir / "blobs").is_dir():
+        sys.stderr.write(f"error: {data_dir} is not a registry data directory\n")
+        raise typer.Exit(ExitCode.USAGE)
+    store = FilesystemStore(data_dir, exclusive=False)
+    problems = store.verify(deep=not quick)
+    for problem in problems:
+        sys.stdout.write(f"{problem}\n")
+    repos = len(store.repositories())
+    sys.stdout.write(f"{repos} repositories checked, {len(problems)} problem(s)\n")
+    if problems:
+        raise typer.Exit(ExitCode.INTERNAL)

@@ -4,6 +4,7 @@ registry through a Local binding (and ECR against moto where Local has nothing t
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 from tests.cli.conftest import Cli
@@ -204,3 +205,24 @@ def test_repo_create_bad_name_and_registry_down(cli: Cli, registry: RunningRegis
     assert down.code == 6, down.stderr
     line = assert_one_error_line(down.stderr, "BINDINGS_ERROR")
     assert "(cause: REMOTE_SERVICE_UNAVAILABLE: " in line
+
+
+def test_a_closed_pipe_ends_quietly(cli: Cli, registry: RunningRegistry) -> None:
+    import subprocess
+
+    from tests.cli.conftest import BIN
+
+    cli.local("artifacts", registry)
+    read_end, write_end = os.pipe()
+    os.close(read_end)  # the reader is gone before the command writes
+    proc = subprocess.run(
+        [str(BIN / "artreg"), "endpoint"],
+        stdout=write_end,
+        stderr=subprocess.PIPE,
+        env=cli.base_env(),
+        timeout=60,
+        check=False,
+    )
+    os.close(write_end)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stderr == b""

@@ -12,7 +12,7 @@ import typer
 
 from artreg.cli import app
 from artreg.cli.common import EPILOG, Common, DebugOption, OutputOption, run
-from artreg.cli.output import OutputFormat, emit, key_value_table, list_table
+from artreg.cli.output import OutputFormat, emit, key_value_table, list_table, reader_gone
 from artreg.cli.remote import open_client
 from artreg.digest import sha256_digest
 from artreg.errors import InvalidInput, RemoteResourceNotFound
@@ -138,8 +138,11 @@ def manifest_get(
 
     reference, data, content_type = run(common, action)
     if raw:
-        sys.stdout.buffer.write(data)
-        sys.stdout.buffer.flush()
+        try:
+            sys.stdout.buffer.write(data)
+            sys.stdout.buffer.flush()
+        except BrokenPipeError:
+            reader_gone()
         return
     summary = _manifest_summary(reference, data, base_type(content_type) or content_type)
     emit(summary, common.output, lambda: _manifest_table(summary))

@@ -12,10 +12,10 @@ import enum
 import os
 import sys
 from collections.abc import Callable, Mapping, Sequence
-from typing import Any
+from typing import Any, NoReturn
 
 import msgspec
-from rich.console import Console
+from rich.console import Console, RenderableType
 from rich.table import Table
 
 from artreg.types import to_builtins
@@ -28,6 +28,7 @@ __all__ = [
     "is_tty",
     "key_value_table",
     "list_table",
+    "reader_gone",
     "resolve_output",
     "stderr_console",
     "stdout_console",
@@ -126,20 +127,32 @@ def list_table(
 def emit(
     value: Any,
     output: OutputFormat,
-    table: Callable[[], Table | str] | None = None,
+    table: Callable[[], RenderableType] | None = None,
 ) -> None:
     """Print a result: ``value`` as JSON, or what ``table()`` builds as a table (a key/value
-    table of ``value``'s fields when no builder is given)."""
-    if output is OutputFormat.JSON:
-        emit_json(value)
-        return
-    console = stdout_console()
-    if table is not None:
-        rendered = table()
-    else:
-        data = to_builtins(value)
-        rendered = key_value_table(data) if isinstance(data, Mapping) else _cell(data)
-    console.print(rendered)
+    table of ``value``'s fields when no builder is given). A reader that went away (``| head``)
+    ends the command quietly."""
+    try:
+        if output is OutputFormat.JSON:
+            emit_json(value)
+            return
+        console = stdout_console()
+        if table is not None:
+            rendered = table()
+        else:
+            data = to_builtins(value)
+            rendered = key_value_table(data) if isinstance(data, Mapping) else _cell(data)
+        console.print(rendered)
+        sys.stdout.flush()
+    except BrokenPipeError:
+        reader_gone()
+
+
+def reader_gone() -> NoReturn:
+    """stdout's reader closed the pipe: send what is left to /dev/null and exit 0."""
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, sys.stdout.fileno())
+    raise SystemExit(0)
 
 
 def env_flag(name: str) -> bool:

@@ -91,8 +91,10 @@ def gc(
         bool, typer.Option("--dry-run", help="Only list what would be removed.")
     ] = False,
 ) -> None:
-    """Delete blobs no repository refers to any more (after deletes). Run it while the
-    registry is stopped: it refuses to touch a data directory a server holds."""
+    """Delete blobs no repository refers to any more.
+
+    Run it while the registry is stopped: it refuses a data directory a server holds.
+    """
     from artreg.localregistry import FilesystemStore, RegistryConfigError
 
     if not (data_dir / "blobs").is_dir():
@@ -120,8 +122,11 @@ def verify(
     ] = Path(".artreg-data"),
     quick: Annotated[bool, typer.Option("--quick", help="Skip re-hashing every blob.")] = False,
 ) -> None:
-    """Check a data directory's consistency: every blob hashes to its name, every link, tag
-    and referrer points at stored content. Safe while a server is running. Exit 1 on problems."""
+    """Check a data directory's consistency (safe while a server runs).
+
+    Every blob must hash to its name and every link, tag and referrer point at stored
+    content. Exits 1 when there are problems.
+    """
     from artreg.localregistry import FilesystemStore
 
     if not (data_dir / "blobs").is_dir():

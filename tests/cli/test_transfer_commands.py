@@ -248,3 +248,25 @@ def test_index_round_trip_and_platform_filter(
     one = cli.artreg("pull", ref, str(amd), "-q", "--platform", "linux/amd64")
     assert one.code == 0, one.stderr
     assert one.json()["blobs"] == 2
+
+
+def test_push_from_a_layout_of_several_images_needs_a_choice(
+    cli: Cli, registry: RunningRegistry, tmp_path: Path
+) -> None:
+    first = build_layout(tmp_path / "src", tag="one")
+    index = json.loads((first.path / "index.json").read_text())
+    second = build_layout(tmp_path / "other", tag="two")
+    index["manifests"] += json.loads((second.path / "index.json").read_text())["manifests"]
+    for blob in (second.path / "blobs" / "sha256").iterdir():
+        (first.path / "blobs" / "sha256" / blob.name).write_bytes(blob.read_bytes())
+    (first.path / "index.json").write_text(json.dumps(index))
+    ambiguous = cli.artreg("push", str(first.path), f"{registry.host}/team/pick:v1")
+    assert ambiguous.code == 2
+    assert "--source-tag (the layout's tags: one, two)" in ambiguous.stderr
+    chosen = cli.artreg(
+        "push", str(first.path), f"{registry.host}/team/pick:v1", "--source-tag", "two", "-q"
+    )
+    assert chosen.code == 0, chosen.stderr
+    assert chosen.json()["digest"] == second.manifest_digest
+    by_name = cli.artreg("push", str(first.path), f"{registry.host}/team/pick:one", "-q")
+    assert by_name.json()["digest"] == first.manifest_digest

@@ -141,7 +141,13 @@ def push(
         chosen = source_tag
         if chosen is None and dst.tag and dst.tag in layout.tags():
             chosen = dst.tag
-        taggable = await layout.taggable(chosen, platforms=_platforms(platform))
+        try:
+            taggable = await layout.taggable(chosen, platforms=_platforms(platform))
+        except InvalidInput as exc:
+            if chosen is None and exc.context.get("field_name") == "reference" and exc.hint is None:
+                tags = ", ".join(layout.tags()) or "none"
+                exc.hint = f"choose one with --source-tag (the layout's tags: {tags})"
+            raise
         if dst.tag is None:
             dst = dst.with_tag("latest")
         expected = blob_sizes(taggable)

@@ -221,7 +221,7 @@ class _EmbeddedRegistry:
     """The embedded registry, served on the sidecar's own event loop: one thread for both
     servers, so a call never waits for the other thread to hand over the GIL."""
 
-    def __init__(self, directory: Path, host: str, port: int) -> None:
+    def __init__(self, directory: Path, host: str, port: int, shutdown_timeout: float) -> None:
         from artreg.localregistry import (
             FilesystemStore,
             RegistryConfigError,
@@ -242,12 +242,14 @@ class _EmbeddedRegistry:
             timeout_keep_alive=30,
         )
         self._server = _SignalFreeServer(config)
+        self._shutdown_timeout = shutdown_timeout
         bound_host, bound_port = self._sock.getsockname()[:2]
         self.address = f"[{bound_host}]:{bound_port}" if ":" in bound_host else f"{bound_host}:{bound_port}"
 
     @contextlib.asynccontextmanager
     async def serving(self) -> AsyncIterator[None]:
-        """Serve while the block runs; stop (finishing requests under way) when it exits."""
+        """Serve while the block runs; on exit, stop, giving requests under way (an upload, say)
+        the shutdown timeout to finish before their connections are dropped."""
         task = asyncio.create_task(self._server.serve(sockets=[self._sock]))
         while not self._server.started:
             if task.done():
@@ -258,7 +260,14 @@ class _EmbeddedRegistry:
             yield
         finally:
             self._server.should_exit = True
-            await task
+            try:
+                await asyncio.wait_for(asyncio.shield(task), self._shutdown_timeout)
+            except TimeoutError:
+                logging.getLogger("artreg.localregistry").warning(
+                    "dropping registry requests still running after %.1fs", self._shutdown_timeout
+                )
+                self._server.force_exit = True
+                await task
 
     def close(self) -> None:
         with contextlib.suppress(OSError):
@@ -323,7 +332,7 @@ def serve(
     from artreg.localregistry import RegistryConfigError
 
     try:
-        registry = _EmbeddedRegistry(directory, host, registry_port)
+        registry = _EmbeddedRegistry(directory, host, registry_port, shutdown_timeout)
     except (OSError, RegistryConfigError) as exc:
         sys.stderr.write(f"error: cannot start the registry on {host}:{registry_port}: {exc}\n")
         raise typer.Exit(ExitCode.USAGE) from None

@@ -262,3 +262,43 @@ def test_acr_binding_answers_an_identity_token(
         "get", input="registrytest.azurecr.io", env={"ARTREG_CREDHELPER_PERMISSIONS": "all"}
     )
     assert bad.code == 1 and "ARTREG_CREDHELPER_PERMISSIONS" in bad.stderr
+
+
+# -- GAR: the pull service account when the binding has no push one ---------------------------------
+
+
+def test_gar_binding_falls_back_to_pull_credentials(cli: Cli) -> None:
+    from tests.fakes.gcp import FakeGcp
+    from tests.fakes.tls import LoopbackServer
+
+    fake = FakeGcp(project_id="fake-project", location="us-central1")
+    puller = "pull-sa@fake-project.iam.gserviceaccount.com"
+    fake.add_target_service_account(puller)
+    fake.add_repository("images")
+    fake.fixed_access_token = "ya29.gar-access-token-for-tests"
+    manager = fake.add_service_account_key("artreg-manager@fake-project.iam.gserviceaccount.com")
+    with LoopbackServer(fake.app) as server:
+        cli.env.update(
+            {
+                "GOOGLE_SERVICE_ACCOUNT_KEY": json.dumps(
+                    manager.info("https://oauth2.googleapis.com/token")
+                ),
+                "GCP_REGION": "us-central1",
+                "ARTREG_GCP_TOKEN_URI": f"{server.base_url}/token",
+                "ARTREG_GAR_API_ENDPOINT": server.base_url,
+                "ARTREG_GCP_IAM_CREDENTIALS_ENDPOINT": server.base_url,
+            }
+        )
+        cli.bind(
+            "gar", {"service": "gar", "repositoryName": "images", "pullServiceAccountEmail": puller}
+        )
+        got = cli.helper("get", input="https://us-central1-docker.pkg.dev")
+        assert got.code == 0, got.stdout + got.stderr
+        assert json.loads(got.stdout) == {
+            "ServerURL": "https://us-central1-docker.pkg.dev",
+            "Username": "oauth2accesstoken",
+            "Secret": "ya29.gar-access-token-for-tests",
+        }
+        # push-pull was refused for want of a push service account; pull was minted
+        assert [r["email"] for r in fake.generate_requests] == [puller]
+    assert fake.violations == []

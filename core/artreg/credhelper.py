@@ -13,7 +13,10 @@ Commands (the verb is the first argument; input on stdin, output on stdout):
     first when set) for the one whose ``registry_endpoint()`` has that host, calls its
     ``generate_credentials`` and prints ``{"ServerURL", "Username", "Secret"}``. Bearer credentials
     (ACR) are answered the way Docker expects an identity token: ``Username`` is ``<token>`` and
-    ``Secret`` is the token. A host no binding serves, or a binding whose registry needs no
+    ``Secret`` is the token. Clients that send an identity token as a bearer token (artreg's own
+    keychain) use it as is; Docker and containers/image instead trade it at the registry's token
+    endpoint as a refresh token, which the ACR access token ``generate_credentials`` returns is
+    not — the interface exposes no refresh token, so for those clients prefer a service principal. A host no binding serves, or a binding whose registry needs no
     credentials (Local), answers Docker's standard "credentials not found in native keychain"
     with exit 1, which every client treats as "pull anonymously".
 ``list``

@@ -43,6 +43,8 @@ log = logging.getLogger("artreg_rpc")
 
 #: Requests larger than this (bytes) get an INVALID_REQUEST reply.
 DEFAULT_MAX_MESSAGE_SIZE: Final = 1 << 20
+#: Entries of one batch running at once (the rest wait their turn).
+DEFAULT_BATCH_CONCURRENCY: Final = 64
 
 _MEMBERS: Final = frozenset({"jsonrpc", "method", "params", "id"})
 _encoder: Final = msgspec.json.Encoder()
@@ -101,10 +103,15 @@ class Dispatcher:
     """Turns WebSocket messages into replies, calling registries from ``registries``."""
 
     def __init__(
-        self, registries: RegistryPool, *, max_message_size: int = DEFAULT_MAX_MESSAGE_SIZE
+        self,
+        registries: RegistryPool,
+        *,
+        max_message_size: int = DEFAULT_MAX_MESSAGE_SIZE,
+        batch_concurrency: int = DEFAULT_BATCH_CONCURRENCY,
     ) -> None:
         self.registries = registries
         self.max_message_size = max_message_size
+        self.batch_concurrency = batch_concurrency
         #: When set (during shutdown), requests get this error instead of running.
         self.refusal: ArtregError | None = None
         self._discovery = openrpc_document()
@@ -135,12 +142,28 @@ class Dispatcher:
         if isinstance(obj, list):
             if not obj:
                 return _error_reply(errors.invalid_request("empty batch"), None)
-            replies = await asyncio.gather(*(self._one(entry) for entry in obj))
+            slots = asyncio.Semaphore(self.batch_concurrency)
+
+            async def entry_reply(entry: Any) -> dict[str, Any] | None:
+                async with slots:
+                    return await self._one(entry)
+
+            replies = await asyncio.gather(*(entry_reply(entry) for entry in obj))
             batch = [r for r in replies if r is not None]
             return batch or None
         return await self._one(obj)
 
     async def _one(self, obj: Any) -> dict[str, Any] | None:
+        try:
+            return await self._dispatch(obj)
+        except Exception as exc:  # a failure inside jsonrpcserver itself: still an answer
+            method = str(obj.get("method")) if isinstance(obj, dict) else "?"
+            if isinstance(obj, dict) and "id" not in obj:
+                errors.internal_error(method, exc)  # logged; a notification gets no reply
+                return None
+            return _error_reply(errors.internal_error(method, exc), _reply_id(obj))
+
+    async def _dispatch(self, obj: Any) -> dict[str, Any] | None:
         if self.refusal is not None and request_problem(obj) is None:
             if "id" not in obj:
                 return None

@@ -48,9 +48,16 @@ def rpc_env(registry: RunningRegistry, slow_proxy: SlowProxy) -> dict[str, str]:
     }
 
 
-async def start_sidecar(env: dict[str, str], **config: Any) -> RpcServer:
+async def start_sidecar(
+    env: dict[str, str], *, batch_concurrency: int = 64, **config: Any
+) -> RpcServer:
     cfg = ServerConfig(port=0, **config)
-    server = RpcServer(Dispatcher(RegistryPool(env), max_message_size=cfg.max_message_size), cfg)
+    dispatcher = Dispatcher(
+        RegistryPool(env),
+        max_message_size=cfg.max_message_size,
+        batch_concurrency=batch_concurrency,
+    )
+    server = RpcServer(dispatcher, cfg)
     await server.start()
     return server
 

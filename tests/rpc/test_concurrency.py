@@ -92,3 +92,22 @@ async def test_in_flight_limit_applies_backpressure(
         assert slow_proxy.max_holding == 2
     finally:
         await server.shutdown(timeout=5)
+
+
+async def test_batch_concurrency_is_bounded(rpc_env: dict[str, str], slow_proxy: SlowProxy) -> None:
+    """A large batch cannot start unbounded work: entries beyond the bound wait their turn."""
+    server = await start_sidecar(rpc_env, batch_concurrency=2)
+    batch = [
+        {"jsonrpc": "2.0", "method": "artifactRegistry.headBlob",
+         "params": {"bindingName": SLOW_BINDING, "repoName": "slow/x", "digest": "sha256:" + "f" * 64},
+         "id": i}
+        for i in range(3)
+    ]
+    try:
+        async with connect(server.url) as ws:
+            await ws.send(json.dumps(batch))
+            replies = json.loads(await ws.recv())
+    finally:
+        await server.shutdown(timeout=5)
+    assert sorted(r["id"] for r in replies) == [0, 1, 2]
+    assert slow_proxy.max_holding == 2

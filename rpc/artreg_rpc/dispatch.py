@@ -2,8 +2,8 @@
 
 The only module that touches jsonrpcserver. Parsing (msgspec, UTF-8 checked), batches (their
 entries run concurrently, each validated on its own as the spec asks) and the error shapes are
-handled here; jsonrpcserver's pipeline validates each request object, finds the method, checks
-the params against its signature, calls it and tells notifications apart. Its top-level
+handled here; jsonrpcserver's pipeline validates each request object, finds the method, calls
+it (turning an escaped exception into an error result) and tells notifications apart. Its top-level
 ``dispatch`` is not used: it validates a batch as a whole (one bad entry fails them all) and
 spends a task per message.
 """
@@ -11,7 +11,6 @@ spends a task per message.
 from __future__ import annotations
 
 import asyncio
-import inspect
 import json
 import logging
 import time
@@ -24,8 +23,8 @@ import msgspec
 with warnings.catch_warnings():  # jsonrpcserver 5.0.9 uses importlib.resources' legacy API
     warnings.simplefilter("ignore", DeprecationWarning)
     from jsonrpcserver import Error, Result, Success
-    from jsonrpcserver.async_dispatcher import dispatch_request
-    from jsonrpcserver.dispatcher import create_request, to_response, validate_request
+    from jsonrpcserver.async_dispatcher import call as call_method
+    from jsonrpcserver.dispatcher import create_request, get_method, to_response, validate_request
     from jsonrpcserver.sentinels import NOID
     from oslash.either import Left
 
@@ -172,7 +171,11 @@ class Dispatcher:
         checked = validate_request(_validate, obj)
         if isinstance(checked, Left):
             return self._finish(obj, checked)
-        request, result = await dispatch_request(self._methods, self, create_request(obj))
+        request = create_request(obj)
+        method = get_method(self._methods, request.method)
+        # (every handler takes ``(ctx, /, *args, **kwargs)``, so jsonrpcserver's signature check
+        # cannot fail and is skipped; the params are checked against the wire types instead)
+        result = method if isinstance(method, Left) else await call_method(request, self, method._value)
         if request.id is NOID:  # a notification: it ran, nothing goes back
             return None
         return self._finish(obj, to_response(request, result))
@@ -212,8 +215,6 @@ class Dispatcher:
             return await ctx.call(spec, args, kwargs)
 
         handler.__name__ = spec.name
-        # jsonrpcserver checks the params against the signature on every call: compute it once
-        handler.__signature__ = inspect.signature(handler)  # type: ignore[attr-defined]
         return handler
 
     async def call(

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from pathlib import Path
 
 import httpx
@@ -47,12 +46,13 @@ def test_forever_rule(tmp_path: Path) -> None:
         assert httpx.get(f"{reg.url}/v2/").status_code == 200
 
 
-def test_delay(tmp_path: Path) -> None:
+def test_delay_trips_a_client_timeout(tmp_path: Path) -> None:
     with faulty_registry(tmp_path, memory=True) as (reg, faults):
-        faults.delay(0.3)
-        started = time.monotonic()
-        assert httpx.get(f"{reg.url}/v2/").status_code == 200
-        assert time.monotonic() - started >= 0.3  # a lower bound the fault guarantees
+        faults.delay(3, path=r"^/v2/$")
+        with pytest.raises(httpx.ReadTimeout):
+            httpx.get(f"{reg.url}/v2/", timeout=0.5)
+        assert httpx.get(f"{reg.url}/v2/", timeout=5).status_code == 200  # fired once
+        assert [f[2].delay for f in faults.fired] == [3]
 
 
 def test_dropped_connection_mid_body(tmp_path: Path) -> None:

@@ -22,14 +22,16 @@ import sys
 from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import AbstractAsyncContextManager
 from pathlib import Path
-from typing import Annotated, Any, Final
+from typing import TYPE_CHECKING, Annotated, Any, Final
 
 import typer
-import uvicorn
 
 from artreg.binding import binding_env_var_name, bindings_from_env
 from artreg.cli import app
 from artreg.cli.errors import ExitCode, redact, register_secret
+
+if TYPE_CHECKING:
+    import uvicorn
 
 __all__ = ["DEFAULT_REGISTRY_PORT", "DEFAULT_RPC_PORT", "ready_line"]
 
@@ -208,13 +210,17 @@ def _bind(host: str, port: int) -> socket.socket:
     return sock
 
 
-class _SignalFreeServer(uvicorn.Server):
-    """uvicorn without its own signal handlers: the sidecar's runner owns SIGTERM and SIGINT,
-    so the registry stops only after the sidecar has drained the calls that may need it."""
+def _signal_free_server(config: uvicorn.Config) -> uvicorn.Server:
+    """A uvicorn server without its own signal handlers: the sidecar's runner owns SIGTERM and
+    SIGINT, so the registry stops only after the sidecar has drained the calls that may need it."""
+    import uvicorn
 
-    @contextlib.contextmanager
-    def capture_signals(self) -> Iterator[None]:
-        yield
+    class SignalFreeServer(uvicorn.Server):
+        @contextlib.contextmanager
+        def capture_signals(self) -> Iterator[None]:
+            yield
+
+    return SignalFreeServer(config)
 
 
 class _EmbeddedRegistry:
@@ -222,6 +228,8 @@ class _EmbeddedRegistry:
     servers, so a call never waits for the other thread to hand over the GIL."""
 
     def __init__(self, directory: Path, host: str, port: int, shutdown_timeout: float) -> None:
+        import uvicorn
+
         from artreg.localregistry import (
             FilesystemStore,
             RegistryConfigError,
@@ -241,7 +249,7 @@ class _EmbeddedRegistry:
             server_header=False,
             timeout_keep_alive=30,
         )
-        self._server = _SignalFreeServer(config)
+        self._server = _signal_free_server(config)
         self._shutdown_timeout = shutdown_timeout
         bound_host, bound_port = self._sock.getsockname()[:2]
         self.address = f"[{bound_host}]:{bound_port}" if ":" in bound_host else f"{bound_host}:{bound_port}"

@@ -39,7 +39,7 @@ InsecureOption = Annotated[
     bool,
     typer.Option(
         "--insecure",
-        help="Use plain HTTP and skip TLS verification (loopback hosts use HTTP anyway).",
+        help="Allow plain HTTP and unverified TLS (loopback hosts use plain HTTP anyway).",
     ),
 ]
 

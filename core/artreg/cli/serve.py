@@ -362,6 +362,9 @@ def serve(
                 _say(
                     f"bindings: {', '.join(sorted(bindings_from_env(env)))} (from the environment)"
                 )
+            target = f"{registry_address}/{DEFAULT_BINDING_NAME}/my-app:latest"
+            _say(f"push:     artreg push LAYOUT_DIR {target}")
+            _say(f"          skopeo copy --dest-tls-verify=false oci:LAYOUT_DIR:TAG docker://{target}")
 
         _run_sidecar(
             host=host,

@@ -7,6 +7,7 @@ import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 
+import httpx
 import pytest
 
 from artreg.errors import AuthenticationError, RemoteResourceNotFound
@@ -202,3 +203,23 @@ async def test_embedded_registry_auth(tmp_path: Path) -> None:
             async with RegistryClient(registry.host, credentials=credentials) as client:
                 with pytest.raises(AuthenticationError):
                     await client.get_manifest("emb/app", "v1")
+
+
+async def test_bearer_challenge_without_a_token_endpoint_is_an_authentication_error() -> None:
+    """A registry that only takes a static bearer token names a plain realm: nothing to fetch."""
+    seen: list[str] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        seen.append(str(request.url))
+        return httpx.Response(
+            401,
+            headers={"WWW-Authenticate": 'Bearer realm="artreg"'},
+            json={"errors": [{"code": "UNAUTHORIZED", "message": "authentication required"}]},
+        )
+
+    async with RegistryClient("127.0.0.1:9", transport=httpx.MockTransport(handler)) as client:
+        with pytest.raises(AuthenticationError) as info:
+            await client.get_manifest("ns/app", "latest")
+    assert "names no token endpoint" in info.value.message
+    assert info.value.http_status_code == 401
+    assert all(url.startswith("http://127.0.0.1:9/v2/") for url in seen)

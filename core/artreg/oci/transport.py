@@ -192,6 +192,14 @@ class Transport:
         headers = {"Authorization": auth.header()} if isinstance(auth, Basic) else {}
         realm = challenge.realm
         realm_parts = urlsplit(realm)
+        if realm_parts.scheme not in ("http", "https") or not realm_parts.netloc:
+            # A registry that only accepts a static bearer token (no token service) names a
+            # plain realm; there is nothing to fetch, the caller must bring the token.
+            raise AuthenticationError(
+                operation_context=operation,
+                details=f"the registry wants a bearer token and names no token endpoint (realm {realm!r})",
+                hint="configure a bearer token for this registry",
+            )
         if (
             realm_parts.scheme == "http"
             and not is_loopback_host(realm_parts.netloc)

@@ -8,6 +8,7 @@ import base64
 import logging
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -117,8 +118,12 @@ def test_secrets_never_logged(secured: RunningRegistry, caplog: pytest.LogCaptur
     httpx.get(f"{secured.url}/v2/", auth=("alice", PASSWORD))
     httpx.get(f"{secured.url}/v2/", auth=("alice", "wrong-" + PASSWORD))
     httpx.get(f"{secured.url}/v2/", headers={"Authorization": f"Bearer {TOKEN}"})
+    # each line is written just after its reply: wait for the last one
+    deadline = time.monotonic() + 10
+    while caplog.text.count('"GET /v2/"') < 3 and time.monotonic() < deadline:
+        time.sleep(0.01)
     text = caplog.text
-    assert '"GET /v2/" 401' in text and '"GET /v2/" 200' in text
+    assert text.count('"GET /v2/" 200') == 2 and '"GET /v2/" 401' in text
     for secret in (PASSWORD, TOKEN, base64.b64encode(f"alice:{PASSWORD}".encode()).decode()):
         assert secret not in text
 

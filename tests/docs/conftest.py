@@ -17,6 +17,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import select
 import signal
 import subprocess
 import sys
@@ -72,6 +73,7 @@ def artreg_serve(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServeInfo
         ],
         stdout=subprocess.PIPE,
         stderr=log,
+        bufsize=0,  # unbuffered, so select() sees every line that is waiting
         env=base_env(),
         cwd=tmp,
     )
@@ -94,6 +96,12 @@ def artreg_serve(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServeInfo
                 info.update(dict(field.split("=", 1) for field in line[len("artreg: ") :].split()))
             elif line.startswith("binding:"):
                 info["binding"] = line.split("=", 1)[1]
+        # The rest of the banner follows at once; collect it until stdout goes quiet.
+        while select.select([proc.stdout], [], [], 1.0)[0]:
+            raw = proc.stdout.readline()
+            if not raw:
+                break
+            lines.append(raw.decode())
         yield ServeInfo(info["rpc"], info["registry"], info["binding"], tuple(lines))
     finally:
         if proc.poll() is None:

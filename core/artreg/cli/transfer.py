@@ -5,7 +5,7 @@ are mounted)."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -14,7 +14,7 @@ import typer
 from artreg.cli import app
 from artreg.cli.common import EPILOG, Common, DebugOption, OutputOption, run
 from artreg.cli.images import InsecureOption, RemoteBindingOption, parse_reference
-from artreg.cli.output import OutputFormat, emit
+from artreg.cli.output import emit
 from artreg.cli.progress import ProgressMode, TransferProgress, human_size
 from artreg.cli.remote import open_images
 from artreg.errors import InvalidInput
@@ -64,32 +64,49 @@ def blob_sizes(taggable: Taggable) -> dict[str, int]:
     return sizes
 
 
-def _summary(
-    source: str, result: CopyResult, progress: TransferProgress, expected: dict[str, int]
-) -> dict[str, Any]:
-    return {
-        "source": source,
-        "destination": result.destination,
-        "digest": result.digest,
-        "mediaType": result.media_type,
-        "blobs": len(expected),
-        "bytes": progress.bytes_moved,
-        "skipped": progress.skipped,
-        "mounted": progress.mounted,
-    }
+class _Transfer:
+    """One push, pull or copy: its progress display, and the result printed once it has run."""
 
+    def __init__(self, quiet: bool, verb: str) -> None:
+        self.mode = ProgressMode.choose(quiet)
+        self.verb = verb
+        self.expected: dict[str, int] = {}
+        self.progress: TransferProgress | None = None
 
-def _emit(summary: dict[str, Any], output: OutputFormat, verb: str, seconds: float) -> None:
-    def line() -> str:
-        present = f", {summary['skipped']} already there" if summary["skipped"] else ""
-        if summary["mounted"]:
-            present += f", {summary['mounted']} mounted"
-        return (
-            f"{verb} {summary['destination']} ({summary['blobs']} blobs, "
-            f"{human_size(summary['bytes'])} transferred{present}) in {seconds:.2f}s"
-        )
+    def track(self, taggable: Taggable) -> TransferProgress:
+        """The progress display for moving ``taggable``'s blobs."""
+        self.expected = blob_sizes(taggable)
+        self.progress = TransferProgress(self.mode, verb=self.verb, expected=self.expected)
+        return self.progress
 
-    emit(summary, output, line)
+    def run(self, common: Common, action: Callable[[], Awaitable[CopyResult]], source: str) -> None:
+        """Run ``action`` and print its result (``source`` as the result names it)."""
+        result = run(common, action)
+        progress = self.progress
+        assert progress is not None
+        summary: dict[str, Any] = {
+            "source": source,
+            "destination": result.destination,
+            "digest": result.digest,
+            "mediaType": result.media_type,
+            "blobs": len(self.expected),
+            "bytes": progress.bytes_moved,
+            "skipped": progress.skipped,
+            "mounted": progress.mounted,
+        }
+
+        verb, seconds = self.verb.capitalize(), progress.elapsed
+
+        def line() -> str:
+            present = f", {summary['skipped']} already there" if summary["skipped"] else ""
+            if summary["mounted"]:
+                present += f", {summary['mounted']} mounted"
+            return (
+                f"{verb} {summary['destination']} ({summary['blobs']} blobs, "
+                f"{human_size(summary['bytes'])} transferred{present}) in {seconds:.2f}s"
+            )
+
+        emit(summary, common.output, line)
 
 
 def _platforms(values: list[str] | None) -> list[str] | None:
@@ -126,10 +143,9 @@ def push(
     Progress goes to stderr: a bar per blob and an overall bar on a terminal, one line per blob otherwise ("VERB DIGEST SIZE", VERB being pushed, pulled, copied, exists or mounted), nothing with --quiet. The result goes to stdout: {source, destination, digest, mediaType, blobs, bytes, skipped, mounted}.
     """
     common = Common.of(binding or "", output, debug)
-    mode = ProgressMode.choose(quiet)
-    holder: dict[str, TransferProgress] = {}
+    transfer = _Transfer(quiet, "pushed")
 
-    async def action() -> tuple[CopyResult, dict[str, int]]:
+    async def action() -> CopyResult:
         dst = parse_reference(ref)
         if dst.digest:
             raise InvalidInput(
@@ -150,11 +166,9 @@ def push(
             raise
         if dst.tag is None:
             dst = dst.with_tag("latest")
-        expected = blob_sizes(taggable)
         async with open_images([dst.registry], binding, insecure=insecure, jobs=jobs) as images:
-            with TransferProgress(mode, verb="pushed", expected=expected) as progress:
-                holder["progress"] = progress
-                result = await copy_layout_to_registry(
+            with transfer.track(taggable) as progress:
+                return await copy_layout_to_registry(
                     layout,
                     dst,
                     source_reference=chosen,
@@ -163,12 +177,8 @@ def push(
                     registry=images,
                     platforms=_platforms(platform),
                 )
-        return result, expected
 
-    result, expected = run(common, action)
-    progress = holder["progress"]
-    summary = _summary(f"oci:{layout_dir}", result, progress, expected)
-    _emit(summary, common.output, "Pushed", progress.elapsed)
+    transfer.run(common, action, f"oci:{layout_dir}")
 
 
 @app.command("pull", epilog=EPILOG, rich_help_panel="Images")
@@ -197,10 +207,9 @@ def pull(
     Progress goes to stderr: a bar per blob and an overall bar on a terminal, one line per blob otherwise ("VERB DIGEST SIZE", VERB being pushed, pulled, copied, exists or mounted), nothing with --quiet. The result goes to stdout: {source, destination, digest, mediaType, blobs, bytes, skipped, mounted}.
     """
     common = Common.of(binding or "", output, debug)
-    mode = ProgressMode.choose(quiet)
-    holder: dict[str, TransferProgress] = {}
+    transfer = _Transfer(quiet, "pulled")
 
-    async def action() -> tuple[CopyResult, dict[str, int]]:
+    async def action() -> CopyResult:
         src = parse_reference(ref)
         if src.tag is None and src.digest is None:
             src = src.with_tag("latest")
@@ -210,10 +219,8 @@ def pull(
             validate_tag(tag, context="Pull image", field="tag")
         async with open_images([src.registry], binding, insecure=insecure, jobs=jobs) as images:
             taggable = await images.taggable(src, platforms=_platforms(platform))
-            expected = blob_sizes(taggable)
-            with TransferProgress(mode, verb="pulled", expected=expected) as progress:
-                holder["progress"] = progress
-                result = await copy_registry_to_layout(
+            with transfer.track(taggable) as progress:
+                return await copy_registry_to_layout(
                     src,
                     layout_dir,
                     tag=tag,
@@ -222,12 +229,8 @@ def pull(
                     registry=images,
                     platforms=_platforms(platform),
                 )
-        return result, expected
 
-    result, expected = run(common, action)
-    progress = holder["progress"]
-    summary = _summary(ref, result, progress, expected)
-    _emit(summary, common.output, "Pulled", progress.elapsed)
+    transfer.run(common, action, ref)
 
 
 @app.command("copy", epilog=EPILOG, rich_help_panel="Images")
@@ -254,10 +257,9 @@ def copy(
     Progress goes to stderr: a bar per blob and an overall bar on a terminal, one line per blob otherwise ("VERB DIGEST SIZE", VERB being pushed, pulled, copied, exists or mounted), nothing with --quiet. The result goes to stdout: {source, destination, digest, mediaType, blobs, bytes, skipped, mounted}.
     """
     common = Common.of(binding or "", output, debug)
-    mode = ProgressMode.choose(quiet)
-    holder: dict[str, TransferProgress] = {}
+    transfer = _Transfer(quiet, "copied")
 
-    async def action() -> tuple[CopyResult, dict[str, int]]:
+    async def action() -> CopyResult:
         src = parse_reference(src_ref, field="source")
         dst = parse_reference(dst_ref, field="destination")
         if src.tag is None and src.digest is None:
@@ -273,10 +275,8 @@ def copy(
         hosts = {src.registry, dst.registry}
         async with open_images(hosts, binding, insecure=insecure, jobs=jobs) as images:
             taggable = await images.taggable(src, platforms=_platforms(platform))
-            expected = blob_sizes(taggable)
-            with TransferProgress(mode, verb="copied", expected=expected) as progress:
-                holder["progress"] = progress
-                result = await copy_registry_to_registry(
+            with transfer.track(taggable) as progress:
+                return await copy_registry_to_registry(
                     src,
                     dst,
                     jobs=jobs,
@@ -284,9 +284,5 @@ def copy(
                     registry=images,
                     platforms=_platforms(platform),
                 )
-        return result, expected
 
-    result, expected = run(common, action)
-    progress = holder["progress"]
-    summary = _summary(src_ref, result, progress, expected)
-    _emit(summary, common.output, "Copied", progress.elapsed)
+    transfer.run(common, action, src_ref)

@@ -19,13 +19,13 @@ from artreg.cli.common import (
     OutputOption,
     open_registry,
     run,
+    run_on_registry,
 )
 from artreg.cli.output import emit, key_value_table
 from artreg.errors import InvalidInput
 from artreg.types import (
     AwsCrossAccountAccess,
     CrossAccountAccess,
-    CrossAccountPermissions,
     convert,
     cross_account_access_platform,
     to_builtins,
@@ -99,12 +99,7 @@ def get(
 ) -> None:
     """Show the cross-account access granted on REPO."""
     common = Common.of(binding, output, debug)
-
-    async def action() -> CrossAccountPermissions:
-        async with open_registry(common.binding) as registry:
-            return await registry.get_cross_account_access(repo_id)
-
-    result = run(common, action)
+    result = run_on_registry(common, lambda registry: registry.get_cross_account_access(repo_id))
     emit(
         result,
         common.output,

@@ -34,6 +34,7 @@ __all__ = [
     "OutputOption",
     "open_registry",
     "run",
+    "run_on_registry",
 ]
 
 T = TypeVar("T")
@@ -130,6 +131,16 @@ def run(common: Common, action: Callable[[], Awaitable[T]]) -> T:
     except Exception as exc:
         code = report_error(exc, debug=common.debug)
         raise typer.Exit(code or int(ExitCode.INTERNAL)) from None
+
+
+def run_on_registry(common: Common, call: Callable[[ArtifactRegistry], Awaitable[T]]) -> T:
+    """:func:`run` ``call`` on the binding's registry, opened for it and closed after."""
+
+    async def action() -> T:
+        async with open_registry(common.binding) as registry:
+            return await call(registry)
+
+    return run(common, action)
 
 
 async def _as_coroutine(action: Callable[[], Awaitable[T]]) -> T:

@@ -14,11 +14,11 @@ from artreg.cli.common import (
     Common,
     DebugOption,
     OutputOption,
-    open_registry,
-    run,
+    run_on_registry,
 )
 from artreg.cli.errors import register_secret
 from artreg.cli.output import emit, key_value_table
+from artreg.registry import ArtifactRegistry
 from artreg.types import ArtifactRegistryCredentials, ArtifactRegistryPermissions
 
 MASK = "********"
@@ -67,11 +67,10 @@ def creds(
     """
     common = Common.of(binding, output, debug)
 
-    async def action() -> tuple[ArtifactRegistryCredentials, str]:
-        async with open_registry(common.binding) as registry:
-            result = await registry.generate_credentials(repo_id, permissions, ttl)
-            return result, registry.registry_endpoint()
+    async def action(registry: ArtifactRegistry) -> tuple[ArtifactRegistryCredentials, str]:
+        result = await registry.generate_credentials(repo_id, permissions, ttl)
+        return result, registry.registry_endpoint()
 
-    result, endpoint = run(common, action)
+    result, endpoint = run_on_registry(common, action)
     register_secret(result.password)
     emit(result, common.output, lambda: _table(result, endpoint, show_secret))

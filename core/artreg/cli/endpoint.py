@@ -10,10 +10,10 @@ from artreg.cli.common import (
     Common,
     DebugOption,
     OutputOption,
-    open_registry,
-    run,
+    run_on_registry,
 )
 from artreg.cli.output import emit
+from artreg.registry import ArtifactRegistry
 
 
 @app.command("endpoint", epilog=EPILOG, rich_help_panel="Through a binding")
@@ -25,11 +25,10 @@ def endpoint(
     """Print the binding's registry base URL, with its scheme (e.g. http://localhost:5000)."""
     common = Common.of(binding, output, debug)
 
-    async def action() -> str:
-        async with open_registry(common.binding) as registry:
-            return registry.registry_endpoint()
+    async def action(registry: ArtifactRegistry) -> str:
+        return registry.registry_endpoint()
 
-    url = run(common, action)
+    url = run_on_registry(common, action)
     emit({"binding": common.binding, "endpoint": url}, common.output, lambda: url)
 
 
@@ -42,9 +41,8 @@ def prefix(
     """Print the binding's upstream repository prefix ("" when it has no shared repository)."""
     common = Common.of(binding, output, debug)
 
-    async def action() -> str:
-        async with open_registry(common.binding) as registry:
-            return registry.upstream_repository_prefix()
+    async def action(registry: ArtifactRegistry) -> str:
+        return registry.upstream_repository_prefix()
 
-    value = run(common, action)
+    value = run_on_registry(common, action)
     emit({"binding": common.binding, "prefix": value}, common.output, lambda: value or "(none)")

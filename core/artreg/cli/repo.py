@@ -14,8 +14,7 @@ from artreg.cli.common import (
     Common,
     DebugOption,
     OutputOption,
-    open_registry,
-    run,
+    run_on_registry,
 )
 from artreg.cli.output import emit, key_value_table
 from artreg.types import RepositoryResponse
@@ -44,12 +43,7 @@ def create(
     Idempotent where the registry allows it (an existing repository is returned as is).
     """
     common = Common.of(binding, output, debug)
-
-    async def action() -> RepositoryResponse:
-        async with open_registry(common.binding) as registry:
-            return await registry.create_repository(name)
-
-    repo = run(common, action)
+    repo = run_on_registry(common, lambda registry: registry.create_repository(name))
     emit(repo, common.output, lambda: _repository_table(repo))
 
 
@@ -64,12 +58,7 @@ def get(
 ) -> None:
     """Describe a repository (exit 3 when it does not exist)."""
     common = Common.of(binding, output, debug)
-
-    async def action() -> RepositoryResponse:
-        async with open_registry(common.binding) as registry:
-            return await registry.get_repository(repo_id)
-
-    repo = run(common, action)
+    repo = run_on_registry(common, lambda registry: registry.get_repository(repo_id))
     emit(repo, common.output, lambda: _repository_table(repo))
 
 
@@ -87,11 +76,6 @@ def delete(
     On registries whose repositories are implicit (Local, Artifact Registry, ACR) this changes nothing, as the library does.
     """
     common = Common.of(binding, output, debug)
-
-    async def action() -> None:
-        async with open_registry(common.binding) as registry:
-            await registry.delete_repository(repo_id)
-
-    run(common, action)
+    run_on_registry(common, lambda registry: registry.delete_repository(repo_id))
     result = {"name": repo_id, "deleted": True}
     emit(result, common.output, lambda: f"Deleted repository {repo_id}")

@@ -8,7 +8,8 @@ or plain ``HOST/REPO[:TAG][@DIGEST]`` for a registry.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import contextlib
+from collections.abc import AsyncIterator, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -80,6 +81,22 @@ class CopyResult:
     destination: str
 
 
+def _reference(value: str | Reference, field: str) -> Reference:
+    return value if isinstance(value, Reference) else Reference.parse(value, field=field)
+
+
+@contextlib.asynccontextmanager
+async def _registry(
+    registry: ImageRegistry | None, keychain: Keychain | None = None, insecure: bool = False
+) -> AsyncIterator[ImageRegistry]:
+    """``registry`` as it is, else a new one closed when the block ends."""
+    if registry is not None:
+        yield registry
+        return
+    async with ImageRegistry(keychain, insecure=insecure) as own:
+        yield own
+
+
 async def copy_layout_to_registry(
     layout: str | Path | OciLayout,
     destination: str | Reference,
@@ -92,24 +109,15 @@ async def copy_layout_to_registry(
 ) -> CopyResult:
     """Push an image/index from a layout (by tag or digest; the only one when omitted)."""
     lay = layout if isinstance(layout, OciLayout) else OciLayout(layout)
-    dst = (
-        destination
-        if isinstance(destination, Reference)
-        else Reference.parse(destination, field="destination")
-    )
+    dst = _reference(destination, "destination")
     taggable = await lay.taggable(source_reference, platforms=platforms)
-    own = registry is None
-    reg = registry or ImageRegistry()
-    try:
+    async with _registry(registry) as reg:
         client = await reg.client(dst.registry)
         tag = dst.tag or (
             source_reference if source_reference and ":" not in source_reference else None
         )
         target: Target = RegistryTarget(client, dst.repository)
         [digest] = await write_all([(target, taggable, tag)], concurrency=jobs, progress=progress)
-    finally:
-        if own:
-            await reg.aclose()
     return CopyResult(digest, taggable.media_type, str(dst.with_digest(digest)))
 
 
@@ -125,13 +133,11 @@ async def copy_registry_to_layout(
 ) -> CopyResult:
     """Pull an image/index into a layout (created if missing), tagged ``tag`` (default: the
     source's tag; untagged when pulled by digest)."""
-    src = source if isinstance(source, Reference) else Reference.parse(source, field="source")
+    src = _reference(source, "source")
     lay = layout if isinstance(layout, OciLayout) else OciLayout.create(layout)
     if not (lay.path / "index.json").exists():
         lay = OciLayout.create(lay.path)
-    own = registry is None
-    reg = registry or ImageRegistry()
-    try:
+    async with _registry(registry) as reg:
         taggable = await reg.taggable(src, platforms=platforms)
         ref_name = tag or src.tag
         [digest] = await write_all(
@@ -139,9 +145,6 @@ async def copy_registry_to_layout(
             concurrency=jobs,
             progress=progress,
         )
-    finally:
-        if own:
-            await reg.aclose()
     return CopyResult(
         digest, taggable.media_type, f"oci:{lay.path}" + (f":{ref_name}" if ref_name else "")
     )
@@ -158,15 +161,9 @@ async def copy_registry_to_registry(
 ) -> CopyResult:
     """Copy an image/index between repositories or registries, mounting blobs when both are on
     the same registry. The destination tag defaults to the source's."""
-    src = source if isinstance(source, Reference) else Reference.parse(source, field="source")
-    dst = (
-        destination
-        if isinstance(destination, Reference)
-        else Reference.parse(destination, field="destination")
-    )
-    own = registry is None
-    reg = registry or ImageRegistry()
-    try:
+    src = _reference(source, "source")
+    dst = _reference(destination, "destination")
+    async with _registry(registry) as reg:
         taggable = await reg.taggable(src, platforms=platforms)
         client = await reg.client(dst.registry)
         tag = dst.tag or (src.tag if not dst.digest else None)
@@ -175,9 +172,6 @@ async def copy_registry_to_registry(
             concurrency=jobs,
             progress=progress,
         )
-    finally:
-        if own:
-            await reg.aclose()
     return CopyResult(digest, taggable.media_type, str(dst.with_digest(digest)))
 
 
@@ -203,9 +197,7 @@ async def copy(
         raise InvalidInput(
             operation_context="Copy image", details="jobs must be at least 1", field_name="jobs"
         )
-    own = registry is None
-    reg = registry or ImageRegistry(keychain, insecure=insecure)
-    try:
+    async with _registry(registry, keychain, insecure) as reg:
         if src.layout is not None and dst.reference is not None:
             return await copy_layout_to_registry(
                 src.layout,
@@ -248,6 +240,3 @@ async def copy(
         return CopyResult(
             digest, taggable.media_type, str(Location(layout=dst.layout, tag=ref_name))
         )
-    finally:
-        if own:
-            await reg.aclose()

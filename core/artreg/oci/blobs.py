@@ -26,7 +26,7 @@ from artreg.errors import (
 from artreg.oci._pipeline import OrderedWorker
 from artreg.oci.errors import connection_error, registry_status
 from artreg.oci.reference import validate_digest, validate_repository
-from artreg.oci.transport import BodyFactory, Transport, error_for, error_for_stream
+from artreg.oci.transport import BodyFactory, Subject, Transport, error_for, error_for_stream
 
 __all__ = [
     "DEFAULT_CHUNK_SIZE",
@@ -92,26 +92,27 @@ def bytes_source(data: bytes, read_size: int = READ_SIZE) -> BodyFactory:
 # -- reading ---------------------------------------------------------------------------------------
 
 
+def _subject(verb: str, repository: str, digest: str) -> Subject:
+    name = f"{repository}@{digest}"
+    return Subject(operation=f"{verb} blob {name}", resource_type="blob", resource_name=name)
+
+
 async def head_blob(t: Transport, repository: str, digest: str) -> int | None:
     """The blob's size, or None when the repository does not hold it."""
     validate_repository(repository)
     validate_digest(digest)
-    op = f"Head blob {repository}@{digest}"
+    subject = _subject("Head", repository, digest)
     response = await t.request(
         "HEAD",
         f"/v2/{repository}/blobs/{digest}",
-        operation=op,
-        resource_type="blob",
-        resource_name=f"{repository}@{digest}",
+        **subject,
         repository=repository,
         follow_redirects=True,
     )
     if response.status_code == 404:
         return None
     if response.status_code not in (200, 204):
-        raise error_for(
-            response, operation=op, resource_type="blob", resource_name=f"{repository}@{digest}"
-        )
+        raise error_for(response, **subject)
     try:
         return int(response.headers.get("content-length", "0"))
     except ValueError:
@@ -137,14 +138,14 @@ async def get_blob(
     length. An interrupted download resumes with ``Range`` from the last byte received."""
     validate_repository(repository)
     validate_digest(digest)
+    subject = _subject("Get", repository, digest)
+    op, resource = subject["operation"], subject["resource_name"]
     if offset < 0 or (length is not None and length < 0):
         raise InvalidInput(
-            operation_context=f"Get blob {repository}@{digest}",
+            operation_context=op,
             details="offset and length must not be negative",
             field_name="offset" if offset < 0 else "length",
         )
-    op = f"Get blob {repository}@{digest}"
-    resource = f"{repository}@{digest}"
     whole = offset == 0 and length is None
     hasher = Hasher(Digest.parse(digest).algorithm) if whole else None
     position = offset
@@ -162,9 +163,7 @@ async def get_blob(
             response = await t.request(
                 "GET",
                 f"/v2/{repository}/blobs/{digest}",
-                operation=op,
-                resource_type="blob",
-                resource_name=resource,
+                **subject,
                 repository=repository,
                 headers=headers,
                 stream=True,
@@ -172,9 +171,7 @@ async def get_blob(
             )
             status = response.status_code
             if status not in (200, 206):
-                raise await error_for_stream(
-                    response, operation=op, resource_type="blob", resource_name=resource
-                )
+                raise await error_for_stream(response, **subject)
             skip = 0
             if status == 200:
                 skip = position  # the registry ignored Range: drop what we already have
@@ -437,7 +434,8 @@ async def upload_blob(
                 field_name="size",
             )
         size = len(data)
-    op = f"Upload blob {repository}@{digest}"
+    subject = _subject("Upload", repository, digest)
+    op = subject["operation"]
     existing = await head_blob(t, repository, digest)
     if existing is not None and (size is None or existing == size or existing == 0):
         if progress is not None:
@@ -494,9 +492,7 @@ async def upload_blob(
                 raise
             if response.status_code in (201, 204):
                 return UploadResult.UPLOADED
-            error = error_for(
-                response, operation=op, resource_type="blob", resource_name=f"{repository}@{digest}"
-            )
+            error = error_for(response, **subject)
             info = registry_status(error)
             codes = set(info.codes) if info else set()
             refused = (

@@ -14,7 +14,7 @@ from artreg.errors import InvalidInput, UnexpectedResponseFormat
 from artreg.oci import mediatypes
 from artreg.oci.errors import NOT_FOUND_CODES, oci_error_codes
 from artreg.oci.reference import validate_reference, validate_repository
-from artreg.oci.transport import Transport, error_for, error_for_stream
+from artreg.oci.transport import Subject, Transport, error_for, error_for_stream
 from artreg.types import ManifestHead
 
 __all__ = [
@@ -46,38 +46,38 @@ def _content_type(header: str | None, body: bytes) -> str:
     return media if isinstance(media, str) and media else mediatypes.OCI_MANIFEST
 
 
+def _subject(verb: str, repository: str, reference: str) -> Subject:
+    name = f"{repository}:{reference}"
+    return Subject(
+        operation=f"{verb} manifest {name}", resource_type="manifest", resource_name=name
+    )
+
+
 async def get_manifest(
     t: Transport, repository: str, reference: str, *, accept: str = mediatypes.MANIFEST_ACCEPT
 ) -> tuple[bytes, str]:
     """The manifest's exact bytes and its content type. A digest reference is verified."""
     validate_repository(repository)
     validate_reference(reference)
-    op = f"Get manifest {repository}:{reference}"
+    subject = _subject("Get", repository, reference)
     response = await t.request(
         "GET",
         f"/v2/{repository}/manifests/{reference}",
-        operation=op,
-        resource_type="manifest",
-        resource_name=f"{repository}:{reference}",
+        **subject,
         repository=repository,
         headers={"Accept": accept},
         stream=True,
         follow_redirects=True,
     )
     if response.status_code != 200:
-        raise await error_for_stream(
-            response,
-            operation=op,
-            resource_type="manifest",
-            resource_name=f"{repository}:{reference}",
-        )
+        raise await error_for_stream(response, **subject)
     data = bytearray()
     try:
         async for chunk in response.aiter_bytes():
             data += chunk
             if len(data) > MAX_MANIFEST_SIZE:
                 raise InvalidInput(
-                    operation_context=op,
+                    operation_context=subject["operation"],
                     details=f"manifest is larger than {MAX_MANIFEST_SIZE} bytes",
                     field_name="reference",
                 )
@@ -103,13 +103,11 @@ async def head_manifest(t: Transport, repository: str, reference: str) -> Manife
     sends no ``Docker-Content-Digest`` the manifest is fetched and hashed instead."""
     validate_repository(repository)
     validate_reference(reference)
-    op = f"Head manifest {repository}:{reference}"
+    subject = _subject("Head", repository, reference)
     response = await t.request(
         "HEAD",
         f"/v2/{repository}/manifests/{reference}",
-        operation=op,
-        resource_type="manifest",
-        resource_name=f"{repository}:{reference}",
+        **subject,
         repository=repository,
         headers={"Accept": mediatypes.MANIFEST_ACCEPT},
         follow_redirects=True,
@@ -117,12 +115,7 @@ async def head_manifest(t: Transport, repository: str, reference: str) -> Manife
     if response.status_code == 404:
         return None
     if response.status_code != 200:
-        raise error_for(
-            response,
-            operation=op,
-            resource_type="manifest",
-            resource_name=f"{repository}:{reference}",
-        )
+        raise error_for(response, **subject)
     digest = response.headers.get("docker-content-digest", "")
     content_type = response.headers.get("content-type")
     if digest and content_type and mediatypes.base_type(content_type) != "application/json":
@@ -137,9 +130,10 @@ async def put_manifest(
     """PUT the bytes verbatim under ``content_type``; return their digest."""
     validate_repository(repository)
     validate_reference(reference)
+    subject = _subject("Put", repository, reference)
     if len(data) > MAX_MANIFEST_SIZE:
         raise InvalidInput(
-            operation_context=f"Put manifest {repository}:{reference}",
+            operation_context=subject["operation"],
             details=f"manifest is larger than {MAX_MANIFEST_SIZE} bytes",
             field_name="bytes",
         )
@@ -148,30 +142,22 @@ async def put_manifest(
         expected = Digest.parse(reference)
         if str(Digest.of(data, expected.algorithm)) != reference:
             raise InvalidInput(
-                operation_context=f"Put manifest {repository}:{reference}",
+                operation_context=subject["operation"],
                 details=f"manifest bytes hash to {digest}, not {reference}",
                 field_name="reference",
             )
         digest = reference
-    op = f"Put manifest {repository}:{reference}"
     response = await t.request(
         "PUT",
         f"/v2/{repository}/manifests/{reference}",
-        operation=op,
-        resource_type="manifest",
-        resource_name=f"{repository}:{reference}",
+        **subject,
         repository=repository,
         push=True,
         headers={"Content-Type": content_type},
         body=data,
     )
     if response.status_code not in (200, 201, 202):
-        raise error_for(
-            response,
-            operation=op,
-            resource_type="manifest",
-            resource_name=f"{repository}:{reference}",
-        )
+        raise error_for(response, **subject)
     return digest
 
 
@@ -179,13 +165,11 @@ async def delete_manifest(t: Transport, repository: str, reference: str) -> bool
     """Delete a manifest (by digest; tags only where the registry allows). False when absent."""
     validate_repository(repository)
     validate_reference(reference)
-    op = f"Delete manifest {repository}:{reference}"
+    subject = _subject("Delete", repository, reference)
     response = await t.request(
         "DELETE",
         f"/v2/{repository}/manifests/{reference}",
-        operation=op,
-        resource_type="manifest",
-        resource_name=f"{repository}:{reference}",
+        **subject,
         repository=repository,
         scopes=(f"repository:{repository}:delete", f"repository:{repository}:pull,push"),
         push=True,
@@ -195,12 +179,7 @@ async def delete_manifest(t: Transport, repository: str, reference: str) -> bool
         if not codes or NOT_FOUND_CODES & set(codes):
             return False
     if response.status_code not in (200, 202, 204):
-        raise error_for(
-            response,
-            operation=op,
-            resource_type="manifest",
-            resource_name=f"{repository}:{reference}",
-        )
+        raise error_for(response, **subject)
     return True
 
 

@@ -8,7 +8,7 @@ import json
 import logging
 import time
 from collections.abc import AsyncIterable, AsyncIterator, Callable, Iterable, Mapping
-from typing import Any, Final, TypeAlias
+from typing import Any, Final, TypeAlias, TypedDict
 from urllib.parse import urljoin, urlsplit
 
 import httpcore
@@ -31,7 +31,7 @@ from artreg.oci.reference import is_loopback_host
 from artreg.oci.retry import RetryPolicy, parse_retry_after
 from artreg.types import ArtifactRegistryPermissions
 
-__all__ = ["Body", "BodyFactory", "Transport", "base_url_for"]
+__all__ = ["Body", "BodyFactory", "Subject", "Transport", "base_url_for"]
 
 log = logging.getLogger("artreg.oci")
 
@@ -439,6 +439,15 @@ async def _read_limited(response: httpx.Response, limit: int = 64 * 1024) -> byt
     finally:
         await response.aclose()
     return bytes(data[:limit])
+
+
+class Subject(TypedDict):
+    """What a request is about, named alike to :meth:`Transport.request` and :func:`error_for`
+    (pass it as ``**subject``)."""
+
+    operation: str
+    resource_type: str
+    resource_name: str
 
 
 def error_for(

@@ -63,14 +63,11 @@ ProgressCallback: TypeAlias = Callable[[ProgressEvent], None]
 
 
 @dataclass(eq=False)
-class Image:
-    """One image: manifest bytes (never re-serialised) and where its blobs come from.
-    ``origin`` is ``(registry, repository)`` holding the blobs, which enables mounts."""
+class _Manifest:
+    """Manifest bytes (never re-serialised) and their media type: what images and indexes share."""
 
     manifest: bytes
     media_type: str
-    opener: BlobOpener
-    origin: tuple[str, str] | None = None
 
     @cached_property
     def parsed(self) -> ParsedManifest:
@@ -82,6 +79,15 @@ class Image:
 
     def descriptor(self) -> Descriptor:
         return Descriptor(self.media_type, self.digest, len(self.manifest))
+
+
+@dataclass(eq=False)
+class Image(_Manifest):
+    """One image: manifest bytes (never re-serialised) and where its blobs come from.
+    ``origin`` is ``(registry, repository)`` holding the blobs, which enables mounts."""
+
+    opener: BlobOpener
+    origin: tuple[str, str] | None = None
 
     @property
     def config(self) -> Descriptor | None:
@@ -93,25 +99,12 @@ class Image:
 
 
 @dataclass(eq=False)
-class Index:
+class Index(_Manifest):
     """A multi-platform index: its bytes and the children it lists (by digest). Children that
     were not loaded (e.g. platforms filtered out) are written only if the target has them."""
 
-    manifest: bytes
-    media_type: str
     children: dict[str, Image | Index] = field(default_factory=dict)
     origin: tuple[str, str] | None = None
-
-    @cached_property
-    def parsed(self) -> ParsedManifest:
-        return parse_manifest(self.manifest, self.media_type)
-
-    @property
-    def digest(self) -> str:
-        return str(Digest.of(self.manifest))
-
-    def descriptor(self) -> Descriptor:
-        return Descriptor(self.media_type, self.digest, len(self.manifest))
 
     @property
     def manifests(self) -> tuple[Descriptor, ...]:

@@ -48,18 +48,16 @@ from artreg.binding import AcrBinding, resolve_value
 from artreg.errors import (
     AuthenticationError,
     ClientConfigInvalid,
-    OperationNotSupported,
     Other,
 )
 from artreg.oci.client import RegistryClient
 from artreg.providers._naming import check_repository_path
+from artreg.providers._no_cross_account import NoCrossAccountAccess
 from artreg.providers._oci import RegistryDataMixin
 from artreg.registry import ArtifactRegistry
 from artreg.types import (
     ArtifactRegistryCredentials,
     ArtifactRegistryPermissions,
-    CrossAccountAccess,
-    CrossAccountPermissions,
     RegistryAuthMethod,
     RepositoryResponse,
     format_timestamp,
@@ -140,8 +138,10 @@ def jwt_expiry(token: str) -> int | None:
     return int(exp)
 
 
-class AcrArtifactRegistry(RegistryDataMixin, ArtifactRegistry):
+class AcrArtifactRegistry(NoCrossAccountAccess, RegistryDataMixin, ArtifactRegistry):
     """Repositories of one ACR registry, with bearer tokens from ACR's OAuth endpoints."""
+
+    cross_account_reason = _CROSS_ACCOUNT_REASON
 
     def __init__(
         self,
@@ -209,23 +209,6 @@ class AcrArtifactRegistry(RegistryDataMixin, ArtifactRegistry):
     async def delete_repository(self, repo_id: str) -> None:
         """A no-op: the registry (and its repositories) are never deleted from here."""
         return None
-
-    # -- cross-account (not in ACR) --------------------------------------------------------------
-
-    async def add_cross_account_access(self, repo_id: str, access: CrossAccountAccess) -> None:
-        raise OperationNotSupported(
-            operation="add_cross_account_access", reason=_CROSS_ACCOUNT_REASON
-        )
-
-    async def remove_cross_account_access(self, repo_id: str, access: CrossAccountAccess) -> None:
-        raise OperationNotSupported(
-            operation="remove_cross_account_access", reason=_CROSS_ACCOUNT_REASON
-        )
-
-    async def get_cross_account_access(self, repo_id: str) -> CrossAccountPermissions:
-        raise OperationNotSupported(
-            operation="get_cross_account_access", reason=_CROSS_ACCOUNT_REASON
-        )
 
     # -- credentials -----------------------------------------------------------------------------
 

@@ -19,7 +19,6 @@ from artreg.errors import (
     ArtregError,
     BindingConfigInvalid,
     InvalidInput,
-    OperationNotSupported,
     Other,
     RemoteResourceNotFound,
     ResourceNotFound,
@@ -27,13 +26,12 @@ from artreg.errors import (
 from artreg.oci.errors import NOT_FOUND_CODES, registry_status
 from artreg.oci.mediatypes import OCI_CONFIG, OCI_MANIFEST
 from artreg.oci.reference import validate_repository
+from artreg.providers._no_cross_account import NoCrossAccountAccess
 from artreg.providers._oci import RegistryDataMixin
 from artreg.registry import ArtifactRegistry
 from artreg.types import (
     ArtifactRegistryCredentials,
     ArtifactRegistryPermissions,
-    CrossAccountAccess,
-    CrossAccountPermissions,
     RegistryAuthMethod,
     RepositoryResponse,
 )
@@ -72,8 +70,10 @@ def marker_manifest() -> bytes:
     ).encode()
 
 
-class LocalArtifactRegistry(RegistryDataMixin, ArtifactRegistry):
+class LocalArtifactRegistry(NoCrossAccountAccess, RegistryDataMixin, ArtifactRegistry):
     """Repositories ``{binding}/{logical}`` on a local OCI registry."""
+
+    cross_account_reason = _CROSS_ACCOUNT_REASON
 
     def __init__(self, binding_name: str, registry_url: str) -> None:
         if not registry_url:
@@ -148,23 +148,6 @@ class LocalArtifactRegistry(RegistryDataMixin, ArtifactRegistry):
     async def delete_repository(self, repo_id: str) -> None:
         """A no-op: the registry keeps its data (alien's behaviour)."""
         log.info("local repository deletion acknowledged (no-op): %s", repo_id)
-
-    # -- access ----------------------------------------------------------------------------------
-
-    async def add_cross_account_access(self, repo_id: str, access: CrossAccountAccess) -> None:
-        raise OperationNotSupported(
-            operation="add_cross_account_access", reason=_CROSS_ACCOUNT_REASON
-        )
-
-    async def remove_cross_account_access(self, repo_id: str, access: CrossAccountAccess) -> None:
-        raise OperationNotSupported(
-            operation="remove_cross_account_access", reason=_CROSS_ACCOUNT_REASON
-        )
-
-    async def get_cross_account_access(self, repo_id: str) -> CrossAccountPermissions:
-        raise OperationNotSupported(
-            operation="get_cross_account_access", reason=_CROSS_ACCOUNT_REASON
-        )
 
     async def generate_credentials(
         self,

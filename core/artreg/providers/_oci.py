@@ -13,6 +13,8 @@ from __future__ import annotations
 
 import asyncio
 
+import httpx
+
 from artreg.errors import ArtregError, InvalidInput, Other, RemoteResourceNotFound
 from artreg.oci.client import RegistryClient
 from artreg.oci.errors import NOT_FOUND_CODES, registry_status
@@ -41,6 +43,11 @@ class RegistryDataMixin(ArtifactRegistry):
         """The base URL (with scheme) of the registry's ``/v2/`` API."""
         return self.registry_endpoint()
 
+    def registry_data_transport(self) -> httpx.AsyncBaseTransport | None:
+        """The HTTP transport for registry reads (None: httpx's default); override to change
+        TLS trust or routing."""
+        return None
+
     async def _pull_credentials(
         self, repository: str, permissions: ArtifactRegistryPermissions
     ) -> ArtifactRegistryCredentials:
@@ -65,7 +72,9 @@ class RegistryDataMixin(ArtifactRegistry):
         ):
             if not base:
                 raise Other(message="This artifact registry has no registry endpoint")
-            client = RegistryClient(base, credentials=self._pull_credentials)
+            client = RegistryClient(
+                base, credentials=self._pull_credentials, transport=self.registry_data_transport()
+            )
             self._registry_data_client = client
             self._registry_data_base = base
             self._registry_data_loop = loop

@@ -50,7 +50,6 @@ from artreg.errors import (
     ClientConfigInvalid,
     Other,
 )
-from artreg.oci.client import RegistryClient
 from artreg.providers._naming import check_repository_path
 from artreg.providers._no_cross_account import NoCrossAccountAccess
 from artreg.providers._oci import RegistryDataMixin
@@ -225,19 +224,9 @@ class AcrArtifactRegistry(NoCrossAccountAccess, RegistryDataMixin, ArtifactRegis
             self._http = httpx.AsyncClient(verify=self._ssl_context(), timeout=httpx.Timeout(30.0))
         return self._http
 
-    def registry_data_client(self) -> RegistryClient:
-        """The OCI client for the login server, trusting the same CAs as the OAuth calls."""
-        base = self.registry_data_endpoint()
-        client = self._registry_data_client
-        if client is None or base != self._registry_data_base:
-            client = RegistryClient(
-                base,
-                credentials=self._pull_credentials,
-                transport=httpx.AsyncHTTPTransport(verify=self._ssl_context()),
-            )
-            self._registry_data_client = client
-            self._registry_data_base = base
-        return client
+    def registry_data_transport(self) -> httpx.AsyncBaseTransport:
+        """Registry reads trust the same CAs as the OAuth calls."""
+        return httpx.AsyncHTTPTransport(verify=self._ssl_context())
 
     async def aclose(self) -> None:
         if self._http is not None and self._owns_http:

@@ -51,15 +51,6 @@ class Digest:
         return cls(algorithm, hashlib.new(algorithm, data).hexdigest())
 
 
-def is_digest(value: str) -> bool:
-    """True when ``value`` parses as a supported digest."""
-    try:
-        Digest.parse(value)
-    except DigestError:
-        return False
-    return True
-
-
 def sha256_digest(data: bytes) -> str:
     """``sha256:<hex>`` of ``data``."""
     return "sha256:" + hashlib.sha256(data).hexdigest()

@@ -8,7 +8,6 @@ never vanish, except in :class:`ErrorData`, whose absent optional keys are omitt
 from __future__ import annotations
 
 import enum
-from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Annotated, Any, Final, TypeVar
 
@@ -334,10 +333,3 @@ def parse_timestamp(value: str) -> datetime:
 def cross_account_access_platform(access: CrossAccountAccess) -> str:
     """``"aws"`` or ``"gcp"``."""
     return "aws" if isinstance(access, AwsCrossAccountAccess) else "gcp"
-
-
-def as_mapping(value: Any) -> Mapping[str, Any]:
-    """A struct as a dict of its JSON keys (for logging and tables)."""
-    result = msgspec.to_builtins(value)
-    assert isinstance(result, dict)
-    return result

@@ -3,18 +3,42 @@ VENV  := .venv
 PY    := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-stamp
 TS    := clients/ts
+# uv installs the dev/test environment from uv.lock; it is itself pinned in the dev extra (the
+# same version), so the lock keeps it. Python comes from the machine, never downloaded.
+UV_VERSION := 0.13.9
+UV    := UV_PYTHON_DOWNLOADS=never UV_PROJECT_ENVIRONMENT=$(VENV) $(VENV)/bin/uv
+# `make test-latest` sets LATEST=1: the newest versions pyproject.toml's ranges allow, no lock.
+LATEST ?=
 
-.PHONY: all venv system-deps node-deps lint typecheck schemas check-schemas pytest ts test run docs bench clean
+.PHONY: all venv lock test-latest system-deps node-deps lint typecheck schemas check-schemas pytest ts test run docs bench clean
 
 all: test
 
-$(STAMP): pyproject.toml
+$(STAMP): pyproject.toml uv.lock
 	test -x $(PY) || python3 -m venv $(VENV)
-	$(PY) -m pip install -q --disable-pip-version-check --upgrade pip
-	$(PY) -m pip install -q --disable-pip-version-check -e '.[all,dev]'
+	test -x $(VENV)/bin/uv || $(PY) -m pip install -q --disable-pip-version-check 'uv==$(UV_VERSION)'
+ifeq ($(LATEST),)
+	$(UV) sync --locked --quiet --python $(PY) --extra all --extra dev
+else
+	$(UV) pip install --quiet --python $(PY) --upgrade --resolution highest -e '.[all,dev]'
+	$(UV) pip list --python $(PY) --format freeze > $(VENV)/resolved.txt
+endif
 	touch $(STAMP)
 
 venv: $(STAMP)
+
+# Re-resolve uv.lock from pyproject.toml (keeps current pins where they still satisfy the ranges;
+# `make lock ARGS=--upgrade` moves everything to the newest allowed). Commit an upgrade on its own.
+lock:
+	test -x $(VENV)/bin/uv || { python3 -m venv $(VENV) && $(PY) -m pip install -q 'uv==$(UV_VERSION)'; }
+	$(UV) lock --python $(PY) $(ARGS)
+
+# The whole suite against the newest releases pyproject.toml allows, in a throwaway venv: how an
+# upgrade would go, before it is a decision. Not part of CI.
+test-latest:
+	rm -rf .venv-latest
+	$(MAKE) test VENV=.venv-latest LATEST=1
+	@echo "newest versions tested: .venv-latest/resolved.txt"
 
 system-deps:
 	@bash scripts/system-deps.sh

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import copy
+import inspect
 import json
 import sys
 from pathlib import Path
@@ -159,11 +160,32 @@ def _openrpc() -> dict[str, Any]:
     }
 
 
+def _clean_descriptions(node: Any) -> Any:
+    """``node`` with every ``description`` string run through :func:`inspect.cleandoc`.
+
+    msgspec copies docstrings into descriptions, and how it renders them changed between releases
+    (0.23 dedents continuation lines, 0.22 kept them as written); cleaning them here makes the
+    generated files the same bytes whichever release is installed.
+    """
+    if isinstance(node, dict):
+        return {
+            k: inspect.cleandoc(v) if k == "description" and isinstance(v, str)
+            else _clean_descriptions(v)
+            for k, v in node.items()
+        }
+    if isinstance(node, list):
+        return [_clean_descriptions(v) for v in node]
+    return node
+
+
 def generate() -> dict[str, bytes]:
     """Every generated file, by name relative to ``schemas/``."""
     files = _type_schemas()
     files["openrpc.json"] = _openrpc()
-    return {name: (json.dumps(doc, indent=2) + "\n").encode() for name, doc in files.items()}
+    return {
+        name: (json.dumps(_clean_descriptions(doc), indent=2) + "\n").encode()
+        for name, doc in files.items()
+    }
 
 
 def write(directory: Path = SCHEMA_DIR) -> list[str]:

@@ -129,3 +129,14 @@ def test_regenerated_models_reject_what_we_reject(name: str, regenerated: Any) -
         return
     with pytest.raises((msgspec.ValidationError, msgspec.DecodeError)):
         msgspec.json.decode((WIRE / name).read_bytes(), type=model)
+
+
+def test_descriptions_are_the_same_however_a_docstring_is_indented() -> None:
+    # msgspec 0.22 copies docstrings as written, 0.23 dedents them: both must generate one text.
+    as_written = {"description": "First line,\n    second line.", "properties": {}}
+    dedented = {"description": "First line,\nsecond line.", "properties": {}}
+    assert schemagen._clean_descriptions(as_written) == {
+        "description": "First line,\nsecond line.",
+        "properties": {},
+    }
+    assert schemagen._clean_descriptions(dedented) == schemagen._clean_descriptions(as_written)

@@ -441,3 +441,29 @@ async def test_aad_token_does_not_block_the_event_loop(
     aad.gate.set()
     creds = await task
     assert registry_fake.scope_of(creds.password) == ("app", ["pull"])
+
+
+# -- one loaded provider, several event loops ----------------------------------------------------
+
+
+def test_a_loaded_provider_serves_two_event_loops(
+    env: dict[str, str], registry_fake: FakeAcr
+) -> None:
+    """The loader caches providers; each CLI call (and each test) runs its own event loop."""
+    import asyncio
+
+    clear_cache()
+    raw = {"service": "acr", "registryName": REGISTRY, "resourceGroupName": "rg"}
+    env = {**env, "ALIEN_REGISTRY_BINDING": encode(raw).decode()}
+    reg = load_artifact_registry("registry", env)
+    assert load_artifact_registry("registry", env) is reg
+
+    async def mint() -> str:
+        return (await reg.generate_credentials("app", ArtifactRegistryPermissions.PULL)).password
+
+    first = asyncio.run(mint())
+    second = asyncio.run(mint())
+    assert registry_fake.scope_of(first) == ("app", ["pull"])
+    assert registry_fake.scope_of(second) == ("app", ["pull"])
+    asyncio.run(reg.aclose())
+    clear_cache()

@@ -579,3 +579,22 @@ async def test_concurrent_credentials(registry: gar.GarArtifactRegistry, fake: F
     )
     assert len({c.password for c in results}) == 6
     assert all(fake.access_token_valid(c.password) for c in results)
+
+
+# -- one loaded provider, several event loops ----------------------------------------------------
+
+
+def test_a_loaded_provider_serves_two_event_loops(env: dict[str, str], fake: FakeGcp) -> None:
+    """The loader caches providers; each CLI call (and each test) runs its own event loop."""
+    import asyncio
+
+    clear_cache()
+    raw = {"service": "gar", "repositoryName": REPO, "pullServiceAccountEmail": PULL_SA}
+    env = {**env, "ALIEN_IMAGES_BINDING": encode(raw).decode()}
+    reg = load_artifact_registry("images", env)
+    assert load_artifact_registry("images", env) is reg
+    asyncio.run(reg.add_cross_account_access("x", gcp(projects=["42"])))
+    got = asyncio.run(reg.get_cross_account_access("x"))
+    assert got.access.project_numbers == ["42"]
+    asyncio.run(reg.aclose())
+    clear_cache()

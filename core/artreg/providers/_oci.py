@@ -11,14 +11,13 @@ unless username and password are both empty (anonymous), ``bearer`` as ``Authori
 
 from __future__ import annotations
 
-import asyncio
-
 import httpx
 
 from artreg.errors import ArtregError, InvalidInput, Other, RemoteResourceNotFound
 from artreg.oci.client import RegistryClient
 from artreg.oci.errors import NOT_FOUND_CODES, registry_status
 from artreg.oci.reference import validate_digest, validate_reference, validate_repository
+from artreg.providers._per_loop import current_loop
 from artreg.registry import ArtifactRegistry
 from artreg.types import (
     ArtifactRegistryCredentials,
@@ -59,10 +58,7 @@ class RegistryDataMixin(ArtifactRegistry):
         """The OCI client for :meth:`registry_data_endpoint` (created once per endpoint)."""
         base = self.registry_data_endpoint()
         client = self._registry_data_client
-        try:
-            loop: object = asyncio.get_running_loop()
-        except RuntimeError:
-            loop = None
+        loop = current_loop()
         # A client belongs to the event loop it was made in; instances cached by the loader may
         # be used from several loops (one asyncio.run per CLI call), so make one per loop.
         if (

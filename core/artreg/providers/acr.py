@@ -53,6 +53,7 @@ from artreg.errors import (
 from artreg.providers._naming import check_repository_path
 from artreg.providers._no_cross_account import NoCrossAccountAccess
 from artreg.providers._oci import RegistryDataMixin
+from artreg.providers._per_loop import PerLoopClient
 from artreg.registry import ArtifactRegistry
 from artreg.types import (
     ArtifactRegistryCredentials,
@@ -163,8 +164,10 @@ class AcrArtifactRegistry(NoCrossAccountAccess, RegistryDataMixin, ArtifactRegis
         self._owns_credential = owns_credential
         self._login_server_url = (login_server_url or "").rstrip("/") or None
         self._verify = verify
-        self._http = http_client
-        self._owns_http = http_client is None
+        self._http = PerLoopClient(
+            lambda: httpx.AsyncClient(verify=self._ssl_context(), timeout=httpx.Timeout(30.0)),
+            http_client,
+        )
 
     def __repr__(self) -> str:
         return (
@@ -219,19 +222,12 @@ class AcrArtifactRegistry(NoCrossAccountAccess, RegistryDataMixin, ArtifactRegis
             return False
         return httpx.create_ssl_context(trust_env=True)
 
-    def _client(self) -> httpx.AsyncClient:
-        if self._http is None:
-            self._http = httpx.AsyncClient(verify=self._ssl_context(), timeout=httpx.Timeout(30.0))
-        return self._http
-
     def registry_data_transport(self) -> httpx.AsyncBaseTransport:
         """Registry reads trust the same CAs as the OAuth calls."""
         return httpx.AsyncHTTPTransport(verify=self._ssl_context())
 
     async def aclose(self) -> None:
-        if self._http is not None and self._owns_http:
-            await self._http.aclose()
-            self._http = None
+        await self._http.aclose()
         await super().aclose()
         close = getattr(self._credential, "close", None)
         if self._owns_credential and callable(close):
@@ -253,7 +249,7 @@ class AcrArtifactRegistry(NoCrossAccountAccess, RegistryDataMixin, ArtifactRegis
     ) -> dict[str, Any]:
         url = f"{self.registry_data_endpoint()}{path}"
         try:
-            response = await self._client().post(url, data=form)
+            response = await self._http.get().post(url, data=form)
         except httpx.HTTPError as exc:
             raise Other(
                 message=f"ACR OAuth2 {step} request failed ({type(exc).__name__})"

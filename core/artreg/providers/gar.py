@@ -68,6 +68,7 @@ from artreg.errors import (
 from artreg.providers import gcp_iam
 from artreg.providers._naming import check_repository_path
 from artreg.providers._oci import RegistryDataMixin
+from artreg.providers._per_loop import PerLoopClient
 from artreg.registry import ArtifactRegistry
 from artreg.types import (
     ArtifactRegistryCredentials,
@@ -139,8 +140,9 @@ class GarArtifactRegistry(RegistryDataMixin, ArtifactRegistry):
         self._iam_credentials_endpoint = iam_credentials_endpoint.rstrip("/")
         self._registry_data_endpoint = (registry_data_endpoint or "").rstrip("/") or None
         self._auth_request: GoogleRequest = auth_request or google.auth.transport.requests.Request()
-        self._http = http_client
-        self._owns_http = http_client is None
+        self._http = PerLoopClient(
+            lambda: httpx.AsyncClient(timeout=httpx.Timeout(30.0)), http_client
+        )
         self._iam_write_attempts = max(1, iam_write_attempts)
         self._token_lock = threading.Lock()
 
@@ -200,15 +202,8 @@ class GarArtifactRegistry(RegistryDataMixin, ArtifactRegistry):
 
     # -- HTTP plumbing ---------------------------------------------------------------------------
 
-    def _client(self) -> httpx.AsyncClient:
-        if self._http is None:
-            self._http = httpx.AsyncClient(timeout=httpx.Timeout(30.0))
-        return self._http
-
     async def aclose(self) -> None:
-        if self._http is not None and self._owns_http:
-            await self._http.aclose()
-            self._http = None
+        await self._http.aclose()
         await super().aclose()
 
     def _refresh_source_sync(self) -> str:
@@ -245,7 +240,7 @@ class GarArtifactRegistry(RegistryDataMixin, ArtifactRegistry):
         headers = {"Authorization": f"Bearer {token}", "Accept": "application/json"}
         params = {"options.requestedPolicyVersion": "3"} if method == "GET" else None
         try:
-            response = await self._client().request(
+            response = await self._http.get().request(
                 method, url, headers=headers, params=params, json=body
             )
         except httpx.HTTPError as exc:

@@ -3,18 +3,24 @@
 Every error serializes (``to_dict()``) as ``{code, message, context?, hint?, retryable, internal,
 httpStatusCode?, source?}`` with ``context`` keys in snake_case and ``source`` built from the cause
 chain. Wrap an error in another with ``raise Outer(...) from inner`` or ``inner.wrapped_in(outer)``.
+
+A remote service's HTTP status becomes an error in one place, :func:`error_for_status` over the
+:data:`STATUS_ERRORS` table, for every provider and the OCI client alike (docs-site page
+``concepts/errors.md``).
 """
 
 from __future__ import annotations
 
 import string
 from collections.abc import Mapping
+from types import MappingProxyType
 from typing import Any, ClassVar, Final, TypeVar
 
 from artreg.types import ErrorData
 
 __all__ = [
     "ERROR_CLASSES",
+    "STATUS_ERRORS",
     "ArtregError",
     "AuthenticationError",
     "BindingConfigInvalid",
@@ -35,6 +41,7 @@ __all__ = [
     "ResourceNotFound",
     "Timeout",
     "UnexpectedResponseFormat",
+    "error_for_status",
     "error_from_data",
 ]
 
@@ -81,11 +88,6 @@ class ArtregError(Exception):
         """Return ``outer`` with this error as its source (alien's ``.context(new)``)."""
         outer.__cause__ = self
         return outer
-
-    def with_source(self: E, source: BaseException | None) -> E:
-        """Set this error's source and return it."""
-        self.__cause__ = source
-        return self
 
     # -- serialization --------------------------------------------------------------------------
 
@@ -155,7 +157,7 @@ def _source_data(exc: BaseException | None, depth: int = 0) -> ErrorData | None:
     )
 
 
-# -- the kinds (reference §4.2) ----------------------------------------------------------------
+# -- the kinds (docs-site: reference/errors.md) -------------------------------------------------
 
 
 class BindingNotConfigured(ArtregError):
@@ -403,3 +405,90 @@ def error_from_data(data: ErrorData) -> ArtregError:
     if data.source is not None:
         err.__cause__ = error_from_data(data.source)
     return err
+
+
+# -- a remote status as an error ----------------------------------------------------------------
+
+#: The HTTP status of a remote answer → the error class it means, for every cloud and registry.
+#: 401 always means the credential itself was refused (AUTHENTICATION_ERROR, CLI exit 4) and 403
+#: that a valid identity may not do this (REMOTE_ACCESS_DENIED); AWS included, where alien said
+#: REMOTE_ACCESS_DENIED for a 401 (docs-site: differences.md). A status not listed is a
+#: CLOUD_PLATFORM_ERROR.
+STATUS_ERRORS: Final[Mapping[int, type[ArtregError]]] = MappingProxyType(
+    {
+        400: InvalidInput,
+        401: AuthenticationError,
+        403: RemoteAccessDenied,
+        404: RemoteResourceNotFound,
+        408: Timeout,
+        409: RemoteResourceConflict,
+        412: RemoteResourceConflict,
+        429: RateLimitExceeded,
+        502: RemoteServiceUnavailable,
+        503: RemoteServiceUnavailable,
+        504: RemoteServiceUnavailable,
+    }
+)
+
+
+def error_for_status(
+    status: int | None,
+    *,
+    operation: str,
+    resource_type: str,
+    resource_name: str,
+    details: str,
+    kind: type[ArtregError] | None = None,
+    field_name: str | None = None,
+    cause: BaseException | None = None,
+) -> ArtregError:
+    """The typed error for a remote failure; the caller raises it.
+
+    The class is ``kind`` when the caller recognised a service-specific error code (an OCI
+    ``NAME_UNKNOWN``, an AWS ``ThrottlingException``), else :data:`STATUS_ERRORS` by ``status``,
+    else :class:`CloudPlatformError` (also for ``status=None``: no HTTP answer). Each class takes
+    the fields it has from one argument set: ``operation`` → ``operation_context``,
+    ``resource_type``/``resource_name`` for not-found, conflict and access denied, ``details`` for
+    the others (and as a conflict's ``conflict_reason``). ``cause`` becomes the error's source.
+
+    >>> error_for_status(401, operation="Pull", resource_type="repository",
+    ...                  resource_name="team/app", details="HTTP 401").code
+    'AUTHENTICATION_ERROR'
+    """
+    cls = kind or STATUS_ERRORS.get(status or 0, CloudPlatformError)
+    err = _remote_error(
+        cls,
+        operation=operation,
+        resource_type=resource_type,
+        resource_name=resource_name,
+        details=details,
+        field_name=field_name,
+    )
+    if cause is not None:
+        err.__cause__ = cause
+    return err
+
+
+def _remote_error(
+    cls: type[ArtregError],
+    *,
+    operation: str,
+    resource_type: str,
+    resource_name: str,
+    details: str,
+    field_name: str | None,
+) -> ArtregError:
+    named = {"resource_type": resource_type, "resource_name": resource_name}
+    values: dict[str, Any] = {
+        "operation_context": operation,
+        "details": details,
+        "conflict_reason": details,
+        "field_name": field_name,
+        "message": f"{operation}: {details}",
+        "resource_id": resource_name,
+        **named,
+    }
+    accepted = {*cls.fields, *cls.optional_fields}
+    if not {"operation_context", "message"} & accepted:
+        raise TypeError(f"{cls.__name__} is not an error of a remote call")
+    return cls(**{k: v for k, v in values.items() if k in accepted})

@@ -5,24 +5,25 @@ codes, which :func:`registry_status` finds again for callers that branch on them
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from dataclasses import dataclass
+from types import MappingProxyType
 from typing import Final
 
 import httpx
 
 from artreg.errors import (
     ArtregError,
-    AuthenticationError,
-    CloudPlatformError,
     InvalidInput,
     RateLimitExceeded,
-    RemoteAccessDenied,
     RemoteResourceNotFound,
     RemoteServiceUnavailable,
     Timeout,
+    error_for_status,
 )
 
 __all__ = [
+    "CODE_ERRORS",
     "NOT_FOUND_CODES",
     "RegistryStatusError",
     "connection_error",
@@ -78,6 +79,20 @@ def oci_error_codes(body: bytes) -> tuple[tuple[str, ...], str]:
     return codes, message[:200]
 
 
+#: OCI error codes that decide the error class before the status does (distribution answers
+#: some of them with a status that alone would mislead, e.g. a 400 for an unknown name).
+CODE_ERRORS: Final[Mapping[str, type[ArtregError]]] = MappingProxyType(
+    {
+        **dict.fromkeys(NOT_FOUND_CODES, RemoteResourceNotFound),
+        "TOOMANYREQUESTS": RateLimitExceeded,
+        **dict.fromkeys(
+            ("DIGEST_INVALID", "SIZE_INVALID", "MANIFEST_INVALID", "NAME_INVALID", "TAG_INVALID"),
+            InvalidInput,
+        ),
+    }
+)
+
+
 def status_error(
     response: httpx.Response,
     body: bytes,
@@ -86,42 +101,24 @@ def status_error(
     resource_type: str,
     resource_name: str,
 ) -> ArtregError:
-    """The typed error for a non-2xx answer (the caller raises it)."""
+    """The typed error for a non-2xx answer (the caller raises it): the OCI error codes of the
+    body first, then :func:`artreg.errors.error_for_status`."""
     codes, message = oci_error_codes(body)
-    cause = RegistryStatusError(
-        response.status_code, codes, response.request.method, response.request.url.path, message
-    )
     status = response.status_code
-    err: ArtregError
     summary = f"registry answered {status}" + (f" ({', '.join(codes)})" if codes else "")
     if message:
         summary += f": {message}"
-    if status == 404 or NOT_FOUND_CODES & set(codes):
-        err = RemoteResourceNotFound(
-            operation_context=operation, resource_type=resource_type, resource_name=resource_name
-        )
-    elif status == 401:
-        err = AuthenticationError(operation_context=operation, details=summary)
-    elif status == 403:
-        err = RemoteAccessDenied(
-            operation_context=operation, resource_type=resource_type, resource_name=resource_name
-        )
-    elif status == 429 or "TOOMANYREQUESTS" in codes:
-        err = RateLimitExceeded(operation_context=operation, details=summary)
-    elif status in (502, 503, 504):
-        err = RemoteServiceUnavailable(operation_context=operation, details=summary)
-    elif status == 400 and {
-        "DIGEST_INVALID",
-        "SIZE_INVALID",
-        "MANIFEST_INVALID",
-        "NAME_INVALID",
-        "TAG_INVALID",
-    } & set(codes):
-        err = InvalidInput(operation_context=operation, details=summary)
-    else:
-        err = CloudPlatformError(message=f"{operation}: {summary}", resource_id=resource_name)
-    err.__cause__ = cause
-    return err
+    return error_for_status(
+        status,
+        operation=operation,
+        resource_type=resource_type,
+        resource_name=resource_name,
+        details=summary,
+        kind=next((CODE_ERRORS[c] for c in codes if c in CODE_ERRORS), None),
+        cause=RegistryStatusError(
+            status, codes, response.request.method, response.request.url.path, message
+        ),
+    )
 
 
 def connection_error(exc: httpx.TransportError, *, operation: str) -> ArtregError:

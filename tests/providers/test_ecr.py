@@ -401,10 +401,21 @@ async def test_credentials_without_a_role_use_the_base_credentials(moto: MotoSer
     await reg.aclose()
 
 
-async def test_a_ttl_below_the_sts_minimum_is_invalid_input(moto: MotoServer) -> None:
+@pytest.mark.parametrize("ttl", [1, 600, 899])
+async def test_a_ttl_below_the_sts_minimum_asks_for_the_minimum(moto: MotoServer, ttl: int) -> None:
+    reg = make(moto, pull=PULL_ROLE)
+    creds = await reg.generate_credentials("test-app", PULL, ttl)
+    assert creds.username == "AWS" and creds.password == f"{ACCOUNT_ID}-auth-token"
+    (assume,) = moto.calls("AssumeRole")
+    assert assume.params["DurationSeconds"] == "900"
+    await reg.aclose()
+
+
+@pytest.mark.parametrize("ttl", [0, -5])
+async def test_a_ttl_that_is_not_positive_is_invalid_input(moto: MotoServer, ttl: int) -> None:
     reg = make(moto, pull=PULL_ROLE)
     with pytest.raises(InvalidInput) as info:
-        await reg.generate_credentials("test-app", PULL, 60)
+        await reg.generate_credentials("test-app", PULL, ttl)
     assert info.value.context.get("field_name") == "ttl_seconds"
     assert moto.calls() == []  # refused before any request
     await reg.aclose()
@@ -417,13 +428,13 @@ async def test_calls_do_not_block_the_event_loop(moto: MotoServer) -> None:
     reg = make(moto)
     loop_thread = threading.get_ident()
     seen: list[int] = []
-    original: Callable[..., Any] = reg._new_client
+    original: Callable[..., Any] = reg.clients.new_client
 
     def spy(*args: Any) -> Any:
         seen.append(threading.get_ident())
         return original(*args)
 
-    reg._new_client = spy  # type: ignore[method-assign,assignment]
+    reg.clients.new_client = spy  # type: ignore[method-assign]
     ticks = 0
 
     async def ticker() -> None:

@@ -254,6 +254,7 @@ async def test_bad_token_answers(
     if isinstance(err, UnexpectedResponseFormat):
         assert err.context["field"] == "authorization_token"
         assert err.context["provider"] == "aws"
+        assert err.context["binding_name"] == "artifacts"  # the binding's own name
     else:
         assert "did not contain authorization data" in err.message
     if secret is not None:

@@ -7,12 +7,10 @@ one is set (STS AssumeRole, session names ``alien-ecr-create``, ``alien-ecr-desc
 synchronous: every call runs in a worker thread, never on the event loop. Clients are kept per
 (role, session purpose, region) and rebuilt when their role credentials come near expiry.
 
-Configuration from the environment: ``AWS_REGION`` (or ``AWS_DEFAULT_REGION``),
-``AWS_ACCESS_KEY_ID``, ``AWS_SECRET_ACCESS_KEY``, optional ``AWS_SESSION_TOKEN`` and
-``AWS_ACCOUNT_ID`` (otherwise STS GetCallerIdentity, once, when first needed), endpoint
-overrides ``AWS_ENDPOINT_URL`` / ``AWS_ENDPOINT_URL_ECR`` / ``AWS_ENDPOINT_URL_STS``, retries
-``AWS_MAX_ATTEMPTS`` / ``AWS_RETRY_MODE``, and ``ARTREG_ECR_REGISTRY_ENDPOINT`` for the registry
-data host (default ``https://{account}.dkr.ecr.{region}.amazonaws.com``).
+Configuration (:mod:`artreg.providers.ecr_config`) comes from the documented environment
+variables only; the botocore clients and role sessions live in
+:mod:`artreg.providers.ecr_clients`, the repository policy documents in
+:mod:`artreg.providers.ecr_policy`.
 """
 
 from __future__ import annotations
@@ -25,18 +23,13 @@ import logging
 import threading
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any, Final, TypeVar
-
-import botocore.session
-from botocore.config import Config
 
 from artreg.binding import EcrBinding, binding_env_var_name, resolve_value
 from artreg.digest import Digest, DigestError
 from artreg.errors import (
     BindingConfigInvalid,
-    ClientConfigInvalid,
     CloudPlatformError,
     InvalidInput,
     ResourceNotFound,
@@ -46,6 +39,8 @@ from artreg.errors import (
 from artreg.providers import ecr_policy
 from artreg.providers._oci import RegistryDataMixin
 from artreg.providers.aws_errors import error_code, map_aws_error
+from artreg.providers.ecr_clients import AwsClients, close_client
+from artreg.providers.ecr_config import AwsConfig
 from artreg.registry import ArtifactRegistry
 from artreg.types import (
     ArtifactRegistryCredentials,
@@ -62,7 +57,6 @@ from artreg.types import (
 
 if TYPE_CHECKING:
     from mypy_boto3_ecr import ECRClient
-    from mypy_boto3_sts import STSClient
 
 __all__ = ["AwsConfig", "EcrArtifactRegistry", "from_binding"]
 
@@ -75,121 +69,8 @@ SESSION_DESCRIBE: Final = "alien-ecr-describe"
 SESSION_POLICY: Final = "alien-ecr-policy"
 SESSION_DELETE: Final = "alien-ecr-delete"
 SESSION_ACCESS_PREFIX: Final = "alien-ecr-access-"
-#: The longest role session STS grants (12 h); ECR tokens last 12 h whatever the session.
-MAX_SESSION_SECONDS: Final = 43200
+#: ECR authorization tokens last 12 h whatever the role session.
 TOKEN_LIFETIME: Final = timedelta(hours=12)
-_BINDING_FOR_ERRORS: Final = "artifact_registry"
-
-
-@dataclass(frozen=True)
-class AwsConfig:
-    """AWS client configuration. Secrets are left out of ``repr()``."""
-
-    region: str
-    access_key_id: str
-    secret_access_key: str = field(repr=False)
-    session_token: str | None = field(default=None, repr=False)
-    account_id: str | None = None
-    ecr_endpoint_url: str | None = None
-    sts_endpoint_url: str | None = None
-    registry_endpoint: str | None = None
-    max_attempts: int | None = None
-    retry_mode: str = "standard"
-
-    @classmethod
-    def from_env(cls, env: Mapping[str, str]) -> AwsConfig:
-        """Read the configuration; CLIENT_CONFIG_INVALID naming what is missing or malformed."""
-
-        def get(name: str) -> str | None:
-            value = env.get(name, "").strip()
-            return value or None
-
-        region = get("AWS_REGION") or get("AWS_DEFAULT_REGION")
-        key_id = get("AWS_ACCESS_KEY_ID")
-        secret = get("AWS_SECRET_ACCESS_KEY")
-        missing = [
-            name
-            for name, value in (
-                ("AWS_REGION (or AWS_DEFAULT_REGION)", region),
-                ("AWS_ACCESS_KEY_ID", key_id),
-                ("AWS_SECRET_ACCESS_KEY", secret),
-            )
-            if value is None
-        ]
-        if missing or region is None or key_id is None or secret is None:
-            raise ClientConfigInvalid(
-                platform="aws",
-                message=f"AWS config not available: {', '.join(missing)} not set",
-            )
-        account = get("AWS_ACCOUNT_ID")
-        if account is not None and not (len(account) == 12 and account.isdigit()):
-            raise ClientConfigInvalid(
-                platform="aws", message="AWS config not available: AWS_ACCOUNT_ID is not 12 digits"
-            )
-        attempts_text = get("AWS_MAX_ATTEMPTS")
-        attempts: int | None = None
-        if attempts_text is not None:
-            try:
-                attempts = int(attempts_text)
-            except ValueError:
-                attempts = -1
-            if attempts < 1:
-                raise ClientConfigInvalid(
-                    platform="aws",
-                    message="AWS config not available: AWS_MAX_ATTEMPTS is not a positive integer",
-                )
-        retry_mode = get("AWS_RETRY_MODE") or "standard"
-        if retry_mode not in ("legacy", "standard", "adaptive"):
-            raise ClientConfigInvalid(
-                platform="aws",
-                message="AWS config not available: AWS_RETRY_MODE is not legacy, standard or adaptive",
-            )
-        endpoint = get("AWS_ENDPOINT_URL")
-        return cls(
-            region=region,
-            access_key_id=key_id,
-            secret_access_key=secret,
-            session_token=get("AWS_SESSION_TOKEN"),
-            account_id=account,
-            ecr_endpoint_url=get("AWS_ENDPOINT_URL_ECR") or endpoint,
-            sts_endpoint_url=get("AWS_ENDPOINT_URL_STS") or endpoint,
-            registry_endpoint=(get("ARTREG_ECR_REGISTRY_ENDPOINT") or "").rstrip("/") or None,
-            max_attempts=attempts,
-            retry_mode=retry_mode,
-        )
-
-
-@dataclass
-class _Cached:
-    client: Any
-    expires: datetime | None
-
-
-@dataclass(frozen=True)
-class _Credentials:
-    access_key_id: str
-    secret_access_key: str = field(repr=False)
-    session_token: str | None = field(default=None, repr=False)
-    expires: datetime | None = None
-
-
-_SESSION_LOCK: Final = threading.Lock()
-_SESSION: list[botocore.session.Session] = []
-
-
-def _botocore_session() -> botocore.session.Session:
-    """One botocore session for the process (service models load once); callers hold
-    ``_SESSION_LOCK``. Endpoints come from artreg's configuration only, never from the process
-    environment, and credentials are always passed explicitly."""
-    if not _SESSION:
-        session = botocore.session.Session()
-        session.set_config_variable("ignore_configured_endpoint_urls", True)
-        _SESSION.append(session)
-    return _SESSION[0]
-
-
-def _dns_suffix(region: str) -> str:
-    return "amazonaws.com.cn" if region.startswith("cn-") else "amazonaws.com"
 
 
 def _account_of_arn(arn: str) -> str | None:
@@ -234,9 +115,20 @@ class EcrArtifactRegistry(RegistryDataMixin, ArtifactRegistry):
         self.replica_poll_interval = replica_poll_interval
         self.replica_wait_timeout = replica_wait_timeout
         self.refresh_margin = timedelta(seconds=refresh_margin)
-        self._clients: dict[tuple[str, str | None, str, str], _Cached] = {}
-        self._clients_lock = threading.Lock()
-        self._key_locks: dict[tuple[str, str | None, str, str], threading.Lock] = {}
+        self.clients = AwsClients(
+            config,
+            clock=lambda: self.clock(),
+            refresh_margin=self.refresh_margin,
+            binding_name=binding_name,
+            role_fields={
+                role: name
+                for name, role in (
+                    ("pushRoleArn", self.push_role_arn),
+                    ("pullRoleArn", self.pull_role_arn),
+                )
+                if role
+            },
+        )
         self._account_id = config.account_id
         self._account_lock = threading.Lock()
 
@@ -264,9 +156,9 @@ class EcrArtifactRegistry(RegistryDataMixin, ArtifactRegistry):
         return self.repository_prefix
 
     def registry_host(self, account_id: str | None = None) -> str:
-        """``{account}.dkr.ecr.{region}.amazonaws.com`` (no scheme)."""
-        account = account_id or self.account_id()
-        return f"{account}.dkr.ecr.{self.region}.{_dns_suffix(self.region)}"
+        """``{account}.dkr.ecr.{region}.{dns suffix}`` (no scheme; ``dkr.ecr-fips`` with
+        ``AWS_USE_FIPS_ENDPOINT``); the suffix is the partition's (``amazonaws.com.cn`` in China)."""
+        return self.config.registry_host(account_id or self.account_id())
 
     def registry_endpoint(self) -> str:
         """``https://{account}.dkr.ecr.{region}.amazonaws.com``, or ``ARTREG_ECR_REGISTRY_ENDPOINT``.
@@ -282,113 +174,16 @@ class EcrArtifactRegistry(RegistryDataMixin, ArtifactRegistry):
             return self._account_id
         with self._account_lock:
             if self._account_id is None:
-                sts = self._base_client("sts", self.region)
-                try:
-                    identity = sts.get_caller_identity()
-                except Exception as exc:
-                    raise map_aws_error(
-                        exc,
-                        operation_context="Failed to determine the AWS account ID",
-                        resource_type="AWS account",
-                        resource_name="*",
-                    ) from exc
-                self._account_id = str(identity["Account"])
+                self._account_id = self.clients.caller_identity()["Account"]
             return self._account_id
-
-    # -- clients -----------------------------------------------------------------------------------
-
-    def _botocore_config(self) -> Config:
-        retries: dict[str, Any] = {"mode": self.config.retry_mode}
-        if self.config.max_attempts is not None:
-            retries["total_max_attempts"] = self.config.max_attempts
-        return Config(
-            retries=retries,  # type: ignore[arg-type]
-            connect_timeout=10,
-            read_timeout=60,
-            user_agent_extra="artreg",
-        )
-
-    def _new_client(self, service: str, region: str, credentials: _Credentials) -> Any:
-        endpoint = (
-            self.config.ecr_endpoint_url if service == "ecr" else self.config.sts_endpoint_url
-        )
-        with _SESSION_LOCK:
-            return _botocore_session().create_client(
-                service,
-                region_name=region,
-                endpoint_url=endpoint,
-                aws_access_key_id=credentials.access_key_id,
-                aws_secret_access_key=credentials.secret_access_key,
-                aws_session_token=credentials.session_token,
-                config=self._botocore_config(),
-            )
-
-    def _base_credentials(self) -> _Credentials:
-        return _Credentials(
-            self.config.access_key_id, self.config.secret_access_key, self.config.session_token
-        )
-
-    def _base_client(self, service: str, region: str) -> Any:
-        return self._cached_client(service, None, "base", region)
-
-    def _cached_client(self, service: str, role_arn: str | None, purpose: str, region: str) -> Any:
-        key = (service, role_arn, purpose, region)
-        with self._clients_lock:
-            cached = self._clients.get(key)
-            if cached is not None and self._fresh(cached.expires):
-                return cached.client
-            lock = self._key_locks.setdefault(key, threading.Lock())
-        with lock:
-            with self._clients_lock:
-                cached = self._clients.get(key)
-                if cached is not None and self._fresh(cached.expires):
-                    return cached.client
-            if role_arn is None:
-                credentials = self._base_credentials()
-            else:
-                credentials = self._assume_role(role_arn, purpose, None)
-            client = self._new_client(service, region, credentials)
-            with self._clients_lock:
-                old = self._clients.get(key)
-                self._clients[key] = _Cached(client, credentials.expires)
-            if old is not None:
-                _close(old.client)
-            return client
-
-    def _fresh(self, expires: datetime | None) -> bool:
-        return expires is None or self.clock() < expires - self.refresh_margin
-
-    def _assume_role(self, role_arn: str, session_name: str, duration: int | None) -> _Credentials:
-        """STS AssumeRole with the base credentials; DurationSeconds only when given."""
-        sts: STSClient = self._base_client("sts", self.region)
-        params: dict[str, Any] = {"RoleArn": role_arn, "RoleSessionName": session_name}
-        if duration is not None:
-            params["DurationSeconds"] = duration
-        try:
-            answer = sts.assume_role(**params)
-        except Exception as exc:
-            raise map_aws_error(
-                exc,
-                operation_context=f"Failed to assume role for session '{session_name}'",
-                resource_type="IAM role",
-                resource_name=role_arn,
-                field_name="ttl_seconds" if error_code(exc) in ("", "ValidationError") else None,
-            ) from exc
-        creds = answer["Credentials"]
-        return _Credentials(
-            creds["AccessKeyId"],
-            creds["SecretAccessKey"],
-            creds["SessionToken"],
-            creds["Expiration"],
-        )
 
     def _ecr(self, role_arn: str | None, purpose: str, region: str | None = None) -> ECRClient:
         """The ECR client for a role (or the base credentials) in a region (default: ours)."""
         region = region or self.region
         if role_arn is None:
-            client: ECRClient = self._base_client("ecr", region)
+            client: ECRClient = self.clients.base("ecr", region)
         else:
-            client = self._cached_client("ecr", role_arn, purpose, region)
+            client = self.clients.cached("ecr", role_arn, purpose, region)
         return client
 
     def _policy_client(self, region: str) -> ECRClient:
@@ -398,11 +193,7 @@ class EcrArtifactRegistry(RegistryDataMixin, ArtifactRegistry):
         return await asyncio.to_thread(fn)
 
     async def aclose(self) -> None:
-        with self._clients_lock:
-            clients = [c.client for c in self._clients.values()]
-            self._clients.clear()
-        for client in clients:
-            _close(client)
+        self.clients.close_all()
         await super().aclose()
 
     # -- repositories ------------------------------------------------------------------------------
@@ -507,7 +298,7 @@ class EcrArtifactRegistry(RegistryDataMixin, ArtifactRegistry):
         except ecr_policy.PolicyParseError as exc:
             raise UnexpectedResponseFormat(
                 provider="aws",
-                binding_name=_BINDING_FOR_ERRORS,
+                binding_name=self.binding_name,
                 field="policy_text",
                 response_json=str(text)[:2000],
             ) from exc
@@ -685,14 +476,12 @@ class EcrArtifactRegistry(RegistryDataMixin, ArtifactRegistry):
         def call() -> ArtifactRegistryCredentials:
             owned = None
             if role is None:
-                client: ECRClient = self._base_client("ecr", self.region)
+                client: ECRClient = self.clients.base("ecr", self.region)
             else:
                 session = f"{SESSION_ACCESS_PREFIX}{int(self.clock().timestamp())}"
-                duration = (
-                    min(ttl_seconds, MAX_SESSION_SECONDS) if ttl_seconds is not None else None
-                )
-                credentials = self._assume_role(role, session, duration)
-                client = owned = self._new_client("ecr", self.region, credentials)
+                duration = self.clients.session_duration(role, ttl_seconds)
+                credentials = self.clients.assume_role(role, session, duration)
+                client = owned = self.clients.new_client("ecr", self.region, credentials)
             try:
                 answer = client.get_authorization_token()
             except Exception as exc:
@@ -703,7 +492,7 @@ class EcrArtifactRegistry(RegistryDataMixin, ArtifactRegistry):
                 ) from exc
             finally:
                 if owned is not None:
-                    _close(owned)
+                    close_client(owned)
             return self._credentials_from(repo_id, answer)
 
         return await self._run(call)
@@ -723,7 +512,7 @@ class EcrArtifactRegistry(RegistryDataMixin, ArtifactRegistry):
             # the token itself never goes into the error
             raise UnexpectedResponseFormat(
                 provider="aws",
-                binding_name=_BINDING_FOR_ERRORS,
+                binding_name=self.binding_name,
                 field="authorization_token",
                 response_json='{"authorizationData":[{"authorizationToken":"<redacted>"}]}',
             ) from None
@@ -783,7 +572,7 @@ class EcrArtifactRegistry(RegistryDataMixin, ArtifactRegistry):
             ) from exc
 
         def call() -> str:
-            client = self._base_client("ecr", self.region)
+            client = self.clients.base("ecr", self.region)
             try:
                 answer = client.get_download_url_for_layer(
                     repositoryName=repo_name, layerDigest=digest
@@ -799,22 +588,13 @@ class EcrArtifactRegistry(RegistryDataMixin, ArtifactRegistry):
             if not url:
                 raise UnexpectedResponseFormat(
                     provider="aws",
-                    binding_name=_BINDING_FOR_ERRORS,
+                    binding_name=self.binding_name,
                     field="download_url",
                     response_json=json.dumps({"layerDigest": answer.get("layerDigest")}),
                 )
             return str(url)
 
         return await self._run(call)
-
-
-def _close(client: Any) -> None:
-    close = getattr(client, "close", None)
-    if callable(close):
-        try:
-            close()
-        except Exception:
-            log.debug("closing a boto client failed", exc_info=True)
 
 
 def from_binding(

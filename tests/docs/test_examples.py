@@ -396,6 +396,7 @@ def _normalize_banner(text: str) -> list[str]:
     text = re.sub(r"\b127\.0\.0\.1:\d+", "HOST:PORT", text)
     text = re.sub(r"\(data in [^)]*\)", "(data in DIR)", text)
     text = re.sub(r'"dataDir":"[^"]*"', '"dataDir":DIR', text)
+    text = re.sub(r"\S*/artreg\b", "artreg", text)  # the command's path, as the banner names it
     return [" ".join(line.split()) for line in text.strip().splitlines()]
 
 

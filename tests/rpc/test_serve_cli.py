@@ -139,3 +139,59 @@ async def test_refuses_a_public_address_without_a_token(command: list[str], tmp_
     assert proc.returncode == 2
     assert b"refusing to listen on '0.0.0.0'" in err or b"refusing to listen on 0.0.0.0" in err
     assert b"artreg: rpc=" not in out
+
+
+async def _banner_until(run: Running, last: str) -> list[str]:
+    assert run.proc.stdout is not None
+    lines: list[str] = []
+    async with asyncio.timeout(10):
+        while not lines or last not in lines[-1]:
+            lines.append((await run.proc.stdout.readline()).decode().rstrip("\n"))
+    return lines
+
+
+async def test_the_next_steps_serve_prints_work_as_typed(tmp_path: Path) -> None:
+    async with artreg("serve", "--rpc-port", "0", "--registry-port", "0", "--data-dir",
+                      str(tmp_path / "data"), env=clean_env(), log=tmp_path / "log") as run:
+        lines = await _banner_until(run, "repo create my-app")
+        start = next(i for i, line in enumerate(lines) if line.startswith("next:"))
+        typed = "\n".join(line.strip() for line in lines[start + 1 :])
+        assert typed.startswith("export ALIEN_ARTIFACTS_BINDING='{\"service\":\"local\"")
+        proc = await asyncio.create_subprocess_exec(
+            "bash", "-euo", "pipefail", "-c", typed, env=clean_env(), cwd=Path.cwd(),  # serve's
+            stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+        )
+        out, err = await proc.communicate()
+        assert proc.returncode == 0, err.decode()
+        assert '"name": "artifacts/my-app"' in out.decode()
+
+
+async def test_no_push_hint_for_a_binding_serve_does_not_serve(tmp_path: Path) -> None:
+    other = '{"service":"local","registryUrl":"127.0.0.1:9","dataDir":null}'
+    async with artreg("serve", "--rpc-port", "0", "--registry-port", "0", "--data-dir",
+                      str(tmp_path / "data"), env=clean_env(ALIEN_OTHER_BINDING=other),
+                      log=tmp_path / "log") as run:
+        lines = await _banner_until(run, "bindings:")
+        assert lines[-1] == "bindings: other (from the environment)"
+        run.proc.send_signal(signal.SIGTERM)
+        assert run.proc.stdout is not None
+        rest = (await run.proc.stdout.read()).decode()
+        assert "push:" not in rest and "artifacts" not in rest
+
+
+def test_serve_logs_no_info_line_under_an_error_logger(tmp_path: Path) -> None:
+    import subprocess
+
+    proc = subprocess.Popen(
+        [ARTREG, "serve", "--rpc-port", "0", "--registry-port", "0", "--data-dir",
+         str(tmp_path / "data")],
+        env=clean_env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+    )
+    assert proc.stdout is not None
+    assert READY.match(proc.stdout.readline().decode().rstrip("\n"))
+    proc.send_signal(signal.SIGTERM)
+    _, err = proc.communicate(timeout=20)
+    assert proc.returncode == 0
+    info_lines = [line for line in err.decode().splitlines() if " INFO " in line]
+    assert info_lines, "serve logs at INFO by default"
+    assert not [line for line in info_lines if ".error:" in line]

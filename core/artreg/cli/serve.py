@@ -17,6 +17,8 @@ import contextlib
 import json
 import logging
 import os
+import shlex
+import shutil
 import socket
 import sys
 from collections.abc import AsyncIterator, Callable, Iterator
@@ -96,6 +98,8 @@ class _RedactingFormatter(logging.Formatter):
     text, the same redaction the other commands apply to what they print."""
 
     def format(self, record: logging.LogRecord) -> str:
+        if record.name == "uvicorn.error":  # uvicorn's general logger, not only for errors
+            record.name = "uvicorn"
         return redact(super().format(record))
 
 
@@ -106,7 +110,7 @@ def _setup_logging(level: str) -> None:
     logging.basicConfig(level=numeric, handlers=[handler])
     register_secret(os.environ.get("ARTREG_RPC_TOKEN"))
     if numeric > logging.DEBUG:  # one line per HTTP request or connection is debug detail
-        for noisy in ("httpx", "httpcore", "websockets.server"):
+        for noisy in ("httpx", "httpcore", "websockets.server", "uvicorn.error"):
             logging.getLogger(noisy).setLevel(logging.WARNING)
 
 
@@ -283,6 +287,34 @@ class _EmbeddedRegistry:
         self._store.close()
 
 
+def _artreg_command() -> str:
+    """How to type this very ``artreg`` in another terminal opened in the same directory:
+    ``artreg`` when that is what the shell finds, else its path (``.venv/bin/artreg`` from the
+    repository root after ``make run``)."""
+    running = Path(sys.argv[0]).resolve()
+    found = shutil.which("artreg")
+    if (found and Path(found).resolve() == running) or running.name != "artreg":
+        return "artreg"
+    try:
+        return str(running.relative_to(Path.cwd()))
+    except ValueError:
+        return str(Path(sys.argv[0]).absolute())
+
+
+def _next_steps(registry_address: str, binding: str) -> list[str]:
+    """The banner's lines for a newcomer: push, then try the CLI in a second terminal."""
+    artreg = _artreg_command()
+    target = f"{registry_address}/{DEFAULT_BINDING_NAME}/my-app:latest"
+    variable = binding_env_var_name(DEFAULT_BINDING_NAME)
+    return [
+        f"push:     {artreg} push LAYOUT_DIR {target}",
+        f"          skopeo copy --dest-tls-verify=false oci:LAYOUT_DIR:TAG docker://{target}",
+        "next:     in another terminal, in this directory:",
+        f"          export {variable}={shlex.quote(binding)}",
+        f"          {artreg} repo create my-app",
+    ]
+
+
 def _binding_json(registry_address: str, data_dir: Path) -> str:
     return json.dumps(
         {"service": "local", "registryUrl": registry_address, "dataDir": str(data_dir)},
@@ -358,13 +390,14 @@ def serve(
             _say(f"registry: http://{registry_address}  (data in {directory})")
             for name, raw in shown.items():
                 _say(f"binding:  {binding_env_var_name(name)}={raw}")
+                for line in _next_steps(registry_address, raw):
+                    _say(line)
             if not shown:
+                # The bindings come from the environment: `artifacts` is not served, so there is
+                # no push hint to give for it.
                 _say(
                     f"bindings: {', '.join(sorted(bindings_from_env(env)))} (from the environment)"
                 )
-            target = f"{registry_address}/{DEFAULT_BINDING_NAME}/my-app:latest"
-            _say(f"push:     artreg push LAYOUT_DIR {target}")
-            _say(f"          skopeo copy --dest-tls-verify=false oci:LAYOUT_DIR:TAG docker://{target}")
 
         _run_sidecar(
             host=host,

@@ -22,11 +22,7 @@ import msgspec
 
 with warnings.catch_warnings():  # jsonrpcserver 5.0.9 uses importlib.resources' legacy API
     warnings.simplefilter("ignore", DeprecationWarning)
-    from jsonrpcserver import Error, Result, Success
-    from jsonrpcserver.async_dispatcher import call as call_method
-    from jsonrpcserver.dispatcher import create_request, get_method, to_response, validate_request
-    from jsonrpcserver.sentinels import NOID
-    from oslash.either import Left
+    from jsonrpcserver import Error, Result, Success, async_dispatch_to_serializable
 
 from artreg import schemagen
 from artreg.errors import ArtregError
@@ -167,41 +163,36 @@ class Dispatcher:
             if "id" not in obj:
                 return None
             return _error_reply(errors.artreg_error(obj["method"], self.refusal), obj["id"])
-        # jsonrpcserver's pipeline for one request object, without its per-message task
-        checked = validate_request(_validate, obj)
-        if isinstance(checked, Left):
-            return self._finish(obj, checked)
-        request = create_request(obj)
-        method = get_method(self._methods, request.method)
-        # (every handler takes ``(ctx, /, *args, **kwargs)``, so jsonrpcserver's signature check
-        # cannot fail and is skipped; the params are checked against the wire types instead)
-        result = method if isinstance(method, Left) else await call_method(request, self, method._value)
-        if request.id is NOID:  # a notification: it ran, nothing goes back
-            return None
-        return self._finish(obj, to_response(request, result))
+        # jsonrpcserver's public pipeline for one request object, already decoded (so a batch's
+        # entries each run under our concurrency limit, and a message is parsed only once)
+        reply = await async_dispatch_to_serializable(
+            "", self._methods, context=self, deserializer=lambda _: obj, validator=_validate
+        )
+        # (``obj`` is never a list here, so neither is the reply: the validator refuses a list)
+        return self._finish(obj, reply) if isinstance(reply, dict) else None
 
-    def _finish(self, obj: Any, response: Any) -> dict[str, Any]:
-        """A jsonrpcserver response as a reply, with every error in artreg's shape."""
-        if not isinstance(response, Left):
-            success = response._value
-            return {"jsonrpc": "2.0", "result": success.result, "id": success.id}
-        err = response._error
-        if isinstance(err.data, RpcError):
-            return _error_reply(err.data, err.id)
+    def _finish(self, obj: Any, reply: dict[str, Any]) -> dict[str, Any]:
+        """A jsonrpcserver reply with every error in artreg's shape."""
+        if "error" not in reply:
+            return reply
+        err = reply["error"]
+        data = err.get("data")
+        if isinstance(data, RpcError):
+            return _error_reply(data, reply.get("id"))
         # jsonrpcserver's own errors: rebuild them with data in artreg's shape.
         id_ = _reply_id(obj)
-        if err.code == errors.INVALID_REQUEST:
+        if err["code"] == errors.INVALID_REQUEST:
             field, details = request_problem(obj) or (None, "not a JSON-RPC 2.0 request")
             return _error_reply(errors.invalid_request(details, field), id_)
-        if err.code == errors.METHOD_NOT_FOUND:
+        if err["code"] == errors.METHOD_NOT_FOUND:
             return _error_reply(errors.method_not_found(str(obj.get("method"))), id_)
-        if err.code == errors.INVALID_PARAMS:
+        if err["code"] == errors.INVALID_PARAMS:
             method = str(obj.get("method"))
             return _error_reply(errors.invalid_params(method, None, "params do not fit"), id_)
         # anything else (an exception inside jsonrpcserver): sanitised, logged in full.
-        log.error("jsonrpcserver error %s: %s", err.code, err.data)
+        log.error("jsonrpcserver error %s: %s", err["code"], data)
         method = str(obj.get("method")) if isinstance(obj, dict) else "?"
-        return _error_reply(errors.internal_error(method, RuntimeError(str(err.data))), id_)
+        return _error_reply(errors.internal_error(method, RuntimeError(str(data))), id_)
 
     # -- methods --------------------------------------------------------------------------------
 

@@ -16,6 +16,7 @@ from botocore.exceptions import ClientError, ConnectTimeoutError, EndpointConnec
 
 from artreg.errors import (
     ArtregError,
+    AuthenticationError,
     CloudPlatformError,
     InvalidInput,
     QuotaExceeded,
@@ -27,7 +28,7 @@ from artreg.errors import (
     Timeout,
     UnexpectedResponseFormat,
 )
-from artreg.providers.aws_errors import map_aws_error
+from artreg.providers.aws_errors import CODE_ERRORS, map_aws_error
 from artreg.types import ArtifactRegistryPermissions
 from tests.fakes.ecr_stub import EcrOperationStub
 from tests.fakes.moto_server import MotoServer, moto, moto_server  # noqa: F401
@@ -53,8 +54,17 @@ def client_error(code: str, status: int, operation: str = "DescribeRepositories"
         ("ImageAlreadyExistsException", 400, RemoteResourceConflict, 409),
         ("RepositoryNotEmptyException", 400, RemoteResourceConflict, 409),
         ("AccessDeniedException", 400, RemoteAccessDenied, 403),
-        ("UnrecognizedClientException", 400, RemoteAccessDenied, 403),
-        ("ExpiredTokenException", 400, RemoteAccessDenied, 403),
+        ("BlockedByOrganizationPolicyException", 400, RemoteAccessDenied, 403),
+        # the credential itself refused: AUTHENTICATION_ERROR, as on every cloud
+        ("UnrecognizedClientException", 400, AuthenticationError, 401),
+        ("ExpiredTokenException", 400, AuthenticationError, 401),
+        ("InvalidClientTokenId", 403, AuthenticationError, 401),
+        ("SignatureDoesNotMatch", 403, AuthenticationError, 401),
+        ("LayerInaccessibleException", 400, RemoteResourceNotFound, 404),
+        ("KmsException", 400, CloudPlatformError, 502),
+        ("TooManyTagsException", 400, QuotaExceeded, 429),
+        ("ImageTagAlreadyExistsException", 400, RemoteResourceConflict, 409),
+        ("UnableToGetUpstreamLayerException", 400, RemoteServiceUnavailable, 503),
         ("ThrottlingException", 400, RateLimitExceeded, 429),
         ("TooManyRequestsException", 400, RateLimitExceeded, 429),
         ("ServiceUnavailableException", 503, RemoteServiceUnavailable, 503),
@@ -67,12 +77,14 @@ def client_error(code: str, status: int, operation: str = "DescribeRepositories"
         ("Whatever", 409, RemoteResourceConflict, 409),
         ("Whatever", 404, RemoteResourceNotFound, 404),
         ("Whatever", 403, RemoteAccessDenied, 403),
-        ("Whatever", 401, RemoteAccessDenied, 403),
+        ("Whatever", 401, AuthenticationError, 401),
+        ("Whatever", 408, Timeout, 408),
+        ("Whatever", 412, RemoteResourceConflict, 409),
         ("Whatever", 429, RateLimitExceeded, 429),
         ("Whatever", 502, RemoteServiceUnavailable, 503),
         ("Whatever", 504, RemoteServiceUnavailable, 503),
         ("Whatever", 500, CloudPlatformError, 502),
-        ("Whatever", 400, CloudPlatformError, 502),
+        ("Whatever", 400, InvalidInput, 400),
     ],
 )
 def test_mapping_table(code: str, status: int, kind: type[ArtregError], http: int) -> None:
@@ -86,6 +98,25 @@ def test_mapping_table(code: str, status: int, kind: type[ArtregError], http: in
     if isinstance(err, CloudPlatformError):
         assert err.context["resource_id"] == "test-repo"
     assert err.to_dict()["source"]["message"].startswith("ClientError")
+
+
+def test_every_ecr_error_shape_has_its_own_mapping() -> None:
+    """No ECR error falls through to the status table: each shape of botocore's ``ecr`` model
+    is named in the code table (a new shape fails here until it is placed)."""
+    import botocore.session
+
+    model = botocore.session.get_session().get_service_model("ecr")
+    unmapped = sorted(shape.name for shape in model.error_shapes if shape.name not in CODE_ERRORS)
+    assert unmapped == []
+
+
+@pytest.mark.parametrize(
+    ("code", "retryable"), [("LimitExceededException", False), ("ThrottlingException", True)]
+)
+def test_a_hard_quota_is_not_retryable(code: str, retryable: bool) -> None:
+    err = map_aws_error(client_error(code, 400), operation_context="c", resource_name="r")
+    assert err.retryable is retryable
+    assert err.to_dict()["retryable"] is retryable
 
 
 def test_transport_errors() -> None:

@@ -1,12 +1,16 @@
-"""botocore errors → artreg errors, by the AWS error code first and the HTTP status second.
+"""botocore errors → artreg errors: by the AWS error code first, by the HTTP status second.
 
-The code decides wherever it is known (moto, like some AWS services, answers a missing
-repository with HTTP 400, so the status alone would mislead). The original botocore exception is
-kept as the mapped error's ``source``; messages carry no credentials.
+The code decides wherever it is known — every error shape of the ``ecr`` service model, the
+``sts`` errors artreg can meet, and the authentication errors common to AWS's protocols (moto,
+like some AWS services, answers a missing repository with HTTP 400, so the status alone would
+mislead). An unknown code falls back to the status through the one table every provider shares,
+:func:`artreg.errors.error_for_status`. The original botocore exception is kept as the mapped
+error's ``source``; messages carry no credentials.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Final
 
 from botocore.exceptions import (
@@ -23,6 +27,7 @@ from botocore.exceptions import (
 
 from artreg.errors import (
     ArtregError,
+    AuthenticationError,
     ClientConfigInvalid,
     CloudPlatformError,
     InvalidInput,
@@ -33,65 +38,155 @@ from artreg.errors import (
     RemoteResourceNotFound,
     RemoteServiceUnavailable,
     Timeout,
+    error_for_status,
 )
 
-__all__ = ["error_code", "error_message", "error_status", "map_aws_error"]
+__all__ = [
+    "CODE_ERRORS",
+    "HARD_QUOTAS",
+    "error_code",
+    "error_message",
+    "error_status",
+    "map_aws_error",
+]
 
-NOT_FOUND: Final = frozenset(
-    {
-        "RepositoryNotFoundException",
-        "ImageNotFoundException",
-        "RegistryPolicyNotFoundException",
-        "RepositoryPolicyNotFoundException",
-        "LayersNotFoundException",
-        "NoSuchEntity",
-    }
+
+def _table(*groups: tuple[type[ArtregError], Iterable[str]]) -> dict[str, type[ArtregError]]:
+    return {code: kind for kind, codes in groups for code in codes}
+
+
+#: AWS error code → artreg error class.
+CODE_ERRORS: Final[dict[str, type[ArtregError]]] = _table(
+    (
+        RemoteResourceNotFound,
+        (
+            "RepositoryNotFoundException",
+            "ImageNotFoundException",
+            "RegistryPolicyNotFoundException",
+            "RepositoryPolicyNotFoundException",
+            "LayersNotFoundException",
+            # a layer no image refers to any more: ECR may already have collected it
+            "LayerInaccessibleException",
+            "LifecyclePolicyNotFoundException",
+            "LifecyclePolicyPreviewNotFoundException",
+            "PullThroughCacheRuleNotFoundException",
+            "ReferencedImagesNotFoundException",
+            "ReplicationBackfillNotFoundException",
+            "ScanNotFoundException",
+            "SecretNotFoundException",
+            "SigningConfigurationNotFoundException",
+            "TemplateNotFoundException",
+            "ExclusionNotFoundException",
+            "UploadNotFoundException",
+            "NoSuchEntity",
+        ),
+    ),
+    (
+        RemoteResourceConflict,
+        (
+            "RepositoryAlreadyExistsException",
+            "ImageAlreadyExistsException",
+            "ImageTagAlreadyExistsException",
+            "LayerAlreadyExistsException",
+            "RepositoryNotEmptyException",
+            "PullThroughCacheRuleAlreadyExistsException",
+            "TemplateAlreadyExistsException",
+            "ExclusionAlreadyExistsException",
+            "LifecyclePolicyPreviewInProgressException",
+            "ReplicationBackfillInProgressException",
+            "ImageArchivedException",
+        ),
+    ),
+    (
+        # the credential itself was refused (unknown, expired or badly signed)
+        AuthenticationError,
+        (
+            "UnrecognizedClientException",
+            "InvalidClientTokenId",
+            "InvalidAccessKeyId",
+            "InvalidSignatureException",
+            "SignatureDoesNotMatch",
+            "IncompleteSignature",
+            "IncompleteSignatureException",
+            "MissingAuthenticationToken",
+            "MissingAuthenticationTokenException",
+            "ExpiredToken",
+            "ExpiredTokenException",
+            "AuthFailure",
+        ),
+    ),
+    (
+        # a known identity may not do this
+        RemoteAccessDenied,
+        (
+            "AccessDeniedException",
+            "AccessDenied",
+            "UnauthorizedOperation",
+            "UnauthorizedException",
+            "NotAuthorized",
+            "BlockedByOrganizationPolicyException",
+            "RegionDisabledException",
+            "UnableToAccessSecretException",
+            "UnableToDecryptSecretValueException",
+        ),
+    ),
+    (
+        RateLimitExceeded,
+        (
+            "ThrottlingException",
+            "Throttling",
+            "ThrottledException",
+            "TooManyRequestsException",
+            "RequestLimitExceeded",
+        ),
+    ),
+    (
+        RemoteServiceUnavailable,
+        (
+            "ServiceUnavailableException",
+            "ServiceUnavailable",
+            "InternalServerException",
+            "ServerException",
+            "InternalFailure",
+            "InternalError",
+            "IDPCommunicationError",
+            # a pull-through cache's upstream registry failed
+            "UnableToGetUpstreamImageException",
+            "UnableToGetUpstreamLayerException",
+            "UnableToListUpstreamImageReferrersException",
+        ),
+    ),
+    (Timeout, ("RequestTimeout", "RequestTimeoutException")),
+    (QuotaExceeded, ("LimitExceededException", "TooManyTagsException")),
+    (
+        InvalidInput,
+        (
+            "InvalidParameterException",
+            "InvalidParameterValue",
+            "ValidationException",
+            "ValidationError",
+            "InvalidLayerException",
+            "InvalidLayerPartException",
+            "LayerPartTooSmallException",
+            "EmptyUploadException",
+            "InvalidTagParameterException",
+            "ImageDigestDoesNotMatchException",
+            "UnsupportedImageTypeException",
+            "UnsupportedUpstreamRegistryException",
+            "ImageStorageClassUpdateNotSupportedException",
+            "ReplicationBackfillInvalidStatusException",
+            "MalformedPolicyDocument",
+            "PackedPolicyTooLarge",
+            "SessionDurationEscalationException",
+        ),
+    ),
+    # KMS refused or failed the repository's key: neither the caller's input nor a state of
+    # the repository; the message (with KMS's own error) is what helps
+    (CloudPlatformError, ("KmsException",)),
 )
-CONFLICT: Final = frozenset(
-    {
-        "RepositoryAlreadyExistsException",
-        "ImageAlreadyExistsException",
-        "RepositoryNotEmptyException",
-    }
-)
-ACCESS_DENIED: Final = frozenset(
-    {
-        "AccessDeniedException",
-        "AccessDenied",
-        "UnauthorizedOperation",
-        "UnauthorizedException",
-        "UnrecognizedClientException",
-        "InvalidClientTokenId",
-        "InvalidSignatureException",
-        "SignatureDoesNotMatch",
-        "IncompleteSignature",
-        "MissingAuthenticationToken",
-        "ExpiredToken",
-        "ExpiredTokenException",
-        "NotAuthorized",
-    }
-)
-THROTTLED: Final = frozenset(
-    {"ThrottlingException", "Throttling", "TooManyRequestsException", "RequestLimitExceeded"}
-)
-UNAVAILABLE: Final = frozenset(
-    {
-        "ServiceUnavailableException",
-        "ServiceUnavailable",
-        "InternalServerException",
-        "ServerException",
-        "InternalFailure",
-    }
-)
-QUOTA: Final = frozenset({"LimitExceededException"})
-INVALID: Final = frozenset(
-    {
-        "InvalidParameterException",
-        "ValidationException",
-        "ValidationError",
-        "InvalidLayerPartException",
-    }
-)
+
+#: Quotas that do not lift by waiting: never retryable.
+HARD_QUOTAS: Final = frozenset({"LimitExceededException", "TooManyTagsException"})
 
 
 def error_code(exc: BaseException) -> str:
@@ -129,40 +224,24 @@ def map_aws_error(
     request's resource (the repository name). Raise the result ``from exc``."""
     if isinstance(exc, ArtregError):
         return exc
-    code = error_code(exc)
     details = error_message(exc)
-    kind = _kind(code, error_status(exc)) if isinstance(exc, ClientError) else None
     err: ArtregError
-    if kind == "not_found":
-        err = RemoteResourceNotFound(
-            operation_context=operation_context,
+    if isinstance(exc, ClientError):
+        code = error_code(exc)
+        err = error_for_status(
+            error_status(exc),
+            operation=operation_context,
             resource_type=resource_type,
             resource_name=resource_name,
+            details=details,
+            kind=CODE_ERRORS.get(code),
+            field_name=field_name,
+            cause=exc,
         )
-    elif kind == "conflict":
-        err = RemoteResourceConflict(
-            operation_context=operation_context,
-            resource_type=resource_type,
-            resource_name=resource_name,
-            conflict_reason=details,
-        )
-    elif kind == "access_denied":
-        err = RemoteAccessDenied(
-            operation_context=operation_context,
-            resource_type=resource_type,
-            resource_name=resource_name,
-        )
-    elif kind == "throttled":
-        err = RateLimitExceeded(operation_context=operation_context, details=details)
-    elif kind == "unavailable":
-        err = RemoteServiceUnavailable(operation_context=operation_context, details=details)
-    elif kind == "quota":
-        err = QuotaExceeded(operation_context=operation_context, details=details)
-    elif kind == "invalid":
-        err = InvalidInput(
-            operation_context=operation_context, details=details, field_name=field_name
-        )
-    elif isinstance(exc, ParamValidationError):
+        if code in HARD_QUOTAS:
+            err.retryable = False
+        return err
+    if isinstance(exc, ParamValidationError):
         err = InvalidInput(
             operation_context=operation_context,
             details=str(exc).replace("\n", " ").strip(),
@@ -176,7 +255,7 @@ def map_aws_error(
         err = ClientConfigInvalid(
             platform="aws", message="AWS config not available: no credentials"
         )
-    elif isinstance(exc, (ClientError, BotoCoreError)):
+    elif isinstance(exc, BotoCoreError):
         err = CloudPlatformError(
             message=f"{operation_context}: {details}", resource_id=resource_name
         )
@@ -184,30 +263,3 @@ def map_aws_error(
         err = CloudPlatformError(message=operation_context, resource_id=resource_name)
     err.__cause__ = exc
     return err
-
-
-def _kind(code: str, status: int | None) -> str | None:
-    if code in NOT_FOUND:
-        return "not_found"
-    if code in CONFLICT:
-        return "conflict"
-    if code in ACCESS_DENIED:
-        return "access_denied"
-    if code in THROTTLED:
-        return "throttled"
-    if code in UNAVAILABLE:
-        return "unavailable"
-    if code in QUOTA:
-        return "quota"
-    if code in INVALID:
-        return "invalid"
-    return {
-        409: "conflict",
-        404: "not_found",
-        403: "access_denied",
-        401: "access_denied",
-        429: "throttled",
-        502: "unavailable",
-        503: "unavailable",
-        504: "unavailable",
-    }.get(status or 0)

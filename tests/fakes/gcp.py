@@ -1,6 +1,20 @@
 """A local stand-in for the Google endpoints the GAR provider talks to.
 
-One ASGI app serves three Google APIs, each checked the way Google checks it:
+It follows the official definitions, not artreg's code:
+
+* the OAuth 2.0 service-account flow ("Using OAuth 2.0 for Server to Server Applications";
+  google-auth's ``google/oauth2/_client.py`` is the client side);
+* the IAM Credentials API v1 discovery document (``iamcredentials.googleapis.com/$discovery/
+  rest?version=v1``), method ``projects.serviceAccounts.generateAccessToken``, and
+  google-auth's ``impersonated_credentials.py`` for the exact request it sends;
+* the Artifact Registry API v1 discovery document, methods
+  ``projects.locations.repositories.getIamPolicy`` / ``setIamPolicy``, with the IAM ``Policy``
+  resource as the IAM v1 reference defines it (``version``, ``bindings[{role, members,
+  condition}]``, ``etag``, ``auditConfigs``; member kinds ``user:``, ``serviceAccount:``,
+  ``group:``, ``domain:``, ``principal:``, ``principalSet:``, ``allUsers``,
+  ``allAuthenticatedUsers``, ``deleted:…?uid=…`` and the basic-role ``project…:`` members).
+
+One ASGI app serves the three, each checked the way Google checks it:
 
 * ``POST /token`` — the OAuth 2.0 token endpoint for service-account JWT grants: the form must
   carry ``grant_type=urn:ietf:params:oauth:grant-type:jwt-bearer`` and an RS256 ``assertion``
@@ -11,7 +25,7 @@ One ASGI app serves three Google APIs, each checked the way Google checks it:
   ``Authorization: Bearer <token from /token>``, JSON ``{scope: [...], lifetime: "Ns",
   delegates?}``. Answers ``{accessToken, expireTime: "YYYY-MM-DDTHH:MM:SSZ"}``.
 * ``GET …/repositories/{r}:getIamPolicy`` and ``POST …:setIamPolicy`` — Artifact Registry IAM
-  with etags: a stale etag is refused with 409 ``ABORTED`` (or 412, configurable).
+  with etags: a stale etag is refused with 409 ``ABORTED``, as IAM does (never 412).
 
 Anything the real service would refuse is answered with Google's error shape *and* recorded in
 ``violations``; a test fixture asserts that list is empty at teardown. Unknown routes are
@@ -46,7 +60,22 @@ GOOGLE_TOKEN_AUD = "https://oauth2.googleapis.com/token"
 JWT_BEARER = "urn:ietf:params:oauth:grant-type:jwt-bearer"
 CLOUD_PLATFORM = "https://www.googleapis.com/auth/cloud-platform"
 IAM_SCOPE = "https://www.googleapis.com/auth/iam"
-MEMBER_PREFIXES = ("user:", "serviceAccount:", "group:", "domain:", "principal:", "principalSet:")
+MEMBER_PREFIXES = (
+    "user:",
+    "serviceAccount:",
+    "group:",
+    "domain:",
+    "principal:",
+    "principalSet:",
+    "deleted:user:",
+    "deleted:serviceAccount:",
+    "deleted:group:",
+    "projectOwner:",
+    "projectEditor:",
+    "projectViewer:",
+)
+#: Members that are a whole word, not a prefix.
+MEMBER_WORDS = ("allUsers", "allAuthenticatedUsers")
 
 
 @dataclass
@@ -124,8 +153,6 @@ class FakeGcp:
         self._lock = threading.Lock()
         #: Before each of the next N setIamPolicy calls, someone else changes the policy.
         self.concurrent_changes = 0
-        #: The status a stale etag gets: 409 (ABORTED) or 412 (FAILED_PRECONDITION).
-        self.conflict_status = 409
         #: When set, generateAccessToken issues this token (e.g. one an htpasswd file knows).
         self.fixed_access_token: str | None = None
         #: When set, generateAccessToken answers 200 with an unusable expireTime (and a token).
@@ -441,8 +468,6 @@ class FakeGcp:
             if etag is None:
                 self._violation(request, "setIamPolicy without an etag (blind overwrite)")
             elif etag != repo.etag:
-                if self.conflict_status == 412:
-                    return _error(412, "FAILED_PRECONDITION", "Etag mismatch.")
                 return _error(
                     409,
                     "ABORTED",
@@ -473,8 +498,12 @@ class FakeGcp:
             if not isinstance(members, list) or not members:
                 return f"binding for {role} has no members"
             for member in members:
-                if not isinstance(member, str) or not member.startswith(MEMBER_PREFIXES):
+                if not isinstance(member, str) or not (
+                    member in MEMBER_WORDS or member.startswith(MEMBER_PREFIXES)
+                ):
                     return f"bad member {member!r}"
+                if member.startswith("deleted:") and "?uid=" not in member:
+                    return f"bad member {member!r}: a deleted principal carries its ?uid="
             if len(set(members)) != len(members):
                 return f"duplicate members in {role}"
             conditional = conditional or bool(binding.get("condition"))

@@ -16,6 +16,7 @@ from artreg.errors import (
     AuthenticationError,
     BindingConfigInvalid,
     ClientConfigInvalid,
+    CloudPlatformError,
     InvalidInput,
     RemoteAccessDenied,
     RemoteResourceConflict,
@@ -143,14 +144,21 @@ async def test_names_and_endpoints(registry: gar.GarArtifactRegistry, fake: Fake
 
 async def test_get_accepts_logical_nested_and_empty_ids(registry: gar.GarArtifactRegistry) -> None:
     assert (await registry.get_repository("app")).name == "fake-project/test-repo/app"
-    assert (await registry.get_repository("other/ns/app")).name == "fake-project/test-repo/app"
-    nested = await registry.create_repository("team/app")
-    assert (
-        (await registry.get_repository(nested.name)).name
-        == nested.name
-        == ("fake-project/test-repo/team/app")
-    )
+    # GAR image paths may have folders: a logical nested name keeps them
+    other = await registry.get_repository("other/ns/app")
+    assert other.name == "fake-project/test-repo/other/ns/app"
+    assert other.uri == "us-central1-docker.pkg.dev/fake-project/test-repo/other/ns/app"
     assert (await registry.get_repository("")).name == "fake-project/test-repo/test-repo"
+
+
+@pytest.mark.parametrize("logical", ["team/app", "a/b/c/d", "app"])
+async def test_nested_names_round_trip(registry: gar.GarArtifactRegistry, logical: str) -> None:
+    created = await registry.create_repository(logical)
+    assert created.name == f"fake-project/test-repo/{logical}"
+    by_routable = await registry.get_repository(created.name)
+    by_logical = await registry.get_repository(logical)
+    assert by_routable.name == by_logical.name == created.name
+    assert by_routable.uri == f"us-central1-docker.pkg.dev/fake-project/test-repo/{logical}"
 
 
 async def test_get_of_nonexistent_repository_succeeds(registry: gar.GarArtifactRegistry) -> None:
@@ -385,11 +393,7 @@ async def test_reads_request_policy_v3_and_keep_conditions(
     }
 
 
-@pytest.mark.parametrize("status", [409, 412])
-async def test_etag_conflict_is_retried(
-    registry: gar.GarArtifactRegistry, fake: FakeGcp, status: int
-) -> None:
-    fake.conflict_status = status
+async def test_etag_conflict_is_retried(registry: gar.GarArtifactRegistry, fake: FakeGcp) -> None:
     fake.concurrent_changes = 2
     await registry.add_cross_account_access("x", gcp(["77"]))
     assert len(fake.set_policy_bodies) == 3
@@ -410,6 +414,68 @@ async def test_etag_conflict_retries_are_bounded(env: dict[str, str], fake: Fake
     with pytest.raises(RemoteResourceConflict):
         await reg.add_cross_account_access("x", gcp(["77"]))
     assert len(fake.set_policy_bodies) == 3
+    await reg.aclose()
+
+
+async def test_only_the_reader_role_counts_and_conditions_are_left_alone(
+    registry: gar.GarArtifactRegistry, fake: FakeGcp
+) -> None:
+    """The push service account holds the writer role; it is not cross-account read access.
+    IAM members of every documented kind are accepted by the fake and kept on write."""
+    conditional = {
+        "role": READER,
+        "members": ["serviceAccount:one@other.iam.gserviceaccount.com"],
+        "condition": {
+            "title": "until-2030",
+            "expression": 'request.time < timestamp("2030-01-01T00:00:00Z")',
+        },
+    }
+    others = [
+        {"role": "roles/artifactregistry.writer", "members": [f"serviceAccount:{PUSH_SA}"]},
+        {
+            "role": "roles/artifactregistry.admin",
+            "members": ["serviceAccount:admin@x.iam.gserviceaccount.com"],
+        },
+        {
+            "role": READER,
+            "members": [
+                "allUsers",
+                "allAuthenticatedUsers",
+                "deleted:serviceAccount:gone@x.iam.gserviceaccount.com?uid=123456789012345678901",
+            ],
+        },
+    ]
+    fake.add_repository(REPO, {"version": 3, "bindings": [conditional, *others]})
+    assert (await registry.get_cross_account_access("x")).access == gcp(worker=False)
+    await registry.add_cross_account_access(
+        "x", gcp(emails=["one@other.iam.gserviceaccount.com"], worker=False)
+    )
+    assert (await registry.get_cross_account_access("x")).access == gcp(
+        emails=["one@other.iam.gserviceaccount.com"], worker=False
+    )
+    await registry.remove_cross_account_access(
+        "x", gcp(emails=["one@other.iam.gserviceaccount.com"], worker=False)
+    )
+    # the conditional binding artreg never wrote is untouched; so is everything else
+    assert fake.policy(REPO) == {"version": 3, "bindings": [conditional, *others]}
+
+
+async def test_iam_credentials_endpoint_is_google_auths_choice(
+    env: dict[str, str], fake: FakeGcp
+) -> None:
+    """Without a configured endpoint, google-auth picks generateAccessToken's URL from the
+    source credentials' universe domain (and would pick its mTLS endpoint)."""
+    env.pop("ARTREG_GCP_IAM_CREDENTIALS_ENDPOINT")
+    key = json.loads(env["GOOGLE_SERVICE_ACCOUNT_KEY"])
+    env["GOOGLE_SERVICE_ACCOUNT_KEY"] = json.dumps({**key, "universe_domain": "example.goog"})
+    transport = LoopbackOnlyRequest()
+    reg = make(env, transport=transport)
+    with pytest.raises(CloudPlatformError):  # the loopback-only transport refuses the host
+        await reg.generate_credentials("x", ArtifactRegistryPermissions.PULL)
+    assert transport.urls[-1] == (
+        "https://iamcredentials.example.goog/v1/projects/-/serviceAccounts/"
+        "pull-sa@fake-project.iam.gserviceaccount.com:generateAccessToken"
+    )
     await reg.aclose()
 
 

@@ -7,7 +7,7 @@ import copy
 from artreg.providers import gcp_iam
 from artreg.types import ComputeServiceType, GcpCrossAccountAccess
 
-READER = gcp_iam.READER_ROLE
+READER = "roles/artifactregistry.reader"
 ROBOT = "serviceAccount:service-{}@serverless-robot-prod.iam.gserviceaccount.com"
 
 
@@ -75,24 +75,57 @@ def test_remove_drops_members_and_empty_bindings() -> None:
     assert gcp_iam.remove_members(policy, ["user:z@x"]) == policy
 
 
-def test_access_from_policy_reads_like_alien() -> None:
+def test_access_counts_only_the_role_artreg_grants() -> None:
+    """A writer, an admin or a conditional reader binding is not artreg's pull grant."""
     policy = {
+        "version": 3,
         "bindings": [
             {
                 "role": READER,
-                "members": [ROBOT.format(9), ROBOT.format(3), "user:u@x", "group:g@x"],
+                "members": [ROBOT.format(9), ROBOT.format(3), "user:u@x", "group:g@x", "allUsers"],
             },
             {
                 "role": "roles/artifactregistry.writer",
-                "members": ["serviceAccount:w@x", ROBOT.format(3)],
+                "members": ["serviceAccount:push@x", ROBOT.format(4)],
             },
+            {"role": "roles/artifactregistry.admin", "members": ["serviceAccount:admin@x"]},
+            {"role": "roles/artifactregistry.repoAdmin", "members": ["serviceAccount:ra@x"]},
+            {"role": "projects/p/roles/customReader", "members": ["serviceAccount:custom@x"]},
+            {
+                "role": READER,
+                "members": ["serviceAccount:temp@x", ROBOT.format(5)],
+                "condition": {"title": "t", "expression": "request.time < timestamp('2030')"},
+            },
+            {"role": READER, "members": ["deleted:serviceAccount:old@x?uid=1"]},
             {"role": "roles/owner", "members": ["serviceAccount:owner@x"]},
-            {"role": "roles/viewer", "members": ["deleted:serviceAccount:old@x?uid=1"]},
-        ]
+        ],
     }
     assert gcp_iam.access_from_policy(policy) == GcpCrossAccountAccess(
         project_numbers=["3", "9"],
-        service_account_emails=["w@x"],
+        service_account_emails=[],
         allowed_service_types=[ComputeServiceType.WORKER],
     )
     assert gcp_iam.access_from_policy({}) == access([], [], worker=False)
+
+
+def test_remove_leaves_conditional_bindings_alone() -> None:
+    conditional = {
+        "role": READER,
+        "members": ["serviceAccount:s@x"],
+        "condition": {"title": "t", "expression": "true"},
+    }
+    policy = {
+        "version": 3,
+        "bindings": [conditional, {"role": READER, "members": ["serviceAccount:s@x", "user:k@x"]}],
+    }
+    assert gcp_iam.remove_members(policy, ["serviceAccount:s@x"]) == {
+        "version": 3,
+        "bindings": [
+            {
+                "role": READER,
+                "members": ["serviceAccount:s@x"],
+                "condition": {"title": "t", "expression": "true"},
+            },
+            {"role": READER, "members": ["user:k@x"]},
+        ],
+    }

@@ -21,7 +21,9 @@ Configuration, read from the environment given to :func:`from_binding`:
 ``ARTREG_GAR_API_ENDPOINT``
     Base URL of the Artifact Registry API (default ``https://artifactregistry.googleapis.com``).
 ``ARTREG_GCP_IAM_CREDENTIALS_ENDPOINT``
-    Base URL of the IAM Credentials API (default ``https://iamcredentials.googleapis.com``).
+    Base URL of the IAM Credentials API. Unset (the default), google-auth chooses it:
+    ``iamcredentials.{universe domain}`` of the source credentials, or its mTLS endpoint when
+    a client certificate is in use.
 ``ARTREG_GAR_REGISTRY_ENDPOINT``
     Base URL that ``get_manifest``/``head_manifest``/``head_blob`` talk to (default:
     :meth:`GarArtifactRegistry.registry_endpoint`).
@@ -97,7 +99,6 @@ ACCESS_TOKEN_SCOPES: Final = (
 #: generateAccessToken's longest lifetime without an org-policy exception.
 MAX_TOKEN_LIFETIME_SECONDS: Final = 3600
 DEFAULT_API_ENDPOINT: Final = "https://artifactregistry.googleapis.com"
-DEFAULT_IAM_CREDENTIALS_ENDPOINT: Final = "https://iamcredentials.googleapis.com"
 DEFAULT_TOKEN_URI: Final = "https://oauth2.googleapis.com/token"
 #: How many times an IAM read-modify-write is tried when the policy changed underneath it.
 IAM_WRITE_ATTEMPTS: Final = 5
@@ -106,6 +107,14 @@ _NO_SA_REASON: Final = (
     "{kind} service account email not available - "
     "ensure the artifact registry resource is properly linked"
 )
+
+
+class _PolicyChanged(Exception):
+    """``setIamPolicy`` answered 409 ``ABORTED``: the etag was stale (someone else wrote)."""
+
+    def __init__(self, error: ArtregError) -> None:
+        super().__init__(error.message)
+        self.error = error
 
 
 class GarArtifactRegistry(RegistryDataMixin, ArtifactRegistry):
@@ -123,7 +132,7 @@ class GarArtifactRegistry(RegistryDataMixin, ArtifactRegistry):
         push_service_account_email: str | None = None,
         binding_name: str = "",
         api_endpoint: str = DEFAULT_API_ENDPOINT,
-        iam_credentials_endpoint: str = DEFAULT_IAM_CREDENTIALS_ENDPOINT,
+        iam_credentials_endpoint: str | None = None,
         registry_data_endpoint: str | None = None,
         auth_request: GoogleRequest | None = None,
         http_client: httpx.AsyncClient | None = None,
@@ -137,7 +146,7 @@ class GarArtifactRegistry(RegistryDataMixin, ArtifactRegistry):
         self.binding_name = binding_name
         self._credentials = credentials
         self._api_endpoint = api_endpoint.rstrip("/")
-        self._iam_credentials_endpoint = iam_credentials_endpoint.rstrip("/")
+        self._iam_credentials_endpoint = (iam_credentials_endpoint or "").rstrip("/") or None
         self._registry_data_endpoint = (registry_data_endpoint or "").rstrip("/") or None
         self._auth_request: GoogleRequest = auth_request or google.auth.transport.requests.Request()
         self._http = PerLoopClient(
@@ -169,14 +178,14 @@ class GarArtifactRegistry(RegistryDataMixin, ArtifactRegistry):
         return f"{self.project_id}/{self.repository_name}"
 
     def _image_path(self, repo_id: str) -> str:
-        """The image path inside the GAR repository that a routable name (or a bare image name)
-        points at."""
+        """The image path inside the GAR repository that a routable name (or a logical image
+        name, folders included) points at."""
         prefix = self.upstream_repository_prefix() + "/"
         if repo_id.startswith(prefix):
             return repo_id[len(prefix) :]
         if not repo_id:
             return self.repository_name
-        return repo_id.rsplit("/", 1)[-1]
+        return repo_id
 
     def _response(self, image_path: str, *, with_uri: bool) -> RepositoryResponse:
         name = f"{self.upstream_repository_prefix()}/{image_path}"
@@ -249,7 +258,10 @@ class GarArtifactRegistry(RegistryDataMixin, ArtifactRegistry):
                 resource_id=self._repository_resource,
             ) from None
         if response.status_code // 100 != 2:
-            raise _api_error(response, context, "GAR repository", self._repository_resource)
+            error = _api_error(response, context, "GAR repository", self._repository_resource)
+            if response.status_code == 409 and verb == "setIamPolicy":
+                raise _PolicyChanged(error)
+            raise error
         try:
             data = response.json()
         except ValueError:
@@ -271,7 +283,7 @@ class GarArtifactRegistry(RegistryDataMixin, ArtifactRegistry):
 
     async def _update_policy(self, change: Callable[[dict[str, Any]], dict[str, Any]]) -> None:
         """Read, change and write the policy with its etag; when someone else wrote in between
-        (409/412), read again and retry, a bounded number of times."""
+        (IAM answers 409 ABORTED), read again and retry, a bounded number of times."""
         for attempt in range(1, self._iam_write_attempts + 1):
             policy = await self._get_policy()
             updated = change(policy)
@@ -280,9 +292,9 @@ class GarArtifactRegistry(RegistryDataMixin, ArtifactRegistry):
             try:
                 await self._set_policy(updated)
                 return
-            except RemoteResourceConflict:
+            except _PolicyChanged as changed:
                 if attempt == self._iam_write_attempts:
-                    raise
+                    raise changed.error from None
                 await asyncio.sleep(min(2.0, 0.05 * 2**attempt) * (0.5 + random.random()))
 
     def _gcp_access(self, access: CrossAccountAccess) -> GcpCrossAccountAccess:
@@ -316,7 +328,11 @@ class GarArtifactRegistry(RegistryDataMixin, ArtifactRegistry):
 
     # -- credentials -----------------------------------------------------------------------------
 
-    def _generate_access_token_url(self, email: str) -> str:
+    def _generate_access_token_url(self, email: str) -> str | None:
+        """The ``generateAccessToken`` URL when an endpoint is configured; None lets google-auth
+        choose (universe domain, mTLS)."""
+        if self._iam_credentials_endpoint is None:
+            return None
         return (
             f"{self._iam_credentials_endpoint}/v1/projects/-/serviceAccounts/"
             f"{quote(email, safe='')}:generateAccessToken"
@@ -555,9 +571,7 @@ def from_binding(
         push_service_account_email=push,
         binding_name=binding_name,
         api_endpoint=env.get("ARTREG_GAR_API_ENDPOINT") or DEFAULT_API_ENDPOINT,
-        iam_credentials_endpoint=(
-            env.get("ARTREG_GCP_IAM_CREDENTIALS_ENDPOINT") or DEFAULT_IAM_CREDENTIALS_ENDPOINT
-        ),
+        iam_credentials_endpoint=env.get("ARTREG_GCP_IAM_CREDENTIALS_ENDPOINT") or None,
         registry_data_endpoint=env.get("ARTREG_GAR_REGISTRY_ENDPOINT") or None,
         auth_request=auth_request,
         http_client=http_client,

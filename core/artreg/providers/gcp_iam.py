@@ -74,15 +74,22 @@ def add_members(policy: Policy, members: list[str]) -> Policy:
     return result
 
 
+def _granted_by_artreg(binding: dict[str, Any]) -> bool:
+    """Whether a binding is one artreg writes: the reader role, without a condition."""
+    return binding.get("role") == READER_ROLE and not binding.get("condition")
+
+
 def remove_members(policy: Policy, members: list[str]) -> Policy:
-    """``policy`` with ``members`` taken out of every reader binding; bindings left empty go."""
+    """``policy`` with ``members`` taken out of every unconditional reader binding; bindings
+    left empty go. Conditional bindings (which :func:`add_members` never writes) stay as
+    they are."""
     result = copy.deepcopy(policy)
     if "bindings" not in result:
         return result
     gone = set(members)
     kept: list[dict[str, Any]] = []
     for binding in _bindings(result):
-        if binding.get("role") == READER_ROLE:
+        if _granted_by_artreg(binding):
             remaining = [m for m in binding.get("members") or [] if m not in gone]
             if not remaining:
                 continue
@@ -93,17 +100,19 @@ def remove_members(policy: Policy, members: list[str]) -> Policy:
 
 
 def access_from_policy(policy: Policy) -> GcpCrossAccountAccess:
-    """The cross-account access a policy grants, read as alien does.
+    """The cross-account access a policy grants: exactly what :func:`add_members` writes.
 
-    Every binding whose role mentions ``reader`` or ``artifactregistry`` counts; of its
-    ``serviceAccount:`` members, Cloud Run service agents give project numbers (and ``worker``),
-    any other service account is listed by email. Lists come back sorted and deduplicated.
+    Only unconditional ``roles/artifactregistry.reader`` bindings count (a writer or admin
+    binding, or a reader binding under a condition, is not artreg's pull grant); of their
+    ``serviceAccount:`` members, Cloud Run service agents give project numbers (and
+    ``worker``), any other service account is listed by email. Other member kinds (``user:``,
+    ``allUsers``, ``deleted:…``) are not cross-account identities and are left out. Lists come
+    back sorted and deduplicated.
     """
     projects: set[str] = set()
     emails: set[str] = set()
     for binding in _bindings(policy):
-        role = str(binding.get("role") or "")
-        if "reader" not in role and "artifactregistry" not in role:
+        if not _granted_by_artreg(binding):
             continue
         for member in binding.get("members") or []:
             if not isinstance(member, str) or not member.startswith(_SA_PREFIX):

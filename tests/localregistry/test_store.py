@@ -56,6 +56,26 @@ def test_checkpoint_and_rollback(store: Store) -> None:
     session.commit(Digest.of(b"keep!"))
 
 
+def test_large_writes_hash_in_order_and_roll_back(store: Store) -> None:
+    """Chunks of a MiB and more (hashed on another thread while written) and small ones mixed:
+    the digest covers every byte in order, and a rollback undoes a large write too."""
+    big = bytes(range(256)) * 4096 * 3  # 3 MiB
+    session = store.create_upload("ns/r")
+    session.write(big[: 1 << 20])
+    session.write(b"x")
+    mark = session.checkpoint()
+    session.write(big)
+    session.rollback(mark)
+    session.write(big[(1 << 20) + 1 :])
+    assert session.size == len(big)
+    digest = Digest("sha256", hashlib.sha256(big[: 1 << 20] + b"x" + big[(1 << 20) + 1 :]).hexdigest())
+    assert session.commit(digest) == len(big)
+    reader = store.open_blob("ns/r", digest)
+    assert reader is not None
+    assert reader.read_at(1 << 20, 2) == b"x" + big[(1 << 20) + 1 : (1 << 20) + 2]
+    reader.close()
+
+
 def test_mismatch_stores_nothing(store: Store) -> None:
     session = store.create_upload("ns/r")
     session.write(b"content")

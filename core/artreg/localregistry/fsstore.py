@@ -27,6 +27,7 @@ import shutil
 import threading
 import time
 import uuid as uuidlib
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Final
@@ -47,6 +48,20 @@ from .store import (
 
 _READ_CHUNK: Final = 1 << 20
 _UUID_LEN: Final = 36
+#: From this size on, a chunk is hashed on another thread while it is written: sha256 and
+#: ``pwrite`` both release the GIL, so the two overlap and ingest is bound by the slower one.
+_PARALLEL_HASH_MIN: Final = 256 << 10
+
+_hash_pool: ThreadPoolExecutor | None = None
+_hash_pool_lock = threading.Lock()
+
+
+def _hash_executor() -> ThreadPoolExecutor:
+    global _hash_pool
+    with _hash_pool_lock:
+        if _hash_pool is None:
+            _hash_pool = ThreadPoolExecutor(max_workers=4, thread_name_prefix="artreg-hash")
+        return _hash_pool
 
 
 def _fsync_dir(path: Path) -> None:
@@ -129,8 +144,16 @@ class _FileUpload(UploadSession):
 
     def write(self, data: bytes) -> None:
         hasher = self._running_hasher()
-        _write_all(self._open(), data, self._size)
-        hasher.update(data)
+        fd = self._open()
+        if len(data) < _PARALLEL_HASH_MIN:
+            _write_all(fd, data, self._size)
+            hasher.update(data)
+        else:
+            hashed = _hash_executor().submit(hasher.update, data)
+            try:
+                _write_all(fd, data, self._size)
+            finally:
+                hashed.result()  # a failed write leaves the hash ahead: rollback resets both
         self._size += len(data)
 
     def commit(self, expected: Digest) -> int:

@@ -21,6 +21,7 @@ __all__ = [
     "BindingParams",
     "BlobDownloadUrlParams",
     "BlobParams",
+    "BlobUploadStatus",
     "ComputeServiceType",
     "CreateRepositoryParams",
     "CrossAccountAccess",
@@ -28,13 +29,24 @@ __all__ = [
     "ErrorData",
     "GcpCrossAccountAccess",
     "GenerateCredentialsParams",
+    "ImageCopyParams",
+    "ImageCopyResult",
+    "ImagePullLayoutParams",
+    "ImagePushLayoutParams",
+    "ImageRefParams",
+    "ImageTransferResult",
     "ManifestHead",
     "ManifestParams",
     "ManifestResponse",
+    "PutManifestParams",
     "RegistryAuthMethod",
     "RemoveCrossAccountAccessParams",
     "RepoIdParams",
     "RepositoryResponse",
+    "RequestCancel",
+    "TransferProgress",
+    "TransferStatus",
+    "UploadBlobParams",
     "WireError",
     "convert",
     "decode",
@@ -229,6 +241,163 @@ class BlobDownloadUrlParams(
     ttl_seconds: Annotated[int, msgspec.Meta(ge=0, le=4294967295)]
 
 
+# -- image operations (``image.*`` and the push primitives) --------------------------------------
+
+#: Blobs moved at once by a transfer, when ``jobs`` is not given.
+DEFAULT_TRANSFER_JOBS: Final = 4
+#: The largest ``data`` of ``uploadBlob`` and ``manifest`` of ``putManifest``, in bytes (before
+#: base64). Larger content goes through ``image.pushLayout``, which streams from disk.
+MAX_INLINE_BYTES: Final = 512 * 1024
+
+AbsolutePath = Annotated[
+    str,
+    msgspec.Meta(
+        min_length=1,
+        description="An absolute path on the sidecar's file system (not the caller's)",
+    ),
+]
+ImageRef = Annotated[
+    str, msgspec.Meta(min_length=1, description="host[:port]/repository[:tag][@digest]")
+]
+Platforms = Annotated[
+    list[str] | None,
+    msgspec.Meta(
+        description="Of a multi-platform index, only these os/arch[/variant] (default: all)"
+    ),
+]
+Jobs = (
+    Annotated[int, msgspec.Meta(ge=1, le=64, description="Blobs transferred in parallel (default 4)")]
+    | None
+)
+
+
+class ImageCopyParams(msgspec.Struct, rename="camel", forbid_unknown_fields=True, frozen=True):
+    """Copy ``src`` to ``dst`` (the destination tag defaults to the source's). With ``all_tags``,
+    ``src`` and ``dst`` name repositories and every tag of ``src`` is copied."""
+
+    src: ImageRef
+    dst: ImageRef
+    all_tags: bool = False
+    platforms: Platforms = None
+    jobs: Jobs = None
+
+
+class ImagePushLayoutParams(
+    msgspec.Struct, rename="camel", forbid_unknown_fields=True, frozen=True
+):
+    """Push the image or index of the OCI layout ``dir`` to ``ref`` (tag default ``latest``).
+    ``source_tag`` picks it in the layout (default: ``ref``'s tag when the layout has it, else
+    the layout's only image)."""
+
+    dir: AbsolutePath
+    ref: ImageRef
+    source_tag: str | None = None
+    platforms: Platforms = None
+    jobs: Jobs = None
+
+
+class ImagePullLayoutParams(
+    msgspec.Struct, rename="camel", forbid_unknown_fields=True, frozen=True
+):
+    """Pull ``ref`` into the OCI layout ``dir`` (created when missing), tagged ``tag`` there
+    (default: ``ref``'s tag)."""
+
+    ref: ImageRef
+    dir: AbsolutePath
+    tag: str | None = None
+    platforms: Platforms = None
+    jobs: Jobs = None
+
+
+class ImageRefParams(msgspec.Struct, rename="camel", forbid_unknown_fields=True, frozen=True):
+    """Params that name only an image or repository reference."""
+
+    ref: ImageRef
+
+
+class ImageTransferResult(msgspec.Struct, rename="camel", frozen=True):
+    """One image or index moved: its root manifest's digest and media type, where it went, and
+    how many blobs and bytes were moved (``skipped``: already there; ``mounted``: linked from
+    another repository of the same registry)."""
+
+    source: str
+    destination: str
+    digest: str
+    media_type: str
+    blobs: int
+    bytes: int
+    skipped: int
+    mounted: int
+
+
+class ImageCopyResult(msgspec.Struct, rename="camel", frozen=True):
+    """What ``image.copy`` moved: one entry, or one per tag with ``allTags``."""
+
+    images: list[ImageTransferResult]
+
+
+class UploadBlobParams(msgspec.Struct, rename="camel", forbid_unknown_fields=True, frozen=True):
+    """Upload ``data`` (base64 in JSON, at most 512 KiB) as the blob ``digest``."""
+
+    binding_name: str
+    repo_name: str
+    digest: str
+    data: Annotated[bytes, msgspec.Meta(description="The blob's bytes, base64; at most 512 KiB")]
+
+
+class BlobUploadStatus(enum.StrEnum):
+    """What ``uploadBlob`` did: uploaded the bytes, or found the blob already there."""
+
+    UPLOADED = "uploaded"
+    EXISTS = "exists"
+
+
+class PutManifestParams(msgspec.Struct, rename="camel", forbid_unknown_fields=True, frozen=True):
+    """PUT ``manifest`` (base64 in JSON, at most 512 KiB) verbatim at ``reference`` (a tag or
+    digest) with ``Content-Type: content_type``."""
+
+    binding_name: str
+    repo_name: str
+    reference: str
+    manifest: Annotated[
+        bytes, msgspec.Meta(description="The manifest's exact bytes, base64; at most 512 KiB")
+    ]
+    content_type: str
+
+
+class TransferStatus(enum.StrEnum):
+    """Where one blob of a transfer stands."""
+
+    TRANSFERRING = "transferring"
+    COMPLETE = "complete"
+    EXISTS = "exists"
+    MOUNTED = "mounted"
+
+
+class TransferProgress(msgspec.Struct, rename="camel", frozen=True):
+    """The params of a ``$/progress`` notification: progress of the call ``id`` (the request's
+    id), ``seq`` counting up from 1 per call. One blob's ``done`` of ``total`` bytes to
+    ``target``; ``bytes_done``/``bytes_total`` and ``blobs_done``/``blobs_total`` for the call."""
+
+    id: int | str
+    seq: int
+    target: str
+    digest: str
+    status: TransferStatus
+    done: int
+    total: int | None
+    bytes_done: int
+    bytes_total: int
+    blobs_done: int
+    blobs_total: int
+
+
+class RequestCancel(msgspec.Struct, rename="camel", forbid_unknown_fields=True, frozen=True):
+    """The params of a ``$/cancelRequest`` notification: stop the call whose request id is ``id``."""
+
+    id: int | str
+
+
 #: Every wire type that gets a JSON Schema file in ``schemas/``, by schema name.
 WIRE_TYPES: Final[dict[str, Any]] = {
     "RepositoryResponse": RepositoryResponse,
@@ -243,6 +412,12 @@ WIRE_TYPES: Final[dict[str, Any]] = {
     "ManifestResponse": ManifestResponse,
     "ManifestHead": ManifestHead,
     "ErrorData": ErrorData,
+    "ImageTransferResult": ImageTransferResult,
+    "ImageCopyResult": ImageCopyResult,
+    "BlobUploadStatus": BlobUploadStatus,
+    "TransferStatus": TransferStatus,
+    "TransferProgress": TransferProgress,
+    "RequestCancel": RequestCancel,
 }
 
 #: The sidecar's params types, by schema name (used for the OpenRPC document).
@@ -256,6 +431,12 @@ PARAMS_TYPES: Final[dict[str, Any]] = {
     "ManifestParams": ManifestParams,
     "BlobParams": BlobParams,
     "BlobDownloadUrlParams": BlobDownloadUrlParams,
+    "ImageCopyParams": ImageCopyParams,
+    "ImagePushLayoutParams": ImagePushLayoutParams,
+    "ImagePullLayoutParams": ImagePullLayoutParams,
+    "ImageRefParams": ImageRefParams,
+    "UploadBlobParams": UploadBlobParams,
+    "PutManifestParams": PutManifestParams,
 }
 
 

@@ -25,9 +25,15 @@ with warnings.catch_warnings():  # jsonrpcserver 5.0.9 uses importlib.resources'
     from jsonrpcserver import Error, Result, Success, async_dispatch_to_serializable
 
 from artreg import schemagen
+from artreg import types as t
+from artreg.binding import bindings_from_env
 from artreg.errors import ArtregError
-from artreg.rpcspec import RpcMethod
+from artreg.imageops import ImageOps
+from artreg.oci.keychain import Keychain
+from artreg.registry import ArtifactRegistry
+from artreg.rpcspec import CANCEL_NOTIFICATION, RpcMethod
 from artreg_rpc import errors
+from artreg_rpc.calls import DEFAULT_CALL_TIMEOUT, REQUEST_ID, SESSION, run_call
 from artreg_rpc.errors import RpcError
 from artreg_rpc.methods import DISCOVER, BadParams, decode_params, invoke, method_table
 from artreg_rpc.registries import RegistryPool
@@ -103,8 +109,12 @@ class Dispatcher:
         *,
         max_message_size: int = DEFAULT_MAX_MESSAGE_SIZE,
         batch_concurrency: int = DEFAULT_BATCH_CONCURRENCY,
+        call_timeout: float | None = DEFAULT_CALL_TIMEOUT,
     ) -> None:
         self.registries = registries
+        #: Seconds a call may run (a transfer: may go without progress); None: no limit.
+        self.call_timeout = call_timeout
+        self.images = ImageOps(self._bindings, keychain=Keychain(env=registries.env))
         self.max_message_size = max_message_size
         self.batch_concurrency = batch_concurrency
         #: When set (during shutdown), requests get this error instead of running.
@@ -114,6 +124,7 @@ class Dispatcher:
             name: self._handler(spec) for name, spec in method_table().items()
         }
         self._methods[DISCOVER] = self._discover
+        self._methods[CANCEL_NOTIFICATION] = self._cancel
 
     # -- messages -------------------------------------------------------------------------------
 
@@ -165,6 +176,7 @@ class Dispatcher:
             return _error_reply(errors.artreg_error(obj["method"], self.refusal), obj["id"])
         # jsonrpcserver's public pipeline for one request object, already decoded (so a batch's
         # entries each run under our concurrency limit, and a message is parsed only once)
+        REQUEST_ID.set(obj.get("id") if isinstance(obj, dict) else None)
         reply = await async_dispatch_to_serializable(
             "", self._methods, context=self, deserializer=lambda _: obj, validator=_validate
         )
@@ -201,6 +213,26 @@ class Dispatcher:
             return _failure(errors.invalid_params(DISCOVER, None, "rpc.discover takes no params"))
         return Success(self._discovery)
 
+    async def _cancel(self, ctx: Dispatcher, /, *args: Any, **kwargs: Any) -> Result:
+        try:
+            params = t.convert(dict(kwargs), t.RequestCancel)
+        except msgspec.ValidationError as exc:
+            return _failure(errors.invalid_params(CANCEL_NOTIFICATION, exc))
+        session = SESSION.get()
+        found = session is not None and session.cancel(params.id)
+        log.debug("cancel request %r: %s", params.id, "cancelled" if found else "no such call")
+        return Success(found)
+
+    async def _bindings(self) -> dict[str, ArtifactRegistry]:
+        """Every binding of the environment that loads (for image operations' credentials)."""
+        loaded = {}
+        for name in sorted(bindings_from_env(self.registries.env)):
+            try:
+                loaded[name] = await self.registries.get(name)
+            except ArtregError as exc:
+                log.warning("binding %r is not used for image credentials: %s", name, exc.code)
+        return loaded
+
     def _handler(self, spec: RpcMethod) -> Handler:
         async def handler(ctx: Dispatcher, /, *args: Any, **kwargs: Any) -> Result:
             return await ctx.call(spec, args, kwargs)
@@ -218,8 +250,12 @@ class Dispatcher:
             return _failure(exc.error)
         started = time.perf_counter()
         try:
-            registry = await self.registries.get(params.binding_name)
-            result = await invoke(spec, registry, params)
+            registry = await self.registries.get(params.binding_name) if spec.binds else None
+
+            def call(progress: Any) -> Any:
+                return invoke(spec, registry, params, images=self.images, progress=progress)
+
+            result = await run_call(spec, call, self.call_timeout)
         except ArtregError as exc:
             _log_call(spec, params, started, exc.code)
             return _failure(errors.artreg_error(spec.rpc_name, exc))
@@ -230,13 +266,15 @@ class Dispatcher:
         return Success(result)
 
     async def aclose(self) -> None:
+        await self.images.aclose()
         await self.registries.aclose()
 
 
 def _log_call(spec: RpcMethod, params: Any, started: float, outcome: str) -> None:
     if log.isEnabledFor(logging.DEBUG):
         elapsed = (time.perf_counter() - started) * 1000
-        log.debug("%s [%s] %s in %.1f ms", spec.rpc_name, params.binding_name, outcome, elapsed)
+        where = getattr(params, "binding_name", None) or getattr(params, "ref", None) or "-"
+        log.debug("%s [%s] %s in %.1f ms", spec.rpc_name, where, outcome, elapsed)
 
 
 def _failure(error: RpcError) -> Result:

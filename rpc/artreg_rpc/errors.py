@@ -4,6 +4,8 @@ Every error reply carries ``data`` in artreg's error shape (``ErrorData``): the 
 codes (parse error, invalid request, method not found, invalid params) carry an INVALID_INPUT or
 OPERATION_NOT_SUPPORTED error; artreg errors are ``-32000`` with the error's own data; errors of
 internal kinds and unexpected exceptions are sanitised (the full error goes to the server log).
+When an internal error wraps a public one (a registry that is down, behind a provider's internal
+wrapper), the public cause is kept as ``source``: it says what went wrong without showing internals.
 """
 
 from __future__ import annotations
@@ -106,15 +108,41 @@ def invalid_params(method: str, exc: msgspec.ValidationError | None, details: st
     return RpcError(INVALID_PARAMS, "Invalid params", err.to_dict())
 
 
+def _public_source(data: Any, depth: int = 0) -> dict[str, Any] | None:
+    """The first non-internal entry of a ``source`` chain, its own chain sanitised; else None."""
+    if not isinstance(data, dict) or depth > 16:
+        return None
+    if not data.get("internal"):
+        return _sanitize_sources(data)
+    return _public_source(data.get("source"), depth + 1)
+
+
 def _sanitize_sources(data: dict[str, Any]) -> dict[str, Any]:
-    """``data`` with every internal entry of its ``source`` chain reduced to code and flags."""
+    """``data`` with every internal entry of its ``source`` chain reduced to code and flags
+    (keeping, as its source, the public error it wraps, if any)."""
     source = data.get("source")
     if not isinstance(source, dict):
         return data
     if source.get("internal"):
         stub = {k: source[k] for k in ("code", "retryable", "internal") if k in source}
-        return {**data, "source": {**stub, "message": "Internal error"}}
+        stub["message"] = "Internal error"
+        public = _public_source(source.get("source"))
+        if public is not None:
+            stub["source"] = public
+        return {**data, "source": stub}
     return {**data, "source": _sanitize_sources(source)}
+
+
+def _with_public_source(data: dict[str, Any], exc: BaseException) -> dict[str, Any]:
+    """Sanitised ``data`` plus the first public error in ``exc``'s cause chain as ``source``."""
+    cause: BaseException | None = exc
+    depth = 0
+    while cause is not None and depth < 16:
+        if isinstance(cause, ArtregError) and not cause.internal:
+            return {**data, "source": _sanitize_sources(cause.to_dict())}
+        cause = cause.__cause__ or (None if cause.__suppress_context__ else cause.__context__)
+        depth += 1
+    return data
 
 
 def artreg_error(method: str, exc: ArtregError) -> RpcError:
@@ -122,7 +150,7 @@ def artreg_error(method: str, exc: ArtregError) -> RpcError:
     ``source`` chain of a public error) and logged in full."""
     if exc.internal:
         log.error("%s failed with an internal error", method, exc_info=exc)
-        data = exc.sanitized()
+        data = _with_public_source(exc.sanitized(), exc)
         return RpcError(ARTREG_ERROR, str(data["message"]), data)
     data = exc.to_dict()
     public = _sanitize_sources(data)
@@ -134,5 +162,5 @@ def artreg_error(method: str, exc: ArtregError) -> RpcError:
 def internal_error(method: str, exc: BaseException) -> RpcError:
     """-32603 for an unexpected exception: a sanitised BINDINGS_ERROR; the traceback is logged."""
     log.error("%s failed with an unexpected exception", method, exc_info=exc)
-    data = Other(message="unexpected error").sanitized()
+    data = _with_public_source(Other(message="unexpected error").sanitized(), exc)
     return RpcError(INTERNAL_ERROR, "Internal error", data)

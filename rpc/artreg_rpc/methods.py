@@ -1,15 +1,17 @@
-"""The sidecar's methods: decode named params into the wire types, call the registry, shape the
-result. Built from :data:`artreg.rpcspec.METHODS`; no registry logic lives here."""
+"""The sidecar's methods: decode named params into the wire types, call the registry (or the
+image operations), shape the result. Built from :data:`artreg.rpcspec.METHODS`; no registry
+logic lives here."""
 
 from __future__ import annotations
 
 import inspect
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any, Final
 
 import msgspec
 
 from artreg import types as t
+from artreg.imageops import ImageOps, TransferUpdate
 from artreg.registry import ArtifactRegistry
 from artreg.rpcspec import METHODS, RpcMethod
 from artreg_rpc.errors import RpcError, invalid_params
@@ -29,7 +31,7 @@ class BadParams(Exception):
 
 
 def method_table() -> dict[str, RpcMethod]:
-    """Every ``artifactRegistry.*`` method by its JSON-RPC name."""
+    """Every method (``artifactRegistry.*``, ``image.*``) by its JSON-RPC name."""
     return {m.rpc_name: m for m in METHODS}
 
 
@@ -50,9 +52,25 @@ def _call_args(params: Any) -> dict[str, Any]:
     return {f: getattr(params, f) for f in fields if f != "binding_name"}
 
 
-async def invoke(spec: RpcMethod, registry: ArtifactRegistry, params: Any) -> Any:
-    """Call ``spec``'s method on ``registry`` with the decoded params; the result as a wire value."""
-    outcome = getattr(registry, spec.python_name)(**_call_args(params))
+async def invoke(
+    spec: RpcMethod,
+    registry: ArtifactRegistry | None,
+    params: Any,
+    *,
+    images: ImageOps | None = None,
+    progress: Callable[[TransferUpdate], None] | None = None,
+) -> Any:
+    """Call ``spec``'s method with the decoded params: on ``registry`` (the binding's), or on
+    ``images`` (``registry`` first when the params name a binding); the result as a wire value."""
+    args = _call_args(params)
+    if spec.on == "images":
+        assert images is not None
+        method = getattr(images, spec.python_name)
+        if spec.progress:
+            args["progress"] = progress
+        outcome = method(registry, **args) if spec.binds else method(**args)
+    else:
+        outcome = getattr(registry, spec.python_name)(**args)
     if inspect.isawaitable(outcome):
         outcome = await outcome
     if spec.result is t.ManifestResponse and isinstance(outcome, tuple):

@@ -10,16 +10,28 @@ import signal
 from collections.abc import Callable, Mapping
 from contextlib import AbstractAsyncContextManager
 
+from artreg_rpc.calls import DEFAULT_CALL_TIMEOUT
 from artreg_rpc.dispatch import Dispatcher
+from artreg_rpc.errors import RpcConfigError
 from artreg_rpc.registries import RegistryPool
 from artreg_rpc.server import TOKEN_ENV, RpcServer, ServerConfig, parse_origins
 
-__all__ = ["ORIGINS_ENV", "config_from_env", "loop_factory", "run", "serve"]
+__all__ = [
+    "CALL_TIMEOUT_ENV",
+    "ORIGINS_ENV",
+    "config_from_env",
+    "loop_factory",
+    "parse_call_timeout",
+    "run",
+    "serve",
+]
 
 log = logging.getLogger("artreg_rpc")
 
 #: Extra browser origins allowed to connect, comma-separated (``*``: any).
 ORIGINS_ENV = "ARTREG_RPC_ALLOWED_ORIGINS"
+#: Seconds a call may run before TIMEOUT (``0``: no limit), when ``--call-timeout`` is not given.
+CALL_TIMEOUT_ENV = "ARTREG_RPC_CALL_TIMEOUT"
 
 
 def config_from_env(env: Mapping[str, str], **overrides: object) -> ServerConfig:
@@ -27,6 +39,7 @@ def config_from_env(env: Mapping[str, str], **overrides: object) -> ServerConfig
     config = ServerConfig(
         token=env.get(TOKEN_ENV) or None,
         allowed_origins=parse_origins(env.get(ORIGINS_ENV)),
+        call_timeout=parse_call_timeout(env.get(CALL_TIMEOUT_ENV)),
     )
     for key, value in overrides.items():
         if value is not None:
@@ -56,7 +69,12 @@ async def _serve(
     on_ready: Callable[[RpcServer], None] | None,
     stop: asyncio.Event | None,
 ) -> None:
-    server = RpcServer(Dispatcher(RegistryPool(env), max_message_size=config.max_message_size), config)
+    dispatcher = Dispatcher(
+        RegistryPool(env),
+        max_message_size=config.max_message_size,
+        call_timeout=config.call_timeout,
+    )
+    server = RpcServer(dispatcher, config)
     stop = stop or asyncio.Event()
     loop = asyncio.get_running_loop()
     installed: list[signal.Signals] = []
@@ -76,6 +94,21 @@ async def _serve(
         for sig in installed:
             loop.remove_signal_handler(sig)
         await server.shutdown()
+
+
+def parse_call_timeout(value: str | None) -> float | None:
+    """``ARTREG_RPC_CALL_TIMEOUT``: seconds (``0``: no limit; unset: the default)."""
+    if value is None or not value.strip():
+        return DEFAULT_CALL_TIMEOUT
+    try:
+        seconds = float(value)
+    except ValueError:
+        raise RpcConfigError(
+            f"{CALL_TIMEOUT_ENV} must be a number of seconds, not {value!r}"
+        ) from None
+    if seconds < 0 or seconds != seconds:
+        raise RpcConfigError(f"{CALL_TIMEOUT_ENV} must be 0 (no limit) or a positive number")
+    return seconds or None
 
 
 def run(

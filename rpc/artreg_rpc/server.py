@@ -30,6 +30,7 @@ from websockets.exceptions import ConnectionClosed
 from websockets.http11 import Request, Response
 
 from artreg.errors import RemoteServiceUnavailable
+from artreg_rpc.calls import DEFAULT_CALL_TIMEOUT, SESSION, Session
 from artreg_rpc.dispatch import DEFAULT_MAX_MESSAGE_SIZE, Dispatcher
 from artreg_rpc.errors import RpcConfigError
 
@@ -75,6 +76,8 @@ class ServerConfig:
     ping_timeout: float | None = 20.0
     shutdown_timeout: float = 10.0
     allowed_origins: tuple[str, ...] = ()
+    #: Seconds a call may run (a transfer: may go without progress) before TIMEOUT; None: no limit.
+    call_timeout: float | None = DEFAULT_CALL_TIMEOUT
 
     def check(self) -> None:
         """Refuse configurations that are unsafe or meaningless."""
@@ -194,7 +197,9 @@ class RpcServer:
             given = request.headers.get("Authorization", "").encode()
             if not hmac.compare_digest(given, self._expected_auth):
                 log.warning("refused a connection from %s: bad or missing token", _peer(connection))
-                response = connection.respond(HTTPStatus.UNAUTHORIZED, "missing or invalid bearer token\n")
+                response = connection.respond(
+                    HTTPStatus.UNAUTHORIZED, "missing or invalid bearer token\n"
+                )
                 response.headers["WWW-Authenticate"] = 'Bearer realm="artreg"'
                 return response
         origin = request.headers.get("Origin")
@@ -212,6 +217,8 @@ class RpcServer:
     async def _connection(self, ws: ServerConnection) -> None:
         slots = asyncio.Semaphore(self.config.max_in_flight)
         mine: set[asyncio.Task[None]] = set()
+        session = Session(lambda message: ws.send(message, text=True))
+        SESSION.set(session)  # the calls' tasks inherit it: progress and cancellation
         try:
             while True:
                 await slots.acquire()
@@ -226,7 +233,8 @@ class RpcServer:
                 task.add_done_callback(self._tasks.discard)
                 task.add_done_callback(mine.discard)
         finally:
-            if mine:  # the peer left: let its calls finish (their replies go nowhere)
+            await session.close()  # the peer left: its transfers stop
+            if mine:  # let its other calls finish (their replies go nowhere)
                 await asyncio.wait(set(mine))
 
     async def _answer(self, ws: ServerConnection, message: bytes, slots: asyncio.Semaphore) -> None:

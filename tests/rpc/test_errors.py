@@ -21,10 +21,13 @@ from tests.rpc.conftest import local_binding, start_sidecar
 SECRET = "hunter2-very-secret-token"
 
 
-async def test_internal_artreg_error_is_sanitised(
+async def test_internal_artreg_error_is_sanitised_and_keeps_its_public_cause(
     rpc_env: dict[str, str], caplog: pytest.LogCaptureFixture
 ) -> None:
-    env = {**rpc_env, "ALIEN_DOWN_BINDING": local_binding(f"127.0.0.1:{free_port()}")}
+    """The provider's internal wrapper is hidden; the registry being down, which explains it,
+    reaches the client as ``source``, naming the host."""
+    port = free_port()
+    env = {**rpc_env, "ALIEN_DOWN_BINDING": local_binding(f"127.0.0.1:{port}")}
     server = await start_sidecar(env)
     try:
         with caplog.at_level(logging.ERROR, logger="artreg_rpc"):
@@ -38,6 +41,7 @@ async def test_internal_artreg_error_is_sanitised(
     error = failure.value.error
     assert error["code"] == -32000
     assert error["message"] == "Internal error"
+    source = error["data"].pop("source")
     assert error["data"] == {
         "code": "BINDINGS_ERROR",
         "message": "Internal error",
@@ -45,6 +49,12 @@ async def test_internal_artreg_error_is_sanitised(
         "internal": True,
         "httpStatusCode": 500,
     }
+    assert source["code"] == "REMOTE_SERVICE_UNAVAILABLE"
+    assert source["internal"] is False
+    assert source["retryable"] is True
+    assert f"connection to 127.0.0.1:{port} failed: ConnectError" in source["message"]
+    assert source["context"]["details"] == f"connection to 127.0.0.1:{port} failed: ConnectError"
+    assert "source" not in source  # the httpx exception under it is internal: left out
     logged = "\n".join(r.getMessage() + str(r.exc_info) for r in caplog.records)
     assert "Failed to push config blob" in logged
 

@@ -102,6 +102,10 @@ function tsType(schema, where) {
       return "number";
     case "boolean":
       return "boolean";
+    case "array": {
+      const item = tsType(schema.items ?? {}, where);
+      return /[ |]/.test(item) ? `Array<${item}>` : `${item}[]`;
+    }
     default:
       throw new GenerateError(`${where}: unsupported schema ${JSON.stringify(schema)}`);
   }
@@ -146,7 +150,7 @@ function generateMethods(openrpc, bundle) {
     const params = paramsType(method, shortName, defs);
     const result = tsType(method.result.schema, method.name);
     used.add(params);
-    for (const match of result.matchAll(/[A-Z][A-Za-z0-9_]*/g)) {
+    for (const match of result.matchAll(/\b(?!Array\b)[A-Z][A-Za-z0-9_]*/g)) {
       if (!(match[0] in defs)) throw new GenerateError(`${method.name}: unknown result type ${match[0]}`);
       used.add(match[0]);
     }

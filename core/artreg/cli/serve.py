@@ -81,6 +81,17 @@ MaxInFlightOption = Annotated[
         "messages from it until one finishes.",
     ),
 ]
+CallTimeoutOption = Annotated[
+    float | None,
+    typer.Option(
+        "--call-timeout",
+        min=0.0,
+        envvar="ARTREG_RPC_CALL_TIMEOUT",
+        help="Seconds a call may run before it fails with TIMEOUT (a transfer: seconds "
+        "without progress); 0: no limit.  [default: 25]",
+        show_default=False,
+    ),
+]
 LogLevelOption = Annotated[
     str,
     typer.Option("--log-level", envvar="ARTREG_LOG_LEVEL", help="debug, info, warning or error."),
@@ -127,21 +138,24 @@ def _run_sidecar(
     max_message_size: int,
     max_in_flight: int,
     shutdown_timeout: float,
+    call_timeout: float | None,
     on_ready: Callable[[str], None],
     around: AbstractAsyncContextManager[object] | None = None,
 ) -> None:
     from artreg_rpc.errors import RpcConfigError
     from artreg_rpc.runner import config_from_env, run
 
-    config = config_from_env(
-        env,
-        host=host,
-        port=port,
-        max_message_size=max_message_size,
-        max_in_flight=max_in_flight,
-        shutdown_timeout=shutdown_timeout,
-    )
     try:
+        config = config_from_env(
+            env,
+            host=host,
+            port=port,
+            max_message_size=max_message_size,
+            max_in_flight=max_in_flight,
+            shutdown_timeout=shutdown_timeout,
+        )
+        if call_timeout is not None:
+            config.call_timeout = call_timeout or None
         config.check()
     except RpcConfigError as exc:
         sys.stderr.write(f"error: {exc}\n")
@@ -165,6 +179,7 @@ def rpc_serve(
     max_message_size: MaxMessageOption = 1 << 20,
     max_in_flight: MaxInFlightOption = 1024,
     shutdown_timeout: ShutdownTimeoutOption = 10.0,
+    call_timeout: CallTimeoutOption = None,
     log_level: LogLevelOption = "info",
 ) -> None:
     """Run the JSON-RPC sidecar alone, serving the bindings in the environment (ALIEN_{NAME}_BINDING).
@@ -191,6 +206,7 @@ def rpc_serve(
         max_message_size=max_message_size,
         max_in_flight=max_in_flight,
         shutdown_timeout=shutdown_timeout,
+        call_timeout=call_timeout,
         on_ready=ready,
     )
 
@@ -353,6 +369,7 @@ def serve(
     max_message_size: MaxMessageOption = 1 << 20,
     max_in_flight: MaxInFlightOption = 1024,
     shutdown_timeout: ShutdownTimeoutOption = 10.0,
+    call_timeout: CallTimeoutOption = None,
     log_level: LogLevelOption = "info",
 ) -> None:
     """Run artreg: the embedded OCI registry and the JSON-RPC sidecar in one process.
@@ -406,6 +423,7 @@ def serve(
             max_message_size=max_message_size,
             max_in_flight=max_in_flight,
             shutdown_timeout=shutdown_timeout,
+            call_timeout=call_timeout,
             on_ready=ready,
             around=registry.serving(),
         )

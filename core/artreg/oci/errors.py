@@ -124,13 +124,27 @@ def status_error(
 def connection_error(exc: httpx.TransportError, *, operation: str) -> ArtregError:
     """The typed error for a transport failure that retries did not cure."""
     err: ArtregError
+    host = _host(exc)
     if isinstance(exc, httpx.TimeoutException):
         err = Timeout(
-            operation_context=operation, details=f"{type(exc).__name__} talking to the registry"
+            operation_context=operation,
+            details=f"{type(exc).__name__} talking to the registry"
+            + (f" at {host}" if host else ""),
         )
     else:
         err = RemoteServiceUnavailable(
-            operation_context=operation, details=f"connection failed: {type(exc).__name__}"
+            operation_context=operation,
+            details=(f"connection to {host}" if host else "connection")
+            + f" failed: {type(exc).__name__}",
         )
     err.__cause__ = exc
     return err
+
+
+def _host(exc: httpx.TransportError) -> str:
+    """``HOST:PORT`` of the request that failed (so the error names the registry), or ""."""
+    try:
+        url = exc.request.url
+    except RuntimeError:  # raised without a request
+        return ""
+    return f"{url.host}:{url.port}" if url.port else url.host  # never the user info

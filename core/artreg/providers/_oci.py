@@ -13,7 +13,14 @@ from __future__ import annotations
 
 import httpx
 
-from artreg.errors import ArtregError, InvalidInput, Other, RemoteResourceNotFound
+from artreg.errors import (
+    ArtregError,
+    InvalidInput,
+    Other,
+    RemoteResourceNotFound,
+    RemoteServiceUnavailable,
+    Timeout,
+)
 from artreg.oci.client import RegistryClient
 from artreg.oci.errors import NOT_FOUND_CODES, registry_status
 from artreg.oci.reference import validate_digest, validate_reference, validate_repository
@@ -26,6 +33,11 @@ from artreg.types import (
 )
 
 __all__ = ["CREDENTIALS_TTL_SECONDS", "RegistryDataMixin"]
+
+#: Errors that pass through unwrapped: bad input, and a registry that is down or does not answer
+#: (which explains itself better than a generic wrapper; alien wraps them, see the docs'
+#: "Differences from alien").
+_AS_IS = (InvalidInput, RemoteServiceUnavailable, Timeout)
 
 #: The lifetime asked of ``generate_credentials`` for registry reads (as alien's proxy does).
 CREDENTIALS_TTL_SECONDS = 3600
@@ -93,7 +105,7 @@ class RegistryDataMixin(ArtifactRegistry):
                     resource_type="manifest",
                     resource_name=f"{repo_name}:{reference}",
                 ) from exc
-            if isinstance(exc, InvalidInput):
+            if isinstance(exc, _AS_IS):
                 raise
             raise _upstream(exc, "manifest", f"{repo_name}:{reference}") from exc
 
@@ -106,7 +118,7 @@ class RegistryDataMixin(ArtifactRegistry):
             return await self.registry_data_client().head_manifest(repo_name, reference)
         except RemoteResourceNotFound:
             return None
-        except InvalidInput:
+        except _AS_IS:
             raise
         except ArtregError as exc:
             raise _upstream(exc, "manifest", f"{repo_name}:{reference}") from exc
@@ -120,7 +132,7 @@ class RegistryDataMixin(ArtifactRegistry):
             return await self.registry_data_client().head_blob(repo_name, digest)
         except RemoteResourceNotFound:
             return None
-        except InvalidInput:
+        except _AS_IS:
             raise
         except ArtregError as exc:
             raise _upstream(exc, "blob", f"{repo_name}@{digest}") from exc

@@ -4,7 +4,7 @@
  * DO NOT EDIT: change the Python wire types and run `make schemas`.
  */
 
-import type { AddCrossAccountAccessParams, ArtifactRegistryCredentials, BindingParams, BlobDownloadUrlParams, BlobParams, CreateRepositoryParams, CrossAccountPermissions, GenerateCredentialsParams, ManifestHead, ManifestParams, ManifestResponse, RemoveCrossAccountAccessParams, RepoIdParams, RepositoryResponse } from "./types.js";
+import type { AddCrossAccountAccessParams, ArtifactRegistryCredentials, BindingParams, BlobDownloadUrlParams, BlobParams, BlobUploadStatus, CreateRepositoryParams, CrossAccountPermissions, GenerateCredentialsParams, ImageCopyParams, ImageCopyResult, ImagePullLayoutParams, ImagePushLayoutParams, ImageRefParams, ImageTransferResult, ManifestHead, ManifestParams, ManifestResponse, PutManifestParams, RemoveCrossAccountAccessParams, RepoIdParams, RepositoryResponse, UploadBlobParams } from "./types.js";
 
 /** The OpenRPC document's version of the sidecar API. */
 export const API_VERSION = "0.1.0";
@@ -39,6 +39,20 @@ export interface ArtregMethods {
   "artifactRegistry.headBlob": { params: BlobParams; result: number | null };
   /** A pre-signed URL that downloads a blob directly, or null when unsupported. */
   "artifactRegistry.generateBlobDownloadUrl": { params: BlobDownloadUrlParams; result: string | null };
+  /** Upload one blob by digest (data base64, at most 512 KiB, larger content through image.pushLayout); skipped when present. */
+  "artifactRegistry.uploadBlob": { params: UploadBlobParams; result: BlobUploadStatus };
+  /** PUT a manifest's exact bytes at a tag or digest (base64, at most 512 KiB, larger content through image.pushLayout); returns its digest. */
+  "artifactRegistry.putManifest": { params: PutManifestParams; result: string };
+  /** Copy an image or index between repositories or registries (every tag with allTags). */
+  "image.copy": { params: ImageCopyParams; result: ImageCopyResult };
+  /** Push an image or index from an OCI layout directory (an absolute path on the sidecar). */
+  "image.pushLayout": { params: ImagePushLayoutParams; result: ImageTransferResult };
+  /** Pull an image or index into an OCI layout directory (an absolute path on the sidecar). */
+  "image.pullLayout": { params: ImagePullLayoutParams; result: ImageTransferResult };
+  /** Every tag of a repository (host/repository). */
+  "image.listTags": { params: ImageRefParams; result: string[] };
+  /** The manifest digest a reference resolves to. */
+  "image.digest": { params: ImageRefParams; result: string };
 }
 
 /** A sidecar method's name. */
@@ -68,4 +82,11 @@ export const METHOD_PARAMS: {
   "artifactRegistry.headManifest": { required: ["bindingName", "repoName", "reference"], optional: [] },
   "artifactRegistry.headBlob": { required: ["bindingName", "repoName", "digest"], optional: [] },
   "artifactRegistry.generateBlobDownloadUrl": { required: ["bindingName", "repoName", "digest", "ttlSeconds"], optional: [] },
+  "artifactRegistry.uploadBlob": { required: ["bindingName", "repoName", "digest", "data"], optional: [] },
+  "artifactRegistry.putManifest": { required: ["bindingName", "repoName", "reference", "manifest", "contentType"], optional: [] },
+  "image.copy": { required: ["src", "dst"], optional: ["allTags", "platforms", "jobs"] },
+  "image.pushLayout": { required: ["dir", "ref"], optional: ["sourceTag", "platforms", "jobs"] },
+  "image.pullLayout": { required: ["ref", "dir"], optional: ["tag", "platforms", "jobs"] },
+  "image.listTags": { required: ["ref"], optional: [] },
+  "image.digest": { required: ["ref"], optional: [] },
 };

@@ -32,6 +32,20 @@ export type RegistryAuthMethod = "basic" | "bearer";
  * via the `definition` "ArtifactRegistryPermissions".
  */
 export type ArtifactRegistryPermissions = "pull" | "push-pull";
+/**
+ * What ``uploadBlob`` did: uploaded the bytes, or found the blob already there.
+ *
+ * This interface was referenced by `Artreg`'s JSON-Schema
+ * via the `definition` "BlobUploadStatus".
+ */
+export type BlobUploadStatus = "exists" | "uploaded";
+/**
+ * Where one blob of a transfer stands.
+ *
+ * This interface was referenced by `Artreg`'s JSON-Schema
+ * via the `definition` "TransferStatus".
+ */
+export type TransferStatus = "complete" | "exists" | "mounted" | "transferring";
 
 /**
  * This interface was referenced by `Artreg`'s JSON-Schema
@@ -133,7 +147,7 @@ export interface CrossAccountPermissions {
 }
 /**
  * The serialized shape of every artreg error; ``context`` keys are snake_case, absent
- *     optional keys are omitted, ``source`` is the wrapped cause in the same shape.
+ * optional keys are omitted, ``source`` is the wrapped cause in the same shape.
  *
  * This interface was referenced by `Artreg`'s JSON-Schema
  * via the `definition` "ErrorData".
@@ -161,6 +175,115 @@ export interface GenerateCredentialsParams {
   ttlSeconds?: number | null;
 }
 /**
+ * Copy ``src`` to ``dst`` (the destination tag defaults to the source's). With ``all_tags``,
+ * ``src`` and ``dst`` name repositories and every tag of ``src`` is copied.
+ *
+ * This interface was referenced by `Artreg`'s JSON-Schema
+ * via the `definition` "ImageCopyParams".
+ */
+export interface ImageCopyParams {
+  /**
+   * host[:port]/repository[:tag][@digest]
+   */
+  src: string;
+  /**
+   * host[:port]/repository[:tag][@digest]
+   */
+  dst: string;
+  allTags?: boolean;
+  /**
+   * Of a multi-platform index, only these os/arch[/variant] (default: all)
+   */
+  platforms?: string[] | null;
+  jobs?: number | null;
+}
+/**
+ * What ``image.copy`` moved: one entry, or one per tag with ``allTags``.
+ *
+ * This interface was referenced by `Artreg`'s JSON-Schema
+ * via the `definition` "ImageCopyResult".
+ */
+export interface ImageCopyResult {
+  images: ImageTransferResult[];
+}
+/**
+ * One image or index moved: its root manifest's digest and media type, where it went, and
+ * how many blobs and bytes were moved (``skipped``: already there; ``mounted``: linked from
+ * another repository of the same registry).
+ *
+ * This interface was referenced by `Artreg`'s JSON-Schema
+ * via the `definition` "ImageTransferResult".
+ */
+export interface ImageTransferResult {
+  source: string;
+  destination: string;
+  digest: string;
+  mediaType: string;
+  blobs: number;
+  bytes: number;
+  skipped: number;
+  mounted: number;
+}
+/**
+ * Pull ``ref`` into the OCI layout ``dir`` (created when missing), tagged ``tag`` there
+ * (default: ``ref``'s tag).
+ *
+ * This interface was referenced by `Artreg`'s JSON-Schema
+ * via the `definition` "ImagePullLayoutParams".
+ */
+export interface ImagePullLayoutParams {
+  /**
+   * host[:port]/repository[:tag][@digest]
+   */
+  ref: string;
+  /**
+   * An absolute path on the sidecar's file system (not the caller's)
+   */
+  dir: string;
+  tag?: string | null;
+  /**
+   * Of a multi-platform index, only these os/arch[/variant] (default: all)
+   */
+  platforms?: string[] | null;
+  jobs?: number | null;
+}
+/**
+ * Push the image or index of the OCI layout ``dir`` to ``ref`` (tag default ``latest``).
+ * ``source_tag`` picks it in the layout (default: ``ref``'s tag when the layout has it, else
+ * the layout's only image).
+ *
+ * This interface was referenced by `Artreg`'s JSON-Schema
+ * via the `definition` "ImagePushLayoutParams".
+ */
+export interface ImagePushLayoutParams {
+  /**
+   * An absolute path on the sidecar's file system (not the caller's)
+   */
+  dir: string;
+  /**
+   * host[:port]/repository[:tag][@digest]
+   */
+  ref: string;
+  sourceTag?: string | null;
+  /**
+   * Of a multi-platform index, only these os/arch[/variant] (default: all)
+   */
+  platforms?: string[] | null;
+  jobs?: number | null;
+}
+/**
+ * Params that name only an image or repository reference.
+ *
+ * This interface was referenced by `Artreg`'s JSON-Schema
+ * via the `definition` "ImageRefParams".
+ */
+export interface ImageRefParams {
+  /**
+   * host[:port]/repository[:tag][@digest]
+   */
+  ref: string;
+}
+/**
  * What a HEAD of a manifest tells: its media type and digest.
  *
  * This interface was referenced by `Artreg`'s JSON-Schema
@@ -186,6 +309,23 @@ export interface ManifestParams {
  * via the `definition` "ManifestResponse".
  */
 export interface ManifestResponse {
+  manifest: string;
+  contentType: string;
+}
+/**
+ * PUT ``manifest`` (base64 in JSON, at most 512 KiB) verbatim at ``reference`` (a tag or
+ * digest) with ``Content-Type: content_type``.
+ *
+ * This interface was referenced by `Artreg`'s JSON-Schema
+ * via the `definition` "PutManifestParams".
+ */
+export interface PutManifestParams {
+  bindingName: string;
+  repoName: string;
+  reference: string;
+  /**
+   * The manifest's exact bytes, base64; at most 512 KiB
+   */
   manifest: string;
   contentType: string;
 }
@@ -219,4 +359,49 @@ export interface RepositoryResponse {
    * RFC 3339 timestamp in UTC, written with a +00:00 offset
    */
   createdAt?: string | null;
+}
+/**
+ * The params of a ``$/cancelRequest`` notification: stop the call whose request id is ``id``.
+ *
+ * This interface was referenced by `Artreg`'s JSON-Schema
+ * via the `definition` "RequestCancel".
+ */
+export interface RequestCancel {
+  id: number | string;
+}
+/**
+ * The params of a ``$/progress`` notification: progress of the call ``id`` (the request's
+ * id), ``seq`` counting up from 1 per call. One blob's ``done`` of ``total`` bytes to
+ * ``target``; ``bytes_done``/``bytes_total`` and ``blobs_done``/``blobs_total`` for the call.
+ *
+ * This interface was referenced by `Artreg`'s JSON-Schema
+ * via the `definition` "TransferProgress".
+ */
+export interface TransferProgress {
+  id: number | string;
+  seq: number;
+  target: string;
+  digest: string;
+  status: TransferStatus;
+  done: number;
+  total: number | null;
+  bytesDone: number;
+  bytesTotal: number;
+  blobsDone: number;
+  blobsTotal: number;
+}
+/**
+ * Upload ``data`` (base64 in JSON, at most 512 KiB) as the blob ``digest``.
+ *
+ * This interface was referenced by `Artreg`'s JSON-Schema
+ * via the `definition` "UploadBlobParams".
+ */
+export interface UploadBlobParams {
+  bindingName: string;
+  repoName: string;
+  digest: string;
+  /**
+   * The blob's bytes, base64; at most 512 KiB
+   */
+  data: string;
 }

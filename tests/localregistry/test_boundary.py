@@ -1,5 +1,6 @@
-"""artreg.localregistry depends on nothing in artreg but the digest and error helpers, so the
-registry can be reasoned about (and vendored) on its own. Checked two ways: statically, every
+"""artreg.localregistry depends on nothing in artreg but the digest and error helpers and the
+shared listener layer (artreg.serving), so the registry can be reasoned about (and vendored)
+on its own. Checked two ways: statically, every
 import statement in the package; dynamically, what importing it adds to ``sys.modules`` beyond
 what the ``artreg`` package itself loads."""
 
@@ -14,6 +15,8 @@ from pathlib import Path
 import artreg.localregistry
 
 ALLOWED = {"artreg.digest", "artreg.errors"}
+#: The listener layer every server shares; it depends on nothing else in artreg.
+SHARED = "artreg.serving"
 PACKAGE = Path(artreg.localregistry.__file__).parent
 
 
@@ -28,7 +31,7 @@ def test_import_statements() -> None:
                 names = [node.module]
             for name in names:
                 if (name == "artreg" or name.startswith("artreg.")) and not (
-                    name in ALLOWED or name.startswith("artreg.localregistry")
+                    name in ALLOWED or name.startswith(("artreg.localregistry", SHARED))
                 ):
                     offenders.append(f"{path.name}:{node.lineno} imports {name}")
     assert offenders == []
@@ -48,7 +51,19 @@ def test_modules_loaded() -> None:
         [sys.executable, "-c", code], capture_output=True, text=True, check=True
     ).stdout
     result = json.loads(out)
-    outside = {m for m in result["added"] if not m.startswith("artreg.localregistry")}
+    outside = {
+        m for m in result["added"] if not m.startswith(("artreg.localregistry", SHARED))
+    }
     assert outside <= ALLOWED, f"artreg.localregistry pulls in {sorted(outside - ALLOWED)}"
     assert "artreg.localregistry.app" in result["added"]
     assert result["frameworks"] == []  # raw ASGI on uvicorn: no web framework, no CLI stack
+
+
+def test_the_listener_layer_depends_on_nothing_else_in_artreg() -> None:
+    package = PACKAGE.parent / "serving"
+    for path in sorted(package.glob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text(), str(path))):
+            if isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+                assert not node.module.startswith("artreg"), f"{path.name} imports {node.module}"
+            if isinstance(node, ast.Import):
+                assert not any(a.name.startswith("artreg") for a in node.names), path.name

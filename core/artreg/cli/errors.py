@@ -23,12 +23,12 @@ secrets this process has seen and anything shaped like a credential.
 from __future__ import annotations
 
 import enum
-import re
 import sys
 from collections.abc import Iterator, Mapping
 from typing import IO, Any, Final
 
 from artreg.errors import ArtregError
+from artreg.serving.redact import redact, register_secret
 
 __all__ = [
     "EXIT_CODES_EPILOG",
@@ -142,46 +142,7 @@ def _by_status(status: int | None) -> ExitCode:
 
 
 # -- secrets ---------------------------------------------------------------------------------------
-
-_secrets: set[str] = set()
-
-#: Shortest value registered as a secret: shorter strings would blank out ordinary words.
-_MIN_SECRET_LENGTH: Final = 6
-
-_SECRET_KEYS: Final = (
-    r"password|passwd|secret|token|access_token|refresh_token|identitytoken|identity_token|"
-    r"x-amz-signature|x-amz-security-token|x-amz-credential|signature|sig|_alien_sig|"
-    r"authorization|client_secret|api[_-]?key|secretaccesskey|secret_access_key"
-)
-
-_PATTERNS: Final = (
-    # Authorization header values
-    (re.compile(r"(?i)\b(bearer|basic)\s+[A-Za-z0-9._~+/=-]{8,}"), r"\1 ***"),
-    # user:password@ in URLs
-    (re.compile(r"(?i)(\b[a-z][a-z0-9+.-]*://[^/\s:@]*):[^/\s@]+@"), r"\1:***@"),
-    # key=value (query strings, forms) and "key": "value" (JSON) for credential-looking keys
-    (re.compile(rf"(?i)\b((?:{_SECRET_KEYS})=)[^\s&,;\"']+"), r"\1***"),
-    (re.compile(rf"(?i)(\"(?:{_SECRET_KEYS})\"\s*:\s*\")[^\"]*"), r"\1***"),
-    # AWS access key ids
-    (re.compile(r"\b(AKIA|ASIA)[A-Z0-9]{12,}\b"), r"\1***"),
-)
-
-
-def register_secret(value: str | None) -> None:
-    """Remember a secret so that no line this process prints can contain it."""
-    if value and len(value) >= _MIN_SECRET_LENGTH:
-        _secrets.add(value)
-
-
-def redact(text: str) -> str:
-    """``text`` without any registered secret and without credential-shaped substrings."""
-    for secret in sorted(_secrets, key=len, reverse=True):
-        if secret in text:
-            text = text.replace(secret, "***")
-    for pattern, replacement in _PATTERNS:
-        text = pattern.sub(replacement, text)
-    return text
-
+# One redaction rule for every line artreg prints or logs: it lives in artreg.serving.redact.
 
 # -- rendering -------------------------------------------------------------------------------------
 

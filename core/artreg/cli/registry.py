@@ -46,12 +46,37 @@ def serve(
     tls_key: Annotated[
         Path | None, typer.Option("--tls-key", help="PEM private key of --tls-cert.")
     ] = None,
+    allowed_host: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--allowed-host",
+            help="A name clients may use in Host besides loopback ones (repeatable); "
+            "on a public bind, only these names are then accepted.",
+        ),
+    ] = None,
+    allowed_origin: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--allowed-origin",
+            help="A browser origin (scheme://host[:port]) allowed to change state (repeatable).",
+        ),
+    ] = None,
+    forwarded_allow_ips: Annotated[
+        str | None,
+        typer.Option(
+            "--forwarded-allow-ips",
+            envvar="FORWARDED_ALLOW_IPS",
+            help="Comma-separated addresses or networks of reverse proxies whose "
+            "X-Forwarded-For is believed ('*': any). Default: none.",
+        ),
+    ] = None,
 ) -> None:
     """Run the embedded OCI registry (distribution spec v1.1) until interrupted."""
     from artreg.localregistry import RegistryConfigError
     from artreg.localregistry import serve as run_registry
+    from artreg.serving import configure_logging
 
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s", stream=sys.stderr)
+    configure_logging(logging.INFO, fmt="%(asctime)s %(message)s")
 
     def ready(url: str) -> None:
         address = url.split("://", 1)[1]
@@ -73,6 +98,9 @@ def serve(
             tls_cert=tls_cert,
             tls_key=tls_key,
             on_ready=ready,
+            allowed_hosts=allowed_host or (),
+            allowed_origins=allowed_origin or (),
+            forwarded_allow_ips=forwarded_allow_ips,
         )
     except RegistryConfigError as exc:
         sys.stderr.write(f"error: {exc}\n")

@@ -30,7 +30,7 @@ import typer
 
 from artreg.binding import binding_env_var_name, bindings_from_env
 from artreg.cli import app
-from artreg.cli.errors import ExitCode, redact, register_secret
+from artreg.cli.errors import ExitCode, register_secret
 
 if TYPE_CHECKING:
     import uvicorn
@@ -104,25 +104,13 @@ def ready_line(rpc_url: str, registry: str | None = None) -> str:
     return f"{line} registry={registry}" if registry else line
 
 
-class _RedactingFormatter(logging.Formatter):
-    """Log lines (tracebacks included) without secrets this process knows or credential-shaped
-    text, the same redaction the other commands apply to what they print."""
-
-    def format(self, record: logging.LogRecord) -> str:
-        if record.name == "uvicorn.error":  # uvicorn's general logger, not only for errors
-            record.name = "uvicorn"
-        return redact(super().format(record))
-
-
 def _setup_logging(level: str) -> None:
-    numeric = getattr(logging, level.upper(), logging.INFO)
-    handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(_RedactingFormatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
-    logging.basicConfig(level=numeric, handlers=[handler])
+    """Every log line (third-party loggers' included, at any level) escaped and redacted."""
+    from artreg.serving.logs import QUIET_LOGGERS, configure_logging
+
     register_secret(os.environ.get("ARTREG_RPC_TOKEN"))
-    if numeric > logging.DEBUG:  # one line per HTTP request or connection is debug detail
-        for noisy in ("httpx", "httpcore", "websockets.server", "uvicorn.error"):
-            logging.getLogger(noisy).setLevel(logging.WARNING)
+    # uvicorn logs its start-up and shutdown chatter at INFO under "uvicorn.error"
+    configure_logging(level, quiet=(*QUIET_LOGGERS, "uvicorn.error"))
 
 
 def _say(line: str) -> None:
@@ -248,7 +236,6 @@ class _EmbeddedRegistry:
     servers, so a call never waits for the other thread to hand over the GIL."""
 
     def __init__(self, directory: Path, host: str, port: int, shutdown_timeout: float) -> None:
-        import uvicorn
 
         from artreg.localregistry import (
             FilesystemStore,
@@ -256,18 +243,15 @@ class _EmbeddedRegistry:
             create_app,
             is_loopback,
         )
+        from artreg.serving import HostRules
+        from artreg.serving.httpserver import uvicorn_config
 
         if not is_loopback(host):
             raise RegistryConfigError(f"refusing to listen on {host} without credentials")
         self._sock = _bind(host, port)
         self._store = FilesystemStore(directory)
-        config = uvicorn.Config(
-            create_app(self._store, None),
-            lifespan="on",
-            access_log=False,  # the app logs one line per request itself
-            log_config=None,
-            server_header=False,
-            timeout_keep_alive=30,
+        config: uvicorn.Config = uvicorn_config(
+            create_app(self._store, None), rules=HostRules.for_listener(host)
         )
         self._server = _signal_free_server(config)
         self._shutdown_timeout = shutdown_timeout

@@ -4,7 +4,8 @@
     with start_in_thread("./data") as reg:      # reg.url == "http://127.0.0.1:PORT"
         ...
 
-It depends on nothing else in artreg but :mod:`artreg.digest` and :mod:`artreg.errors`.
+It depends on nothing else in artreg but :mod:`artreg.digest`, :mod:`artreg.errors` and the
+listener layer every artreg server shares, :mod:`artreg.serving`.
 """
 
 from __future__ import annotations

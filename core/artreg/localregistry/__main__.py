@@ -7,6 +7,8 @@ import argparse
 import logging
 import sys
 
+from artreg.serving import configure_logging
+
 from .config import RegistryConfigError
 from .server import serve
 
@@ -20,8 +22,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--token-file", default=None)
     parser.add_argument("--tls-cert", default=None)
     parser.add_argument("--tls-key", default=None)
+    parser.add_argument("--allowed-host", action="append", default=[])
+    parser.add_argument("--allowed-origin", action="append", default=[])
+    parser.add_argument("--forwarded-allow-ips", default=None)
     args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s", stream=sys.stderr)
+    configure_logging(logging.INFO, fmt="%(asctime)s %(message)s")
     try:
         serve(
             args.host,
@@ -31,6 +36,9 @@ def main(argv: list[str] | None = None) -> int:
             token_file=args.token_file,
             tls_cert=args.tls_cert,
             tls_key=args.tls_key,
+            allowed_hosts=args.allowed_host,
+            allowed_origins=args.allowed_origin,
+            forwarded_allow_ips=args.forwarded_allow_ips,
         )
     except RegistryConfigError as exc:
         print(f"error: {exc}", file=sys.stderr)

@@ -20,6 +20,7 @@ from typing import Any, Final
 from urllib.parse import parse_qs, quote
 
 from artreg.digest import Digest, DigestError
+from artreg.serving.logs import escape
 
 from .apierrors import RegistryHTTPError
 from .auth import Authenticator
@@ -152,9 +153,9 @@ class RegistryApp:
             client = scope.get("client")
             log.info(
                 '%s "%s %s" %d %d %.1fms',
-                client[0] if client else "-",
-                req.method,
-                _printable(req.path),
+                escape(client[0] if client else "-"),
+                escape(req.method),
+                escape(req.path),
                 req.status,
                 req.sent,
                 (time.perf_counter() - started) * 1000,
@@ -708,13 +709,6 @@ class RegistryApp:
             headers.append(("oci-filters-applied", "artifactType"))
         index = {"schemaVersion": 2, "mediaType": OCI_INDEX, "manifests": entries}
         await self._json(req, 200, index, headers, content_type=OCI_INDEX)
-
-
-def _printable(text: str) -> str:
-    """``text`` with control characters escaped, so a request cannot forge log lines."""
-    if text.isprintable():
-        return text
-    return "".join(c if c.isprintable() else f"\\x{ord(c):02x}" for c in text)
 
 
 def _parse_range(value: str | None, size: int) -> tuple[int, int] | str | None:

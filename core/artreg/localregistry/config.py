@@ -2,25 +2,18 @@
 
 from __future__ import annotations
 
-import ipaddress
 from dataclasses import dataclass
 from pathlib import Path
 
+from artreg.serving.hosts import is_loopback
+
 from .auth import Authenticator
+
+__all__ = ["RegistryConfig", "RegistryConfigError", "is_loopback"]
 
 
 class RegistryConfigError(ValueError):
     """Settings the registry refuses to start with."""
-
-
-def is_loopback(host: str) -> bool:
-    """True for ``localhost`` and loopback addresses (``127.0.0.0/8``, ``::1``)."""
-    if host.lower() == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host.strip("[]")).is_loopback
-    except ValueError:
-        return False
 
 
 @dataclass(slots=True)

@@ -9,12 +9,15 @@ import os
 import socket
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from types import FrameType
 from typing import Any
 
 import uvicorn
+
+from artreg.serving import ForwardedAllow, HostRules, Limits
+from artreg.serving.httpserver import uvicorn_config
 
 from .app import RegistryApp, create_app
 from .auth import Authenticator
@@ -26,18 +29,37 @@ from .store import Store
 log = logging.getLogger("artreg.localregistry")
 
 
-def _uvicorn_config(app: Any, **extra: Any) -> uvicorn.Config:
-    return uvicorn.Config(
+def _uvicorn_config(app: Any, listener: Listener, **extra: Any) -> uvicorn.Config:
+    return uvicorn_config(
         app,
+        rules=listener.rules,
+        limits=listener.limits,
+        forwarded=listener.forwarded,
         loop="uvloop",
-        http="httptools",
-        lifespan="on",
-        access_log=False,  # the app logs one line per request itself
-        log_config=None,
-        server_header=False,
-        timeout_keep_alive=30,
         **extra,
     )
+
+
+class Listener:
+    """What a listener on ``host`` enforces besides credentials: the Host/Origin rules (with
+    the names and browser origins the operator allows), the limits, and the proxies whose
+    ``X-Forwarded-For`` is believed."""
+
+    def __init__(
+        self,
+        host: str,
+        *,
+        allowed_hosts: Iterable[str] = (),
+        allowed_origins: Iterable[str] = (),
+        forwarded_allow_ips: Iterable[str] | str | None = None,
+        limits: Limits | None = None,
+    ) -> None:
+        self.rules = HostRules.for_listener(host, allowed_hosts, allowed_origins)
+        self.limits = limits or Limits()
+        try:
+            self.forwarded = ForwardedAllow.parse(forwarded_allow_ips)
+        except ValueError as exc:
+            raise RegistryConfigError(str(exc)) from None
 
 
 class _ForegroundServer(uvicorn.Server):
@@ -77,11 +99,17 @@ def serve(
     tls_cert: str | os.PathLike[str] | None = None,
     tls_key: str | os.PathLike[str] | None = None,
     on_ready: Any = None,
+    allowed_hosts: Iterable[str] = (),
+    allowed_origins: Iterable[str] = (),
+    forwarded_allow_ips: Iterable[str] | str | None = None,
+    limits: Limits | None = None,
 ) -> None:
     """Run the registry in the foreground until SIGINT or SIGTERM.
 
     Raises :class:`RegistryConfigError` for a non-loopback ``host`` without credentials, or
     for half a TLS configuration. ``on_ready(url)`` is called once the socket is listening.
+    ``allowed_hosts``/``allowed_origins`` extend the Host/Origin rules; ``forwarded_allow_ips``
+    names the proxies whose ``X-Forwarded-For`` is believed (see :mod:`artreg.serving`).
     """
     config = RegistryConfig(
         host=host,
@@ -94,6 +122,13 @@ def serve(
     )
     auth = config.authenticator()
     tls = config.tls_files()
+    listener = Listener(
+        host,
+        allowed_hosts=allowed_hosts,
+        allowed_origins=allowed_origins,
+        forwarded_allow_ips=forwarded_allow_ips,
+        limits=limits,
+    )
     store = FilesystemStore(data_dir)
     try:
         sock = _bind(host, port)
@@ -101,7 +136,9 @@ def serve(
         store.close()
         raise
     bound_port = sock.getsockname()[1]
-    server = _ForegroundServer(_uvicorn_config(create_app(store, auth), **_tls_options(tls)))
+    server = _ForegroundServer(
+        _uvicorn_config(create_app(store, auth), listener, **_tls_options(tls))
+    )
     url = f"{config.scheme}://{_host_for_url(host)}:{bound_port}"
     log.info("artreg registry listening on %s (data in %s)", url, store.root)
     if on_ready is not None:
@@ -185,17 +222,29 @@ def start_in_thread(
     tls_cert: str | os.PathLike[str] | None = None,
     tls_key: str | os.PathLike[str] | None = None,
     startup_timeout: float = 10.0,
+    allowed_hosts: Iterable[str] = (),
+    allowed_origins: Iterable[str] = (),
+    forwarded_allow_ips: Iterable[str] | str | None = None,
+    limits: Limits | None = None,
 ) -> ThreadedRegistry:
     """Start the registry on a uvicorn server in a daemon thread and return once it accepts
     connections. ``port=0`` picks a free port. Without ``store``, a :class:`FilesystemStore`
     on ``data_dir``, or a :class:`MemoryStore` when ``data_dir`` is None. With ``tls_cert``
     and ``tls_key`` it serves HTTPS (``url`` says so). ``middleware``
     wraps the ASGI app (fault injection in tests, for instance). The store is closed (its
-    data directory released) when the registry stops."""
+    data directory released) when the registry stops. The listener options are those of
+    :func:`serve`."""
     if auth is None and not is_loopback(host):
         raise RegistryConfigError(f"refusing to listen on {host} without credentials")
     tls_config = RegistryConfig(host=host, tls_cert=_path(tls_cert), tls_key=_path(tls_key))
     tls = tls_config.tls_files()
+    listener = Listener(
+        host,
+        allowed_hosts=allowed_hosts,
+        allowed_origins=allowed_origins,
+        forwarded_allow_ips=forwarded_allow_ips,
+        limits=limits,
+    )
     sock = _bind(host, port)
     try:
         store = store if store is not None else _store_for(data_dir)
@@ -204,7 +253,7 @@ def start_in_thread(
         raise
     app = create_app(store, auth)
     server = uvicorn.Server(
-        _uvicorn_config(middleware(app) if middleware else app, **_tls_options(tls))
+        _uvicorn_config(middleware(app) if middleware else app, listener, **_tls_options(tls))
     )
     errors: list[BaseException] = []
 
@@ -235,4 +284,4 @@ def start_in_thread(
 #: Alias of :func:`start_in_thread`.
 serve_in_thread = start_in_thread
 
-__all__ = ["RegistryConfigError", "ThreadedRegistry", "serve", "serve_in_thread", "start_in_thread"]
+__all__ = ["Listener", "RegistryConfigError", "ThreadedRegistry", "serve", "serve_in_thread", "start_in_thread"]

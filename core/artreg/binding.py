@@ -13,6 +13,9 @@ from typing import Annotated, Any, Final
 
 import msgspec
 
+# the environment-variable naming lives in a module without msgspec, for the credential helper's
+# start-up; re-exported here, where it belongs
+from artreg.binding_env import binding_env_var_name, binding_name_from_env_var, bindings_from_env
 from artreg.errors import BindingConfigInvalid, BindingNotConfigured
 
 __all__ = [
@@ -83,34 +86,6 @@ SERVICE_FEATURES: Final[dict[str, str]] = {
     "acr": "azure",
     "local": "local",
 }
-
-_PREFIX: Final = "ALIEN_"
-_SUFFIX: Final = "_BINDING"
-
-
-def binding_env_var_name(binding_name: str) -> str:
-    """``artifact-registry`` → ``ALIEN_ARTIFACT_REGISTRY_BINDING``."""
-    return f"{_PREFIX}{binding_name.replace('-', '_').upper()}{_SUFFIX}"
-
-
-def binding_name_from_env_var(env_var: str) -> str | None:
-    """``ALIEN_ARTIFACT_REGISTRY_BINDING`` → ``artifact-registry``; None for other names."""
-    if not (env_var.startswith(_PREFIX) and env_var.endswith(_SUFFIX)):
-        return None
-    core = env_var[len(_PREFIX) : len(env_var) - len(_SUFFIX)]
-    return core.lower().replace("_", "-") if core else None
-
-
-def bindings_from_env(env: Mapping[str, str] | None = None) -> dict[str, str]:
-    """Every binding in the environment: binding name → its raw JSON."""
-    env = os.environ if env is None else env
-    result: dict[str, str] = {}
-    for key, value in env.items():
-        name = binding_name_from_env_var(key)
-        if name is not None:
-            result[name] = value
-    return result
-
 
 def read_binding(binding_name: str, env: Mapping[str, str] | None = None) -> str:
     """The raw JSON of a binding; BINDING_NOT_CONFIGURED when its variable is unset."""

@@ -45,7 +45,6 @@ permissions and the cloud configuration variables, so changing any of them misse
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import hashlib
 import json
@@ -57,19 +56,16 @@ import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO, Any, Final
+from typing import IO, TYPE_CHECKING, Any, Final
 from urllib.parse import urlsplit
 
-from artreg.binding import bindings_from_env
-from artreg.errors import ArtregError, BindingConfigInvalid, OperationNotSupported
-from artreg.loader import load_artifact_registry
-from artreg.registry import ArtifactRegistry
-from artreg.types import (
-    ArtifactRegistryCredentials,
-    ArtifactRegistryPermissions,
-    RegistryAuthMethod,
-    parse_timestamp,
-)
+# Docker runs the helper on every pull: an answer from the cache must start fast, so the loader,
+# the providers, asyncio and msgspec's wire types are imported only on a miss.
+from artreg.binding_env import bindings_from_env
+
+if TYPE_CHECKING:
+    from artreg.registry import ArtifactRegistry
+    from artreg.types import ArtifactRegistryCredentials, ArtifactRegistryPermissions
 
 __all__ = [
     "NOT_FOUND_MESSAGE",
@@ -92,6 +88,10 @@ _CONFIG_PREFIXES: Final = ("AWS_", "GOOGLE_", "GCP_", "AZURE_", "ARTREG_", "SSL_
 _CACHE_LIFETIME_SHARE: Final = 0.8
 _MIN_REMAINING: Final = 60.0
 _NO_EXPIRY_TTL: Final = 300.0
+#: ArtifactRegistryPermissions' wire values, the first the default.
+_PERMISSIONS: Final = ("push-pull", "pull")
+#: RegistryAuthMethod.BEARER's wire value.
+_BEARER: Final = "bearer"
 
 
 class HelperError(Exception):
@@ -225,6 +225,8 @@ class CredentialCache:
 def use_until(creds: ArtifactRegistryCredentials, now: float) -> float:
     """When cached credentials stop being used: 80 % of their remaining lifetime, never
     closer than 60 s to expiry; 300 s when they have no expiry."""
+    from artreg.types import parse_timestamp
+
     if creds.expires_at is None:
         return now + _NO_EXPIRY_TTL
     try:
@@ -260,6 +262,9 @@ class _Match:
 
 def _find_binding(host: str, env: Mapping[str, str]) -> tuple[_Match | None, list[str]]:
     """The first binding whose registry endpoint has ``host``, and the load failures seen."""
+    from artreg.errors import ArtregError
+    from artreg.loader import load_artifact_registry
+
     failures: list[str] = []
     for name in _binding_order(env):
         try:
@@ -273,21 +278,24 @@ def _find_binding(host: str, env: Mapping[str, str]) -> tuple[_Match | None, lis
     return None, failures
 
 
-def _permissions(env: Mapping[str, str]) -> ArtifactRegistryPermissions:
+def _permissions(env: Mapping[str, str]) -> str:
+    """The permissions asked for: ``push-pull`` (default) or ``pull``."""
     value = env.get("ARTREG_CREDHELPER_PERMISSIONS", "").strip().lower()
     if not value:
-        return ArtifactRegistryPermissions.PUSH_PULL
-    try:
-        return ArtifactRegistryPermissions(value)
-    except ValueError:
+        return _PERMISSIONS[0]
+    if value not in _PERMISSIONS:
         raise HelperError(
             f"ARTREG_CREDHELPER_PERMISSIONS must be 'pull' or 'push-pull', not {value!r}"
-        ) from None
+        )
+    return value
 
 
 async def _generate(
     registry: ArtifactRegistry, repo_id: str, permissions: ArtifactRegistryPermissions
 ) -> ArtifactRegistryCredentials:
+    from artreg.errors import BindingConfigInvalid, OperationNotSupported
+    from artreg.types import ArtifactRegistryPermissions
+
     try:
         return await registry.generate_credentials(repo_id, permissions)
     except (BindingConfigInvalid, OperationNotSupported):
@@ -333,7 +341,11 @@ def get(
             )
         return None
     repo_id = env.get("ARTREG_CREDHELPER_REPOSITORY") or match.registry.upstream_repository_prefix()
-    creds = asyncio.run(_generate(match.registry, repo_id, permissions))
+    import asyncio
+
+    from artreg.types import ArtifactRegistryPermissions
+
+    creds = asyncio.run(_generate(match.registry, repo_id, ArtifactRegistryPermissions(permissions)))
     if not creds.username and not creds.password:
         return None  # the registry is anonymous (Local): let the client pull without auth
     if cache is not None:
@@ -355,7 +367,7 @@ def get(
 
 
 def _answer(server_url: str, auth_method: str, username: str, secret: str) -> dict[str, str]:
-    if auth_method == RegistryAuthMethod.BEARER:
+    if auth_method == _BEARER:
         username = IDENTITY_TOKEN_USERNAME
     return {"ServerURL": server_url.strip(), "Username": username, "Secret": secret}
 
@@ -365,6 +377,9 @@ def list_hosts(
 ) -> dict[str, str]:
     """``{host: username}`` for every binding that loads and has a registry endpoint."""
     env = os.environ if env is None else env
+    from artreg.errors import ArtregError
+    from artreg.loader import load_artifact_registry
+
     cache = cache or CredentialCache(cache_dir(env))
     result: dict[str, str] = {}
     for name in _binding_order(env):

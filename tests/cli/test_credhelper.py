@@ -17,6 +17,7 @@ import pytest
 from artreg import credhelper
 from artreg.credhelper import CredentialCache, normalize_host
 from artreg.localregistry import Authenticator
+from artreg.types import parse_timestamp
 from tests.cli.conftest import ACR_SECRET, Cli
 from tests.cli.layouts import build_layout
 from tests.fakes.moto_server import ACCOUNT_ID, MotoServer
@@ -136,7 +137,7 @@ def test_cache_is_private_and_used_until_near_expiry(
     credhelper.get(ECR_HOST, env, cache=cache)
     assert len(moto.calls("GetAuthorizationToken")) == 2
     # past 80 % of the lifetime the entry is not used
-    now[0] = credhelper.parse_timestamp("2014-12-31T23:59:30+00:00").timestamp()
+    now[0] = parse_timestamp("2014-12-31T23:59:30+00:00").timestamp()
     credhelper.get(ECR_HOST, env, cache=cache)
     assert len(moto.calls("GetAuthorizationToken")) == 3
     # another binding configuration misses the cache

@@ -9,7 +9,6 @@ reads them.
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
@@ -42,7 +41,8 @@ T = TypeVar("T")
 BINDING_ENV: Final = "ARTREG_BINDING"
 DEFAULT_BINDING: Final = "artifacts"
 
-EPILOG: Final = EXIT_CODES_EPILOG
+#: Every command's epilog; click keeps a paragraph after a ``\b`` line as written (no rewrap).
+EPILOG: Final = "\b\n" + EXIT_CODES_EPILOG
 
 BindingOption = Annotated[
     str,
@@ -120,6 +120,8 @@ def _not_configured_hint(binding: str) -> str:
 def run(common: Common, action: Callable[[], Awaitable[T]]) -> T:
     """Run a command's coroutine. An error prints one line (plus the cause chain with
     ``--debug``) and exits with the code of its class."""
+    import asyncio  # not at start-up: --help and usage errors never need it
+
     try:
         return asyncio.run(_as_coroutine(action))
     except (typer.Exit, typer.Abort):

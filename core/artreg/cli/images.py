@@ -13,11 +13,10 @@ import typer
 from artreg.cli import app
 from artreg.cli.common import EPILOG, Common, DebugOption, OutputOption, run
 from artreg.cli.output import OutputFormat, emit, key_value_table, list_table, reader_gone
-from artreg.cli.remote import open_client
 from artreg.digest import sha256_digest
 from artreg.errors import InvalidInput, RemoteResourceNotFound
-from artreg.oci import Reference
 from artreg.oci.mediatypes import base_type, is_index
+from artreg.oci.reference import Reference
 
 __all__ = ["InsecureOption", "RemoteBindingOption", "parse_reference"]
 
@@ -130,6 +129,8 @@ def manifest_get(
 
     async def action() -> tuple[Reference, bytes, str]:
         reference = parse_reference(ref)
+        from artreg.cli.remote import open_client  # the OCI client: imported when used
+
         async with open_client(reference.registry, binding, insecure=insecure) as client:
             data, content_type = await client.get_manifest(
                 reference.repository, reference.identifier
@@ -161,6 +162,8 @@ def manifest_head(
 
     async def action() -> dict[str, Any]:
         reference = parse_reference(ref)
+        from artreg.cli.remote import open_client  # the OCI client: imported when used
+
         async with open_client(reference.registry, binding, insecure=insecure) as client:
             head = await client.head_manifest(reference.repository, reference.identifier)
         if head is None:
@@ -198,6 +201,8 @@ def blob_head(
                 details=f"{ref!r} names no blob: use host/repo@sha256:<hex>",
                 field_name="reference",
             )
+        from artreg.cli.remote import open_client  # the OCI client: imported when used
+
         async with open_client(reference.registry, binding, insecure=insecure) as client:
             size = await client.head_blob(reference.repository, reference.digest)
         if size is None:
@@ -229,6 +234,8 @@ def tags(
                 details=f"{repo!r} names an image; give the repository only: host/repo",
                 field_name="repository",
             )
+        from artreg.cli.remote import open_client  # the OCI client: imported when used
+
         async with open_client(reference.registry, binding, insecure=insecure) as client:
             return reference, await client.list_tags(reference.repository)
 

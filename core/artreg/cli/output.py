@@ -12,13 +12,13 @@ import enum
 import os
 import sys
 from collections.abc import Callable, Mapping, Sequence
-from typing import Any, NoReturn
-
-import msgspec
-from rich.console import Console, RenderableType
-from rich.table import Table
+from typing import TYPE_CHECKING, Any, NoReturn
 
 from artreg.types import to_builtins
+
+if TYPE_CHECKING:  # rich is imported when something is printed, not at start-up
+    from rich.console import Console, RenderableType
+    from rich.table import Table
 
 __all__ = [
     "OutputFormat",
@@ -58,6 +58,8 @@ def resolve_output(choice: OutputFormat | None) -> OutputFormat:
 
 
 def _console(stream: Any) -> Console:
+    from rich.console import Console
+
     # NO_COLOR and TERM=dumb are honoured by rich itself
     return Console(
         file=stream,
@@ -79,6 +81,8 @@ def stderr_console() -> Console:
 
 def emit_json(value: Any) -> None:
     """Write ``value`` (a wire struct or plain JSON data) as indented JSON and a newline."""
+    import msgspec
+
     data = msgspec.json.encode(to_builtins(value))
     text = msgspec.json.format(data, indent=2)
     out = sys.stdout.buffer if hasattr(sys.stdout, "buffer") else None
@@ -104,6 +108,8 @@ def _cell(value: Any) -> str:
 
 def key_value_table(rows: Mapping[str, Any], *, title: str | None = None) -> Table:
     """A two-column table of field names and values."""
+    from rich.table import Table
+
     table = Table(title=title, show_header=False, box=None, pad_edge=False)
     table.add_column("field", style="bold")
     table.add_column("value", overflow="fold")
@@ -116,6 +122,8 @@ def list_table(
     columns: Sequence[str], rows: Sequence[Sequence[Any]], *, title: str | None = None
 ) -> Table:
     """A table with a header row."""
+    from rich.table import Table
+
     table = Table(title=title, header_style="bold")
     for column in columns:
         table.add_column(column, overflow="fold")

@@ -11,20 +11,12 @@ import sys
 import time
 from collections.abc import Mapping
 from types import TracebackType
-from typing import IO, Any
-
-from rich.console import Console
-from rich.progress import (
-    BarColumn,
-    DownloadColumn,
-    Progress,
-    TaskID,
-    TextColumn,
-    TimeRemainingColumn,
-    TransferSpeedColumn,
-)
+from typing import IO, TYPE_CHECKING, Any
 
 from artreg.cli.output import is_tty
+
+if TYPE_CHECKING:  # rich is imported only when bars are drawn
+    from rich.progress import Progress, TaskID
 
 __all__ = ["ProgressMode", "TransferProgress", "human_size", "short_digest"]
 
@@ -91,6 +83,16 @@ class TransferProgress:
 
     def __enter__(self) -> TransferProgress:
         if self.mode is ProgressMode.BARS:
+            from rich.console import Console
+            from rich.progress import (
+                BarColumn,
+                DownloadColumn,
+                Progress,
+                TextColumn,
+                TimeRemainingColumn,
+                TransferSpeedColumn,
+            )
+
             console = Console(file=self.stream, highlight=False, markup=False, emoji=False)
             self._progress = Progress(
                 TextColumn("{task.description}"),

@@ -12,7 +12,6 @@ ports actually bound. SIGTERM or Ctrl-C stops accepting, finishes the calls in f
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import json
 import logging
@@ -262,6 +261,8 @@ class _EmbeddedRegistry:
     async def serving(self) -> AsyncIterator[None]:
         """Serve while the block runs; on exit, stop, giving requests under way (an upload, say)
         the shutdown timeout to finish before their connections are dropped."""
+        import asyncio
+
         task = asyncio.create_task(self._server.serve(sockets=[self._sock]))
         while not self._server.started:
             if task.done():

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Iterator
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
@@ -16,17 +16,12 @@ from artreg.cli.common import EPILOG, Common, DebugOption, OutputOption, run
 from artreg.cli.images import InsecureOption, RemoteBindingOption, parse_reference
 from artreg.cli.output import emit
 from artreg.cli.progress import ProgressMode, TransferProgress, human_size
-from artreg.cli.remote import open_images
 from artreg.errors import InvalidInput
-from artreg.oci.copy import (
-    CopyResult,
-    copy_layout_to_registry,
-    copy_registry_to_layout,
-    copy_registry_to_registry,
-)
-from artreg.oci.image import Image, Index, Taggable
-from artreg.oci.layout import OciLayout
 from artreg.oci.reference import Reference
+
+if TYPE_CHECKING:  # the OCI client (httpx) is imported when a command runs, not at start-up
+    from artreg.oci.copy import CopyResult
+    from artreg.oci.image import Image, Taggable
 
 __all__ = ["blob_sizes"]
 
@@ -49,6 +44,8 @@ PlatformOption = Annotated[
 
 def blob_sizes(taggable: Taggable) -> dict[str, int]:
     """Every blob an image or index references (children included): digest → size."""
+    from artreg.oci.image import Index
+
     sizes: dict[str, int] = {}
 
     def walk(item: Taggable) -> Iterator[Image]:
@@ -146,6 +143,10 @@ def push(
     transfer = _Transfer(quiet, "pushed")
 
     async def action() -> CopyResult:
+        from artreg.cli.remote import open_images
+        from artreg.oci.copy import copy_layout_to_registry
+        from artreg.oci.layout import OciLayout
+
         dst = parse_reference(ref)
         if dst.digest:
             raise InvalidInput(
@@ -210,6 +211,9 @@ def pull(
     transfer = _Transfer(quiet, "pulled")
 
     async def action() -> CopyResult:
+        from artreg.cli.remote import open_images
+        from artreg.oci.copy import copy_registry_to_layout
+
         src = parse_reference(ref)
         if src.tag is None and src.digest is None:
             src = src.with_tag("latest")
@@ -260,6 +264,9 @@ def copy(
     transfer = _Transfer(quiet, "copied")
 
     async def action() -> CopyResult:
+        from artreg.cli.remote import open_images
+        from artreg.oci.copy import copy_registry_to_registry
+
         src = parse_reference(src_ref, field="source")
         dst = parse_reference(dst_ref, field="destination")
         if src.tag is None and src.digest is None:

@@ -27,6 +27,7 @@ from moto.moto_server.werkzeug_app import (
     MotoRequestHandler,
     create_backend_app,
 )
+from tests.fakes.aws_rules import AwsRules
 from werkzeug.serving import make_server
 
 #: moto's account for the dummy credentials the tests use.
@@ -150,12 +151,16 @@ def _xml_text(document: bytes, tag: str) -> str | None:
 
 
 class _RecordingMotoServer(ThreadedMotoServer):
-    def __init__(self, recorder: _Recorder) -> None:
+    def __init__(self, recorder: _Recorder, rules: AwsRules | None) -> None:
         super().__init__(ip_address="127.0.0.1", port=0, verbose=False)
         self._recorder = recorder
+        self._rules = rules
 
     def _server_entry(self) -> None:
-        app = self._recorder.wrap(DomainDispatcherApplication(create_backend_app))
+        app: WsgiApp = DomainDispatcherApplication(create_backend_app)
+        if self._rules is not None:
+            app = self._rules.wrap(app, _Recorder._describe)
+        app = self._recorder.wrap(app)
         self._server = make_server(
             self._ip_address, self._port, app, True, request_handler=MotoRequestHandler
         )
@@ -164,17 +169,24 @@ class _RecordingMotoServer(ThreadedMotoServer):
 
 
 class MotoServer:
-    """moto on ``127.0.0.1:<free port>``; use as a context manager or call start()/stop()."""
+    """moto on ``127.0.0.1:<free port>``; use as a context manager or call start()/stop().
+    With ``rules``, requests first pass the AWS rules moto does not check
+    (:mod:`tests.fakes.aws_rules`)."""
 
-    def __init__(self) -> None:
+    def __init__(self, rules: AwsRules | None = None) -> None:
         self._recorder = _Recorder()
-        self._server = _RecordingMotoServer(self._recorder)
+        self.rules = rules
+        self._server = _RecordingMotoServer(self._recorder, rules)
         self.url = ""
 
     def start(self) -> MotoServer:
         self._server.start()
         host, port = self._server.get_host_and_port()
         self.url = f"http://{host}:{port}"
+        if self.rules is not None:
+            self.rules.endpoint = self.url
+            recorder = self._recorder
+            self.rules.is_role_session = lambda key: key in recorder.sessions
         return self
 
     def stop(self) -> None:
@@ -190,6 +202,8 @@ class MotoServer:
         """Forget every resource moto holds and every recorded call."""
         httpx.post(f"{self.url}/moto-api/reset", timeout=10).raise_for_status()
         self._recorder.clear()
+        if self.rules is not None:
+            self.rules.reset()
 
     def env(self, region: str = "us-east-1", **extra: str) -> dict[str, str]:
         """Environment for a provider talking to this server with dummy credentials."""
@@ -240,3 +254,19 @@ def moto(moto_server: MotoServer) -> MotoServer:
     """The module's moto server, emptied for this test."""
     moto_server.reset()
     return moto_server
+
+
+@pytest.fixture(scope="module")
+def strict_moto_server() -> Iterator[MotoServer]:
+    """A moto server behind the AWS rules stand-in, one per test module."""
+    with MotoServer(rules=AwsRules()) as server:
+        yield server
+
+
+@pytest.fixture
+def strict_moto(strict_moto_server: MotoServer) -> MotoServer:
+    """The module's strict moto server, emptied for this test (role limits cleared too)."""
+    strict_moto_server.reset()
+    assert strict_moto_server.rules is not None
+    strict_moto_server.rules.role_limits.clear()
+    return strict_moto_server

@@ -26,7 +26,14 @@ from artreg.loader import load_artifact_registry
 from artreg.providers import ecr
 from artreg.providers.ecr import AwsConfig, EcrArtifactRegistry
 from artreg.types import ArtifactRegistryPermissions, RegistryAuthMethod
-from tests.fakes.moto_server import ACCOUNT_ID, MotoServer, moto, moto_server  # noqa: F401
+from tests.fakes.moto_server import (  # noqa: F401
+    ACCOUNT_ID,
+    MotoServer,
+    moto,
+    moto_server,
+    strict_moto,
+    strict_moto_server,
+)
 
 PULL_ROLE = f"arn:aws:iam::{ACCOUNT_ID}:role/test-pull"
 PUSH_ROLE = f"arn:aws:iam::{ACCOUNT_ID}:role/test-push"
@@ -524,3 +531,150 @@ async def test_full_repository_lifecycle_through_the_loader(moto: MotoServer) ->
         (PUSH_ROLE, "alien-ecr-delete"),
     ]
     assert [r[0] for r in roles if r[1].startswith("alien-ecr-access-")] == [PULL_ROLE, PUSH_ROLE]
+
+
+# -- STS session limits (on the AWS rules stand-in: moto accepts any DurationSeconds) ----------
+
+
+async def test_a_ttl_of_600_mints_credentials_against_sts_rules(strict_moto: MotoServer) -> None:
+    reg = make(strict_moto, pull=PULL_ROLE)
+    creds = await reg.generate_credentials("test-app", PULL, 600)
+    assert creds.username == "AWS" and creds.password == f"{ACCOUNT_ID}-auth-token"
+    assert [c.params["DurationSeconds"] for c in strict_moto.calls("AssumeRole")] == ["900"]
+    assert strict_moto.rules is not None and strict_moto.rules.refused == []
+    await reg.aclose()
+
+
+async def test_a_ttl_over_the_roles_limit_is_clamped_to_the_limit_iam_reports(
+    strict_moto: MotoServer,
+) -> None:
+    assert strict_moto.rules is not None
+    strict_moto.rules.role_limits[PULL_ROLE] = 7200
+    reg = make(strict_moto, pull=PULL_ROLE)
+    await reg.generate_credentials("test-app", PULL, 43200)
+    assert [c.params["DurationSeconds"] for c in strict_moto.calls("AssumeRole")] == [
+        "43200",
+        "7200",
+    ]
+    assert [c.params["RoleName"] for c in strict_moto.calls("GetRole")] == ["test-pull"]
+    # learnt once: the next call asks for the limit straight away
+    await reg.generate_credentials("test-app", PULL, 43200)
+    assert strict_moto.calls("AssumeRole")[-1].params["DurationSeconds"] == "7200"
+    assert len(strict_moto.calls("GetRole")) == 1
+    await reg.aclose()
+
+
+async def test_a_role_iam_will_not_describe_gets_the_default_hour(strict_moto: MotoServer) -> None:
+    reg = make(strict_moto, pull=PULL_ROLE)  # the stand-in knows no limit: GetRole is NoSuchEntity
+    await reg.generate_credentials("test-app", PULL, 7200)
+    assert [c.params["DurationSeconds"] for c in strict_moto.calls("AssumeRole")] == [
+        "7200",
+        "3600",
+    ]
+    await reg.aclose()
+
+
+async def test_a_caller_that_is_a_role_session_asks_for_one_hour_at_most(
+    strict_moto: MotoServer,
+) -> None:
+    # base credentials that are themselves a role session (artreg on Lambda or ECS)
+    sts = boto(strict_moto, "sts")
+    outer = sts.assume_role(RoleArn=f"arn:aws:iam::{ACCOUNT_ID}:role/task", RoleSessionName="task")
+    creds = outer["Credentials"]
+    env = strict_moto.env(
+        AWS_ACCESS_KEY_ID=creds["AccessKeyId"],
+        AWS_SECRET_ACCESS_KEY=creds["SecretAccessKey"],
+        AWS_SESSION_TOKEN=creds["SessionToken"],
+    )
+    assert strict_moto.rules is not None
+    strict_moto.rules.role_limits[PULL_ROLE] = 43200
+    reg = make(strict_moto, pull=PULL_ROLE, env=env)
+    got = await reg.generate_credentials("test-app", PULL, 7200)
+    assert got.username == "AWS"
+    chained = [c for c in strict_moto.calls("AssumeRole") if c.params["RoleArn"] == PULL_ROLE]
+    assert [c.params["DurationSeconds"] for c in chained] == ["3600"]
+    assert strict_moto.operations().count("GetCallerIdentity") == 1
+    await reg.aclose()
+
+
+async def test_a_bad_role_arn_is_blamed_on_the_role_not_the_ttl(strict_moto: MotoServer) -> None:
+    bad = "arn:aws:iam::123456789012:user/not-a-role"
+    reg = make(strict_moto, pull=bad)
+    with pytest.raises(BindingConfigInvalid) as info:
+        await reg.generate_credentials("test-app", PULL, 3600)
+    assert info.value.context["binding_name"] == "artifacts"
+    assert info.value.context["env_var"] == "ALIEN_ARTIFACTS_BINDING"
+    assert info.value.context["reason"].startswith(f"pullRoleArn '{bad}' is not a role")
+    await reg.aclose()
+
+
+# -- environment and partitions ---------------------------------------------------------------
+
+
+async def test_a_missing_aws_profile_or_stray_config_file_does_not_reach_the_clients(
+    moto: MotoServer, monkeypatch: pytest.MonkeyPatch, tmp_path: Any
+) -> None:
+    config = tmp_path / "config"
+    config.write_text("[default]\nendpoint_url = http://127.0.0.1:9\nmax_attempts = 0\n")
+    monkeypatch.setenv("AWS_PROFILE", "no-such-profile")
+    monkeypatch.setenv("AWS_DEFAULT_PROFILE", "no-such-profile")
+    monkeypatch.setenv("AWS_CONFIG_FILE", str(config))
+    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(config))
+    monkeypatch.setenv("AWS_ENDPOINT_URL_ECR", "http://127.0.0.1:9")
+    reg = make(moto, pull=PULL_ROLE)
+    created = await reg.create_repository("profile")
+    assert created.name == "test-profile"
+    assert (await reg.generate_credentials(created.name, PULL, 900)).username == "AWS"
+    assert moto.operations() == ["CreateRepository", "AssumeRole", "GetAuthorizationToken"]
+    await reg.aclose()
+
+
+def config_for(region: str, **extra: str) -> AwsConfig:
+    env = {"AWS_REGION": region, "AWS_ACCESS_KEY_ID": "a", "AWS_SECRET_ACCESS_KEY": "b"}
+    return AwsConfig.from_env({**env, **extra})
+
+
+@pytest.mark.parametrize(
+    ("region", "extra", "api", "registry"),
+    [
+        (
+            "cn-north-1",
+            {},
+            "https://api.ecr.cn-north-1.amazonaws.com.cn",
+            f"https://{ACCOUNT_ID}.dkr.ecr.cn-north-1.amazonaws.com.cn",
+        ),
+        (
+            "eusc-de-east-1",
+            {},
+            "https://api.ecr.eusc-de-east-1.amazonaws.eu",
+            f"https://{ACCOUNT_ID}.dkr.ecr.eusc-de-east-1.amazonaws.eu",
+        ),
+        (
+            "us-east-1",
+            {"AWS_USE_FIPS_ENDPOINT": "true"},
+            "https://ecr-fips.us-east-1.amazonaws.com",
+            f"https://{ACCOUNT_ID}.dkr.ecr-fips.us-east-1.amazonaws.com",
+        ),
+        (
+            "us-gov-west-1",
+            {},
+            "https://api.ecr.us-gov-west-1.amazonaws.com",
+            f"https://{ACCOUNT_ID}.dkr.ecr.us-gov-west-1.amazonaws.com",
+        ),
+    ],
+)
+async def test_api_and_registry_hosts_follow_the_partition(
+    region: str, extra: dict[str, str], api: str, registry: str
+) -> None:
+    reg = EcrArtifactRegistry(
+        repository_prefix="p", config=config_for(region, AWS_ACCOUNT_ID=ACCOUNT_ID, **extra)
+    )
+    assert reg.registry_endpoint() == registry
+    assert reg.clients.base("ecr", region).meta.endpoint_url == api
+    await reg.aclose()
+
+
+def test_a_fips_setting_that_is_not_a_boolean_is_refused() -> None:
+    with pytest.raises(ClientConfigInvalid) as info:
+        config_for("us-east-1", AWS_USE_FIPS_ENDPOINT="maybe")
+    assert "AWS_USE_FIPS_ENDPOINT" in info.value.message

@@ -1,14 +1,24 @@
-"""ECR repository policy documents for cross-account pull access: build, parse, merge, remove.
+"""ECR repository policies for cross-account pull access: what artreg owns in a policy, and how a
+grant or a revoke changes it. Pure functions, no I/O.
 
-Pure functions, no I/O. The document is built statement by statement in a fixed key order:
+A repository policy is shared: other tools, other people and Lambda itself write statements in
+it. artreg owns only
 
-1. ``CrossAccountRolePermission`` — when there is any principal: ``arn:aws:iam::{acct}:root``
-   for each account, then each role ARN not already listed; five ECR actions.
-2. ``LambdaECRImageCrossAccountRetrievalPolicy`` — once per ``worker`` service type, when there
-   are accounts: Lambda may fetch images for functions of those accounts, in the given regions
-   (``aws:sourceArn`` ``arn:aws:lambda:{region}:{acct}:function:*``; ``*`` when no region).
+1. its principal statement, Sid ``ArtregCrossAccountPull``: ``arn:{partition}:iam::{acct}:root``
+   for each account, then each role ARN; the three actions a pull needs
+   (``ecr:BatchGetImage``, ``ecr:GetDownloadUrlForLayer``, ``ecr:BatchCheckLayerAvailability``)
+   and nothing that lets a grantee read or rewrite the policy;
+2. its (account, region) pairs in the Lambda statement AWS's Lambda guide names,
+   ``LambdaECRImageCrossAccountRetrievalPolicy``: ``lambda.amazonaws.com`` may fetch images for
+   functions ``arn:{partition}:lambda:{region}:{acct}:function:*`` (region ``*`` when the grant
+   names none). The statement is shared: artreg adds and removes only its own pairs — those of
+   the accounts its principal statement grants (role accounts included) — and keeps every other
+   ARN. When that statement has a shape artreg cannot merge into (no ``aws:sourceArn``
+   condition, other keys), artreg's pairs go into a statement of its own, ``ArtregLambdaPull``.
 
-With neither, the document still reads ``{"Version": "2012-10-17", "Statement": []}``.
+alien's statements (``CrossAccountRolePermission`` and the legacy ``LambdaServiceAccess``) are
+read as artreg's and rewritten under artreg's Sids on the first change. Every other statement is
+left exactly as it is.
 """
 
 from __future__ import annotations
@@ -16,131 +26,153 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from typing import Any, Final
 
+from artreg.providers.ecr_config import Partition, partition_named, partition_of
 from artreg.types import AwsCrossAccountAccess, ComputeServiceType
 
 __all__ = [
-    "CROSS_ACCOUNT_ACTIONS",
     "LAMBDA_ACTIONS",
     "LAMBDA_SERVICE",
-    "SID_CROSS_ACCOUNT",
+    "MAX_POLICY_CHARS",
+    "PULL_ACTIONS",
+    "SID_ALIEN_LAMBDA_LEGACY",
+    "SID_ALIEN_PRINCIPALS",
     "SID_LAMBDA",
-    "SID_LAMBDA_LEGACY",
+    "SID_LAMBDA_OWN",
+    "SID_PULL",
+    "Grants",
     "PolicyParseError",
+    "access_of",
+    "apply_grants",
     "build_policy",
+    "document_text",
     "empty_access",
-    "has_statements",
-    "merge_access",
+    "granted",
+    "owned_grants",
+    "parse_document",
     "parse_policy",
-    "policy_text",
-    "remove_access",
-    "root_principal",
+    "revoked",
     "validate_access",
 ]
 
 VERSION: Final = "2012-10-17"
-SID_CROSS_ACCOUNT: Final = "CrossAccountRolePermission"
+SID_PULL: Final = "ArtregCrossAccountPull"
+SID_LAMBDA_OWN: Final = "ArtregLambdaPull"
+#: The Sid AWS's Lambda guide gives the cross-account statement (shared with other writers).
 SID_LAMBDA: Final = "LambdaECRImageCrossAccountRetrievalPolicy"
-SID_LAMBDA_LEGACY: Final = "LambdaServiceAccess"
+#: alien's Sids: read as artreg's, replaced by artreg's on the first change.
+SID_ALIEN_PRINCIPALS: Final = "CrossAccountRolePermission"
+SID_ALIEN_LAMBDA_LEGACY: Final = "LambdaServiceAccess"
 LAMBDA_SERVICE: Final = "lambda.amazonaws.com"
-CROSS_ACCOUNT_ACTIONS: Final = (
-    "ecr:BatchCheckLayerAvailability",
-    "ecr:GetDownloadUrlForLayer",
+#: What pulling an image takes (the ECR guide's repository-policy examples), and no more.
+PULL_ACTIONS: Final = (
     "ecr:BatchGetImage",
-    # Lambda CreateFunction with a cross-account image checks and sets the repository policy.
-    "ecr:GetRepositoryPolicy",
-    "ecr:SetRepositoryPolicy",
+    "ecr:GetDownloadUrlForLayer",
+    "ecr:BatchCheckLayerAvailability",
 )
 LAMBDA_ACTIONS: Final = ("ecr:BatchGetImage", "ecr:GetDownloadUrlForLayer")
+#: SetRepositoryPolicy's ``policyText`` limit (the ``ecr`` service model's max length).
+MAX_POLICY_CHARS: Final = 10240
+#: The region of a Lambda pair granted without regions.
+ANY_REGION: Final = "*"
 
-
-_ACCOUNT = re.compile(r"^\d{12}$")
-_REGION = re.compile(r"^[a-z]{2}(-[a-z]+)+-\d{1,2}$")
-_ROOT_RE = re.compile(r"arn:aws[a-z-]*:iam::(\d{12}):root")
-_IAM_ARN = re.compile(r"^arn:aws[a-z-]*:(iam|sts)::\d{12}:\S+$")
-
-
-def validate_access(access: AwsCrossAccountAccess) -> list[tuple[str, str]]:
-    """Problems with access to grant, as ``(field, message)``: account IDs are 12 digits,
-    regions look like ``us-east-1``, role ARNs are IAM/STS ARNs."""
-    problems: list[tuple[str, str]] = []
-    problems += [
-        ("accountIds", f"{a!r} is not a 12-digit AWS account ID")
-        for a in access.account_ids
-        if not _ACCOUNT.match(a)
-    ]
-    problems += [
-        ("regions", f"{r!r} is not an AWS region name")
-        for r in access.regions
-        if not _REGION.match(r)
-    ]
-    problems += [
-        ("roleArns", f"{r!r} is not an IAM principal ARN")
-        for r in access.role_arns
-        if not _IAM_ARN.match(r)
-    ]
-    return problems
+_OWNED_SIDS: Final = frozenset({SID_PULL, SID_LAMBDA_OWN, SID_ALIEN_PRINCIPALS})
+_ACCOUNT = re.compile(r"\d{12}")
+_ROOT = re.compile(r"arn:[a-z0-9-]+:iam::(\d{12}):root")
+_PRINCIPAL_ARN = re.compile(r"arn:([a-z0-9-]+):(iam|sts)::(\d{12}):(.+)")
+_LAMBDA_ARN = re.compile(r"arn:[a-z0-9-]+:lambda:([a-z0-9-]+|\*):(\d{12}):function:\*")
+_SOURCE_ARN_OPERATORS: Final = ("StringLike", "ArnLike")
 
 
 class PolicyParseError(ValueError):
     """The policy text is not a JSON policy document."""
 
 
-def root_principal(account_id: str) -> str:
-    return f"arn:aws:iam::{account_id}:root"
+@dataclass(frozen=True)
+class Grants:
+    """What artreg grants on one repository: root-principal accounts, other principal ARNs and
+    Lambda (account, region) pairs, each in the order written."""
+
+    accounts: tuple[str, ...] = ()
+    roles: tuple[str, ...] = ()
+    lambda_pairs: tuple[tuple[str, str], ...] = ()
+
+    def grantee_accounts(self) -> set[str]:
+        """The accounts granted, directly or through a role: the owners of Lambda pairs."""
+        return set(self.accounts) | {_account_of(arn) for arn in self.roles} - {""}
+
+    def is_empty(self) -> bool:
+        return not (self.accounts or self.roles or self.lambda_pairs)
 
 
-def empty_access() -> AwsCrossAccountAccess:
-    return AwsCrossAccountAccess(account_ids=[], regions=[], role_arns=[], allowed_service_types=[])
+# -- validation --------------------------------------------------------------------------------
 
 
-def build_policy(access: AwsCrossAccountAccess) -> dict[str, Any]:
-    """The policy document granting ``access`` (dicts keep the documented key order)."""
-    statements: list[dict[str, Any]] = []
-    principals = [root_principal(acct) for acct in access.account_ids]
-    for arn in access.role_arns:
-        if arn not in principals:
-            principals.append(arn)
-    if principals:
-        statements.append(
-            {
-                "Sid": SID_CROSS_ACCOUNT,
-                "Effect": "Allow",
-                "Principal": {"AWS": principals},
-                "Action": list(CROSS_ACCOUNT_ACTIONS),
-            }
-        )
-    if access.account_ids:
-        if access.regions:
-            source_arns = [
-                f"arn:aws:lambda:{region}:{acct}:function:*"
-                for acct in access.account_ids
-                for region in access.regions
-            ]
-        else:
-            source_arns = [f"arn:aws:lambda:*:{acct}:function:*" for acct in access.account_ids]
-        for service_type in access.allowed_service_types:
-            if service_type == ComputeServiceType.WORKER:
-                statements.append(
-                    {
-                        "Sid": SID_LAMBDA,
-                        "Effect": "Allow",
-                        "Principal": {"Service": LAMBDA_SERVICE},
-                        "Action": list(LAMBDA_ACTIONS),
-                        "Condition": {"StringLike": {"aws:sourceArn": list(source_arns)}},
-                    }
+def validate_access(access: AwsCrossAccountAccess, partition: Partition) -> list[tuple[str, str]]:
+    """Problems with access to grant in ``partition``, as ``(field, message)``: account IDs are
+    12 digits, regions are regions of the partition, principals are IAM roles or users (or STS
+    role sessions) of the partition — never IAM groups, which IAM refuses as principals."""
+    problems: list[tuple[str, str]] = [
+        ("accountIds", f"{a!r} is not a 12-digit AWS account ID")
+        for a in access.account_ids
+        if not _ACCOUNT.fullmatch(a)
+    ]
+    for region in access.regions:
+        found = partition_of(region) if re.fullmatch(r"[a-z0-9-]+", region) else None
+        if found is None:
+            problems.append(("regions", f"{region!r} is not an AWS region name"))
+        elif found.name != partition.name:
+            problems.append(
+                (
+                    "regions",
+                    f"{region!r} is in partition {found.name!r}, not in the registry's "
+                    f"{partition.name!r}",
                 )
-    return {"Version": VERSION, "Statement": statements}
+            )
+    for arn in access.role_arns:
+        problem = _principal_problem(arn, partition)
+        if problem:
+            problems.append(("roleArns", f"{arn!r} {problem}"))
+    return problems
 
 
-def policy_text(access: AwsCrossAccountAccess) -> str:
-    """The document of :func:`build_policy` as compact JSON, keys in order."""
-    return json.dumps(build_policy(access), separators=(",", ":"))
+def _principal_problem(arn: str, partition: Partition) -> str | None:
+    match = _PRINCIPAL_ARN.fullmatch(arn)
+    if match is None or partition_named(match.group(1)) is None:
+        return "is not an IAM principal ARN"
+    arn_partition, service, _, resource = match.groups()
+    if arn_partition != partition.name:
+        return f"is in partition {arn_partition!r}, not in the registry's {partition.name!r}"
+    if service == "iam" and resource.startswith("group/"):
+        return "is an IAM group; IAM does not accept groups as principals"
+    if service == "iam" and (resource == "root" or resource.startswith(("role/", "user/"))):
+        return None
+    if service == "sts" and resource.startswith(("assumed-role/", "federated-user/")):
+        return None
+    return "is not an IAM role, user or role session"
 
 
-def has_statements(document: dict[str, Any]) -> bool:
-    return bool(document.get("Statement"))
+# -- reading -----------------------------------------------------------------------------------
+
+
+def parse_document(text: str | None) -> dict[str, Any]:
+    """The policy document in ``text`` (an empty one for None), with ``Statement`` as a list."""
+    if text is None:
+        return {"Version": VERSION, "Statement": []}
+    try:
+        document = json.loads(text)
+    except ValueError as exc:
+        raise PolicyParseError(str(exc)) from exc
+    if not isinstance(document, dict):
+        raise PolicyParseError("policy document is not a JSON object")
+    statements = document.get("Statement", [])
+    if isinstance(statements, dict):
+        statements = [statements]
+    if not isinstance(statements, list):
+        raise PolicyParseError("'Statement' is neither a list nor an object")
+    return {**document, "Statement": statements}
 
 
 def _strings(value: Any) -> list[str]:
@@ -151,117 +183,253 @@ def _strings(value: Any) -> list[str]:
     return []
 
 
-def _sorted_unique(values: Iterable[str]) -> list[str]:
-    return sorted(set(values))
+def _account_of(arn: str) -> str:
+    parts = arn.split(":")
+    return parts[4] if len(parts) > 5 and parts[0] == "arn" else ""
 
 
-def parse_policy(text: str) -> AwsCrossAccountAccess:
-    """The access a policy document grants, as this module writes it.
+def _source_arn_list(statement: dict[str, Any]) -> tuple[str, str, list[str]] | None:
+    """(operator, key, ARNs) of a Lambda statement artreg can merge pairs into, else None: an
+    Allow for exactly ``lambda.amazonaws.com``, with both Lambda actions, conditioned on nothing
+    but one ``aws:sourceArn`` test (StringLike or ArnLike)."""
+    if set(statement) - {"Sid", "Effect", "Principal", "Action", "Condition"}:
+        return None
+    principal = statement.get("Principal")
+    if statement.get("Effect") != "Allow" or not isinstance(principal, dict):
+        return None
+    if list(principal) != ["Service"] or _strings(principal["Service"]) != [LAMBDA_SERVICE]:
+        return None
+    actions = set(_strings(statement.get("Action")))
+    if not (set(LAMBDA_ACTIONS) <= actions or "ecr:*" in actions):
+        return None
+    condition = statement.get("Condition")
+    if not isinstance(condition, dict) or len(condition) != 1:
+        return None
+    ((operator, tests),) = condition.items()
+    if operator not in _SOURCE_ARN_OPERATORS or not isinstance(tests, dict) or len(tests) != 1:
+        return None
+    ((key, value),) = tests.items()
+    if key.lower() != "aws:sourcearn" or not _strings(value) or not isinstance(value, str | list):
+        return None
+    return operator, key, _strings(value)
 
-    In ``CrossAccountRolePermission``, an account's root principal (``arn:aws:iam::A:root``) gives
-    back the account ``A`` and any other ARN a role; unique IDs (``AROA…``) that AWS writes for
-    deleted roles are skipped. (alien reports root principals as roles and every principal's
-    account as an account, so granting one role in account B turned into granting all of B on the
-    next add; reading back what was written avoids that widening.) A Lambda statement (current or legacy Sid) adds
-    ``worker``, and its ``aws:sourceArn`` conditions give back the regions (``*`` is none).
-    Lists come back sorted and without duplicates. Other statements are ignored.
-    """
-    try:
-        document = json.loads(text)
-    except ValueError as exc:
-        raise PolicyParseError(str(exc)) from exc
-    if not isinstance(document, dict):
-        raise PolicyParseError("policy document is not a JSON object")
-    raw_statements = document.get("Statement", [])
-    if isinstance(raw_statements, dict):
-        raw_statements = [raw_statements]
-    if not isinstance(raw_statements, list):
-        raise PolicyParseError("'Statement' is neither a list nor an object")
+
+def _pair(arn: str) -> tuple[str, str] | None:
+    match = _LAMBDA_ARN.fullmatch(arn)
+    return (match.group(2), match.group(1)) if match else None
+
+
+def _unique(items: Iterable[Any]) -> tuple[Any, ...]:
+    return tuple(dict.fromkeys(items))
+
+
+def owned_grants(document: dict[str, Any]) -> Grants:
+    """What artreg (or alien before it) granted in ``document``: the principals of its principal
+    statement (a root principal, or a bare account ID, is an account; unique IDs such as
+    ``AROA…`` that AWS leaves for deleted roles are skipped) and the Lambda pairs of those
+    accounts."""
     accounts: list[str] = []
     roles: list[str] = []
-    regions: list[str] = []
-    worker = False
-    for statement in raw_statements:
+    pairs: list[tuple[str, str]] = []
+    shared: list[tuple[str, str]] = []
+    for statement in document["Statement"]:
         if not isinstance(statement, dict):
             continue
         sid = statement.get("Sid")
-        principal = statement.get("Principal")
-        principal = principal if isinstance(principal, dict) else {}
-        if sid == SID_CROSS_ACCOUNT:
-            for arn in _strings(principal.get("AWS")):
-                if not arn.startswith("arn:"):
-                    continue
-                root = _ROOT_RE.fullmatch(arn)
-                if root:
-                    accounts.append(root.group(1))
-                else:
+        if sid in (SID_PULL, SID_ALIEN_PRINCIPALS):
+            principal = statement.get("Principal")
+            aws = principal.get("AWS") if isinstance(principal, dict) else None
+            for arn in _strings(aws):
+                root = _ROOT.fullmatch(arn)
+                if root or _ACCOUNT.fullmatch(arn):
+                    accounts.append(root.group(1) if root else arn)
+                elif arn.startswith("arn:"):
                     roles.append(arn)
-        elif sid in (SID_LAMBDA, SID_LAMBDA_LEGACY) and LAMBDA_SERVICE in _strings(
-            principal.get("Service")
-        ):
-            worker = True
-            regions.extend(_condition_regions(statement.get("Condition")))
-    return AwsCrossAccountAccess(
-        account_ids=_sorted_unique(accounts),
-        regions=_sorted_unique(regions),
-        role_arns=_sorted_unique(roles),
-        allowed_service_types=[ComputeServiceType.WORKER] if worker else [],
+        elif sid == SID_LAMBDA_OWN:
+            found = _source_arn_list(statement)
+            pairs += [p for p in map(_pair, found[2] if found else []) if p]
+        elif sid in (SID_LAMBDA, SID_ALIEN_LAMBDA_LEGACY):
+            found = _source_arn_list(statement)
+            if found is not None or sid == SID_ALIEN_LAMBDA_LEGACY:
+                arns = found[2] if found else _condition_arns(statement)
+                shared += [p for p in map(_pair, arns) if p]
+    grants = Grants(tuple(_unique(accounts)), tuple(_unique(roles)))
+    mine = grants.grantee_accounts()
+    return Grants(
+        grants.accounts,
+        grants.roles,
+        _unique([*pairs, *(p for p in shared if p[0] in mine)]),
     )
 
 
-def _condition_regions(condition: Any) -> list[str]:
-    if not isinstance(condition, dict):
-        return []
-    regions: list[str] = []
-    for operator in condition.values():
-        if not isinstance(operator, dict):
+def _condition_arns(statement: dict[str, Any]) -> list[str]:
+    condition = statement.get("Condition")
+    arns: list[str] = []
+    for tests in (condition or {}).values() if isinstance(condition, dict) else ():
+        if isinstance(tests, dict):
+            for key, value in tests.items():
+                if key.lower() == "aws:sourcearn":
+                    arns += _strings(value)
+    return arns
+
+
+def access_of(grants: Grants) -> AwsCrossAccountAccess:
+    """The wire form of ``grants``: sorted, without duplicates; ``regions`` from the Lambda pairs
+    (a wildcard region is none); ``worker`` when there is any Lambda pair."""
+    regions = {region for _, region in grants.lambda_pairs if region != ANY_REGION}
+    return AwsCrossAccountAccess(
+        account_ids=sorted(set(grants.accounts)),
+        regions=sorted(regions),
+        role_arns=sorted(set(grants.roles)),
+        allowed_service_types=[ComputeServiceType.WORKER] if grants.lambda_pairs else [],
+    )
+
+
+def parse_policy(text: str) -> AwsCrossAccountAccess:
+    """The access a policy text grants, as artreg (or alien) wrote it; other statements, and
+    Lambda ARNs of accounts artreg does not grant, are ignored."""
+    return access_of(owned_grants(parse_document(text)))
+
+
+def empty_access() -> AwsCrossAccountAccess:
+    return AwsCrossAccountAccess(account_ids=[], regions=[], role_arns=[], allowed_service_types=[])
+
+
+# -- changing ----------------------------------------------------------------------------------
+
+
+def granted(current: Grants, access: AwsCrossAccountAccess) -> Grants:
+    """``current`` plus ``access``: its accounts and roles, and with ``worker`` a Lambda pair for
+    every granted account (a role's account included) and every region (``*`` without
+    regions). Existing entries keep their place; new ones follow."""
+    pairs: list[tuple[str, str]] = list(current.lambda_pairs)
+    if ComputeServiceType.WORKER in access.allowed_service_types:
+        lambda_accounts = _unique(
+            [*access.account_ids, *(a for a in map(_account_of, access.role_arns) if a)]
+        )
+        regions = list(access.regions) or [ANY_REGION]
+        pairs += [(account, region) for account in lambda_accounts for region in regions]
+    return Grants(
+        _unique([*current.accounts, *access.account_ids]),
+        _unique([*current.roles, *access.role_arns]),
+        _unique(pairs),
+    )
+
+
+def revoked(current: Grants, access: AwsCrossAccountAccess) -> Grants:
+    """``current`` without what ``access`` names. Accounts and roles go, and with them every
+    Lambda pair of an account no longer granted (directly or through a role). Regions remove
+    their pairs — of the named accounts when accounts are named, of every account otherwise —
+    and ``worker`` with neither accounts nor regions removes every pair. Other accounts' pairs
+    stay exactly as they are."""
+    accounts = tuple(a for a in current.accounts if a not in access.account_ids)
+    roles = tuple(r for r in current.roles if r not in access.role_arns)
+    remaining = Grants(accounts, roles).grantee_accounts()
+    named = set(access.account_ids)
+    regions = set(access.regions)
+    worker = ComputeServiceType.WORKER in access.allowed_service_types
+
+    def revoked_pair(account: str, region: str) -> bool:
+        if account not in remaining:
+            return True
+        if regions:
+            return region in regions and (not named or account in named)
+        return worker and not named
+
+    pairs = tuple(p for p in current.lambda_pairs if not revoked_pair(*p))
+    return Grants(accounts, roles, pairs)
+
+
+def _principal_statement(grants: Grants, partition: Partition) -> dict[str, Any] | None:
+    principals = [partition.arn("iam", "", account, "root") for account in grants.accounts]
+    principals += [arn for arn in grants.roles if arn not in principals]
+    if not principals:
+        return None
+    return {
+        "Sid": SID_PULL,
+        "Effect": "Allow",
+        "Principal": {"AWS": principals},
+        "Action": list(PULL_ACTIONS),
+    }
+
+
+def _lambda_arn(pair: tuple[str, str], partition: Partition) -> str:
+    account, region = pair
+    return partition.arn("lambda", region, account, "function:*")
+
+
+def _lambda_statement(sid: str, arns: Sequence[str]) -> dict[str, Any]:
+    return {
+        "Sid": sid,
+        "Effect": "Allow",
+        "Principal": {"Service": LAMBDA_SERVICE},
+        "Action": list(LAMBDA_ACTIONS),
+        "Condition": {"StringLike": {"aws:sourceArn": list(arns)}},
+    }
+
+
+def apply_grants(
+    document: dict[str, Any], before: Grants, after: Grants, partition: Partition
+) -> dict[str, Any]:
+    """``document`` with artreg's part changed from ``before`` (what it owned there) to
+    ``after``. Foreign statements are kept as they are, in place; alien's statements are
+    replaced by artreg's; in the shared Lambda statement only ``before``'s pairs are taken out
+    and ``after``'s put in, every other ARN staying where it was."""
+    old_pairs = {_lambda_arn(p, partition) for p in before.lambda_pairs}
+    new_arns = [_lambda_arn(p, partition) for p in after.lambda_pairs]
+    statements: list[Any] = []
+    principal_at: int | None = None
+    shared_at: int | None = None
+    carried: list[str] = []  # ARNs of alien's legacy statement, moved to the shared one
+    for statement in document["Statement"]:
+        sid = statement.get("Sid") if isinstance(statement, dict) else None
+        if sid in _OWNED_SIDS:
+            if principal_at is None and sid != SID_LAMBDA_OWN:
+                principal_at = len(statements)
             continue
-        for key, value in operator.items():
-            if key.lower() != "aws:sourcearn":
-                continue
-            for arn in _strings(value):
-                parts = arn.split(":")
-                if len(parts) > 3 and parts[0] == "arn" and parts[2] == "lambda":
-                    region = parts[3]
-                    if region and "*" not in region and "?" not in region:
-                        regions.append(region)
-    return regions
+        if sid == SID_ALIEN_LAMBDA_LEGACY:
+            carried += _condition_arns(statement)
+            continue
+        if sid == SID_LAMBDA and shared_at is None and _source_arn_list(statement) is not None:
+            shared_at = len(statements)
+        statements.append(statement)
+    principal = _principal_statement(after, partition)
+    if principal is not None:
+        statements.insert(len(statements) if principal_at is None else principal_at, principal)
+        if shared_at is not None and principal_at is not None and principal_at <= shared_at:
+            shared_at += 1
+    lambda_sid_taken = any(isinstance(s, dict) and s.get("Sid") == SID_LAMBDA for s in statements)
+    if shared_at is not None:
+        statement = statements[shared_at]
+        operator, key, arns = _source_arn_list(statement) or ("StringLike", "aws:sourceArn", [])
+        # an ARN granted before and after keeps its place (no rewrite when nothing changed)
+        kept = [a for a in [*arns, *carried] if a not in old_pairs or a in new_arns]
+        merged = list(_unique([*kept, *new_arns]))
+        if merged:
+            statements[shared_at] = {
+                **statement,
+                "Condition": {operator: {key: merged}},
+            }
+        else:
+            del statements[shared_at]
+    else:
+        arns = list(
+            _unique([*(a for a in carried if a not in old_pairs or a in new_arns), *new_arns])
+        )
+        if arns:
+            sid = SID_LAMBDA_OWN if lambda_sid_taken else SID_LAMBDA
+            statements.append(_lambda_statement(sid, arns))
+    return {**document, "Version": document.get("Version", VERSION), "Statement": statements}
 
 
-def _merge(existing: Sequence[str], new: Sequence[str]) -> list[str]:
-    merged = list(existing)
-    for item in new:
-        if item not in merged:
-            merged.append(item)
-    return merged
+def document_text(document: dict[str, Any]) -> str | None:
+    """The compact JSON ECR is sent, or None when there are no statements (ECR refuses an empty
+    statement list: the policy is deleted instead)."""
+    if not document.get("Statement"):
+        return None
+    return json.dumps(document, separators=(",", ":"))
 
 
-def merge_access(
-    current: AwsCrossAccountAccess, new: AwsCrossAccountAccess
-) -> AwsCrossAccountAccess:
-    """Each list: the existing items first, then the new ones not already present."""
-    return AwsCrossAccountAccess(
-        account_ids=_merge(current.account_ids, new.account_ids),
-        regions=_merge(current.regions, new.regions),
-        role_arns=_merge(current.role_arns, new.role_arns),
-        allowed_service_types=[
-            ComputeServiceType(s)
-            for s in _merge(current.allowed_service_types, new.allowed_service_types)
-        ],
-    )
-
-
-def remove_access(
-    current: AwsCrossAccountAccess, removed: AwsCrossAccountAccess
-) -> AwsCrossAccountAccess:
-    """``current`` without every account, region, role ARN and service type ``removed`` names;
-    the ``arn:aws:iam::{acct}:root`` principal of each removed account goes too."""
-    gone_roles = set(removed.role_arns) | {root_principal(a) for a in removed.account_ids}
-    return AwsCrossAccountAccess(
-        account_ids=[a for a in current.account_ids if a not in removed.account_ids],
-        regions=[r for r in current.regions if r not in removed.regions],
-        role_arns=[r for r in current.role_arns if r not in gone_roles],
-        allowed_service_types=[
-            s for s in current.allowed_service_types if s not in removed.allowed_service_types
-        ],
-    )
+def build_policy(access: AwsCrossAccountAccess, partition: Partition) -> dict[str, Any]:
+    """The document granting ``access`` on a repository without a policy yet."""
+    return apply_grants(parse_document(None), Grants(), granted(Grants(), access), partition)

@@ -270,3 +270,25 @@ def test_push_from_a_layout_of_several_images_needs_a_choice(
     assert chosen.json()["digest"] == second.manifest_digest
     by_name = cli.artreg("push", str(first.path), f"{registry.host}/team/pick:one", "-q")
     assert by_name.json()["digest"] == first.manifest_digest
+
+
+def test_pull_and_copy_fetch_each_manifest_once(
+    cli: Cli, registry: RunningRegistry, tmp_path: Path
+) -> None:
+    from tests.oci.helpers import FaultProxy
+
+    layout = build_index_layout(tmp_path / "src")
+    assert cli.artreg("push", str(layout.path), f"{registry.host}/team/once:v1", "-q").code == 0
+    proxy = FaultProxy(registry.host)
+    with proxy.running() as host:
+        pulled = cli.artreg("pull", f"{host}/team/once:v1", str(tmp_path / "out"), "-q")
+        assert pulled.code == 0, pulled.stderr
+        gets = sorted(s.path for s in proxy.seen if s.method == "GET" and "/manifests/" in s.path)
+        # the index by tag, then each of its two children by digest: one GET each
+        assert len(gets) == 3 and len(set(gets)) == 3, gets
+        assert "/v2/team/once/manifests/v1" in gets
+        proxy.seen.clear()
+        copied = cli.artreg("copy", f"{host}/team/once:v1", f"{host}/team/twice:v1", "-q")
+        assert copied.code == 0, copied.stderr
+        gets = [s.path for s in proxy.seen if s.method == "GET" and "/manifests/" in s.path]
+        assert len(gets) == 3 and len(set(gets)) == 3, gets

@@ -177,6 +177,7 @@ def push(
                     progress=progress,
                     registry=images,
                     platforms=_platforms(platform),
+                    loaded=taggable,
                 )
 
     transfer.run(common, action, f"oci:{layout_dir}")
@@ -232,6 +233,7 @@ def pull(
                     progress=progress,
                     registry=images,
                     platforms=_platforms(platform),
+                    loaded=taggable,
                 )
 
     transfer.run(common, action, ref)
@@ -290,6 +292,7 @@ def copy(
                     progress=progress,
                     registry=images,
                     platforms=_platforms(platform),
+                    loaded=taggable,
                 )
 
     transfer.run(common, action, src_ref)

@@ -7,9 +7,10 @@ from __future__ import annotations
 import logging
 import os
 from collections.abc import AsyncIterable, AsyncIterator, Callable, Iterator
+from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
-from typing import Final, TypeAlias
+from typing import Any, Final, TypeAlias
 
 import httpx
 
@@ -125,6 +126,92 @@ def _verification_error(op: str, resource: str, details: str) -> CloudPlatformEr
     )
 
 
+@dataclass
+class _Download:
+    """A download under way: where it stands, where it ends, and what it must hash to."""
+
+    t: Transport
+    repository: str
+    digest: str
+    subject: Subject
+    offset: int
+    #: Exclusive end of a range; None: to the end of the blob.
+    end: int | None
+    #: Size of the whole blob, when known (given, or learnt from the first answer).
+    total: int | None
+    #: The hash of a whole blob (a range is checked against its length only).
+    hasher: Hasher | None
+    position: int = 0
+
+    @property
+    def op(self) -> str:
+        return self.subject["operation"]
+
+    async def open(self) -> httpx.Response:
+        """GET from the current position (a ``Range`` when not from the start)."""
+        headers: dict[str, str] = {}
+        if self.position > 0 or self.end is not None:
+            last = "" if self.end is None else self.end - 1
+            headers["Range"] = f"bytes={self.position}-{last}"
+        response = await self.t.request(
+            "GET",
+            f"/v2/{self.repository}/blobs/{self.digest}",
+            **self.subject,
+            repository=self.repository,
+            headers=headers,
+            stream=True,
+            follow_redirects=True,
+        )
+        if response.status_code not in (200, 206):
+            raise await error_for_stream(response, **self.subject)
+        if self.hasher is not None and self.total is None:
+            self.total = _whole_size(response)
+        return response
+
+    async def chunks(self, response: httpx.Response) -> AsyncIterator[bytes]:
+        """The response's bytes from the current position to the end, advancing it."""
+        # a 200 ignored the Range: drop what we already have
+        skip = self.position if response.status_code == 200 else 0
+        async for raw in response.aiter_raw():
+            chunk = raw
+            if skip:
+                if len(chunk) <= skip:
+                    skip -= len(chunk)
+                    continue
+                chunk, skip = chunk[skip:], 0
+            if self.end is not None and self.position + len(chunk) > self.end:
+                chunk = chunk[: self.end - self.position]
+            if not chunk:
+                continue
+            self.position += len(chunk)
+            yield chunk
+            if self.end is not None and self.position >= self.end:
+                return
+
+    def verify(self) -> None:
+        """Raise unless what was received is what was asked for."""
+        op, resource = self.op, self.subject["resource_name"]
+        if self.end is not None and self.position != self.end:
+            got, wanted = self.position - self.offset, self.end - self.offset
+            raise _verification_error(op, resource, f"expected {wanted} bytes, got {got}")
+        if self.hasher is None:
+            return
+        if self.total is not None and self.hasher.size != self.total:
+            details = f"expected {self.total} bytes, got {self.hasher.size}"
+            raise _verification_error(op, resource, details)
+        if str(self.hasher.digest()) != self.digest:
+            raise _verification_error(op, resource, f"content hashes to {self.hasher.digest()}")
+
+
+def _whole_size(response: httpx.Response) -> int | None:
+    """The whole blob's size from a 200's Content-Length or a 206's Content-Range."""
+    if response.status_code == 200:
+        length = response.headers.get("content-length")
+        return int(length) if length and length.isdigit() else None
+    whole = response.headers.get("content-range", "").rpartition("/")[2]
+    return int(whole) if whole.isdigit() else None
+
+
 async def get_blob(
     t: Transport,
     repository: str,
@@ -139,91 +226,64 @@ async def get_blob(
     validate_repository(repository)
     validate_digest(digest)
     subject = _subject("Get", repository, digest)
-    op, resource = subject["operation"], subject["resource_name"]
     if offset < 0 or (length is not None and length < 0):
         raise InvalidInput(
-            operation_context=op,
+            operation_context=subject["operation"],
             details="offset and length must not be negative",
             field_name="offset" if offset < 0 else "length",
         )
-    whole = offset == 0 and length is None
-    hasher = Hasher(Digest.parse(digest).algorithm) if whole else None
-    position = offset
-    end = None if length is None else offset + length  # exclusive
-    total: int | None = expected_size if whole else None
-    resumes = 0
     if length == 0:
         return
-    worker = OrderedWorker() if hasher is not None else None
+    whole = offset == 0 and length is None
+    download = _Download(
+        t,
+        repository,
+        digest,
+        subject,
+        offset=offset,
+        end=None if length is None else offset + length,
+        total=expected_size if whole else None,
+        hasher=Hasher(Digest.parse(digest).algorithm) if whole else None,
+        position=offset,
+    )
+    async for chunk in _hashed(download, _resuming(download)):
+        yield chunk
+    download.verify()
+
+
+async def _resuming(download: _Download) -> AsyncIterator[bytes]:
+    """The download's bytes, reopened from where it stopped after a transport error."""
+    resumes = 0
+    while True:
+        response = await download.open()
+        try:
+            async for chunk in download.chunks(response):
+                yield chunk
+            return
+        except httpx.TransportError as exc:
+            resumes += 1
+            if resumes >= download.t.retry.max_attempts:
+                raise connection_error(exc, operation=download.op) from None
+            log.debug("%s: interrupted at byte %d, resuming", download.op, download.position)
+        finally:
+            await response.aclose()
+
+
+async def _hashed(download: _Download, chunks: AsyncIterator[bytes]) -> AsyncIterator[bytes]:
+    """``chunks``, hashed on a worker thread while the next one arrives (for a whole blob)."""
+    hasher = download.hasher
+    if hasher is None:
+        async for chunk in chunks:
+            yield chunk
+        return
+    worker = OrderedWorker()
     try:
-        while True:
-            headers: dict[str, str] = {}
-            if position > 0 or end is not None:
-                headers["Range"] = f"bytes={position}-{'' if end is None else end - 1}"
-            response = await t.request(
-                "GET",
-                f"/v2/{repository}/blobs/{digest}",
-                **subject,
-                repository=repository,
-                headers=headers,
-                stream=True,
-                follow_redirects=True,
-            )
-            status = response.status_code
-            if status not in (200, 206):
-                raise await error_for_stream(response, **subject)
-            skip = 0
-            if status == 200:
-                skip = position  # the registry ignored Range: drop what we already have
-                if whole and total is None:
-                    cl = response.headers.get("content-length")
-                    total = int(cl) if cl and cl.isdigit() else None
-            elif whole and total is None:
-                content_range = response.headers.get("content-range", "")
-                if "/" in content_range and content_range.rsplit("/", 1)[1].isdigit():
-                    total = int(content_range.rsplit("/", 1)[1])
-            try:
-                async for raw in response.aiter_raw():
-                    chunk = raw
-                    if skip:
-                        if len(chunk) <= skip:
-                            skip -= len(chunk)
-                            continue
-                        chunk = chunk[skip:]
-                        skip = 0
-                    if end is not None and position + len(chunk) > end:
-                        chunk = chunk[: end - position]
-                    if not chunk:
-                        continue
-                    if hasher is not None and worker is not None:
-                        await worker.submit(hasher.update, chunk)
-                    position += len(chunk)
-                    yield chunk
-                    if end is not None and position >= end:
-                        break
-            except httpx.TransportError as exc:
-                resumes += 1
-                if resumes >= t.retry.max_attempts:
-                    raise connection_error(exc, operation=op) from None
-                log.debug("%s: interrupted at byte %d, resuming", op, position)
-                continue
-            finally:
-                await response.aclose()
-            break
-        if worker is not None:
-            await worker.drain()
+        async for chunk in chunks:
+            await worker.submit(hasher.update, chunk)
+            yield chunk
+        await worker.drain()
     finally:
-        if worker is not None:
-            await worker.aclose()
-    if end is not None and position != end:
-        raise _verification_error(
-            op, resource, f"expected {end - offset} bytes, got {position - offset}"
-        )
-    if hasher is not None:
-        if total is not None and hasher.size != total:
-            raise _verification_error(op, resource, f"expected {total} bytes, got {hasher.size}")
-        if str(hasher.digest()) != digest:
-            raise _verification_error(op, resource, f"content hashes to {hasher.digest()}")
+        await worker.aclose()
 
 
 # -- writing ---------------------------------------------------------------------------------------
@@ -255,152 +315,215 @@ def _replayable(data: BlobData) -> bool:
     return isinstance(data, bytes) or (callable(data) and not isinstance(data, AsyncIterable))
 
 
-async def _start_session(
-    t: Transport, repository: str, digest: str, op: str, *, mount_from: str | None
-) -> tuple[str | None, int]:
-    """POST an upload: returns (session Location or None when mounted, OCI-Chunk-Min-Length)."""
+@dataclass
+class _Upload:
+    """One ``upload_blob`` call: what goes where, and the session under way. Each step below
+    reads and updates it."""
+
+    t: Transport
+    repository: str
+    digest: str
+    data: BlobData
+    size: int | None
+    progress: Progress | None
+    mount_from: str | None
+    #: PATCH chunk size asked for; None: one streamed PUT first.
+    chunk_size: int | None
+    #: The session's URL (the latest Location) and the registry's ``OCI-Chunk-Min-Length``.
+    location: str = ""
+    min_chunk: int = 0
+    #: A single PUT failed in a way that suggests the registry wants chunks.
+    prefer_chunked: bool = False
+
+    @property
+    def op(self) -> str:
+        return f"Upload blob {self.resource}"
+
+    @property
+    def resource(self) -> str:
+        return f"{self.repository}@{self.digest}"
+
+    @property
+    def replayable(self) -> bool:
+        return _replayable(self.data)
+
+    def done(self, position: int) -> None:
+        if self.progress is not None:
+            self.progress(position, self.size)
+
+    async def request(
+        self, method: str, *, url: str | None = None, resource_type: str = "blob", **kwargs: Any
+    ) -> httpx.Response:
+        """A request on the session (or ``url``), as this upload's push."""
+        url = self.location if url is None else url
+        resource_name = self.resource if resource_type == "blob" else self.repository
+        return await self.t.request(
+            method,
+            url,
+            operation=self.op,
+            resource_type=resource_type,
+            resource_name=resource_name,
+            repository=self.repository,
+            push=True,
+            **kwargs,
+        )
+
+    def error(self, response: httpx.Response, resource_type: str = "blob") -> ArtregError:
+        name = self.resource if resource_type == "blob" else self.repository
+        return error_for(
+            response, operation=self.op, resource_type=resource_type, resource_name=name
+        )
+
+
+async def _already_there(u: _Upload) -> bool:
+    existing = await head_blob(u.t, u.repository, u.digest)
+    if existing is None or (u.size is not None and existing not in (u.size, 0)):
+        return False
+    if u.progress is not None:
+        u.progress(existing, existing)
+    return True
+
+
+async def _start(u: _Upload, *, mount_from: str | None = None) -> bool:
+    """POST a session into ``u.location``; True when the registry mounted the blob instead."""
     params: dict[str, str] = {}
-    scopes = [f"repository:{repository}:pull,push"]
+    scopes = [f"repository:{u.repository}:pull,push"]
     if mount_from:
-        params = {"mount": digest, "from": mount_from}
+        params = {"mount": u.digest, "from": mount_from}
         scopes.append(f"repository:{mount_from}:pull")
-    response = await t.request(
+    response = await u.request(
         "POST",
-        f"/v2/{repository}/blobs/uploads/",
-        operation=op,
+        url=f"/v2/{u.repository}/blobs/uploads/",
         resource_type="blob upload",
-        resource_name=repository,
-        repository=repository,
-        push=True,
         scopes=scopes,
         params=params,
         headers={"Content-Length": "0"},
         idempotent=True,
     )
     if mount_from and response.status_code == 201:
-        return None, 0
+        return True
     if response.status_code != 202 or not response.headers.get("location"):
-        raise error_for(
-            response, operation=op, resource_type="blob upload", resource_name=repository
-        )
+        raise u.error(response, "blob upload")
+    u.location = response.headers["location"]
     min_chunk = response.headers.get("oci-chunk-min-length", "0")
-    return response.headers["location"], int(min_chunk) if min_chunk.isdigit() else 0
+    u.min_chunk = int(min_chunk) if min_chunk.isdigit() else 0
+    return False
 
 
-async def _monolithic(
-    t: Transport,
-    repository: str,
-    digest: str,
-    location: str,
-    data: BlobData,
-    size: int | None,
-    op: str,
-    progress: Progress | None,
-) -> httpx.Response:
+async def _mounted(u: _Upload) -> bool:
+    """Try a cross-repository mount; on any failure the upload goes on without it."""
+    if not u.mount_from or u.mount_from == u.repository:
+        return False
+    try:
+        mounted = await _start(u, mount_from=u.mount_from)
+    except ArtregError as exc:
+        log.debug("%s: mount from %s failed (%s), uploading", u.op, u.mount_from, exc.code)
+        u.location = ""
+        return False
+    if mounted and u.size is not None:
+        u.done(u.size)
+    return mounted
+
+
+async def _put_whole(u: _Upload) -> bool:
+    """Stream the data in one PUT. True when stored; False when the registry refused the single
+    PUT in a way a chunked upload may cure (the session is then cancelled)."""
     headers = {"Content-Type": "application/octet-stream"}
-    if size is not None:
-        headers["Content-Length"] = str(size)
-    body = _counted(_open(data), progress, size)
-    return await t.request(
-        "PUT",
-        location,
-        operation=op,
-        resource_type="blob",
-        resource_name=f"{repository}@{digest}",
-        repository=repository,
-        push=True,
-        params={"digest": digest},
-        headers=headers,
-        body=body,
-        idempotent=False,
-    )
-
-
-async def _chunked(
-    t: Transport,
-    repository: str,
-    digest: str,
-    location: str,
-    min_chunk: int,
-    data: BlobData,
-    size: int | None,
-    chunk_size: int,
-    op: str,
-    progress: Progress | None,
-) -> None:
-    resource = f"{repository}@{digest}"
-    chunk_size = max(chunk_size, min_chunk, 1)
-    position = 0
-    buffer = bytearray()
-
-    async def send(piece: bytes) -> None:
-        nonlocal location, position
-        response = await t.request(
-            "PATCH",
-            location,
-            operation=op,
-            resource_type="blob",
-            resource_name=resource,
-            repository=repository,
-            push=True,
-            headers={
-                "Content-Type": "application/octet-stream",
-                "Content-Range": f"{position}-{position + len(piece) - 1}",
-                "Content-Length": str(len(piece)),
-            },
-            body=piece,
+    if u.size is not None:
+        headers["Content-Length"] = str(u.size)
+    try:
+        response = await u.request(
+            "PUT",
+            params={"digest": u.digest},
+            headers=headers,
+            body=_counted(_open(u.data), u.progress, u.size),
             idempotent=False,
         )
-        if response.status_code != 202:
-            raise error_for(response, operation=op, resource_type="blob", resource_name=resource)
-        location = response.headers.get("location") or location
-        position += len(piece)
-        if progress is not None:
-            progress(position, size)
+    except (RemoteServiceUnavailable, Timeout):
+        # Some registries drop the connection on a body they will not take in one piece; the
+        # next attempt (re-sent from the start) uses chunks.
+        u.prefer_chunked = u.replayable
+        raise
+    if response.status_code in (201, 204):
+        return True
+    error = u.error(response)
+    info = registry_status(error)
+    codes = set(info.codes) if info else set()
+    refused = (
+        response.status_code not in (401, 403) and not {"DIGEST_INVALID", "SIZE_INVALID"} & codes
+    )
+    if not refused or not u.replayable:
+        raise error
+    log.debug("%s: single PUT refused (%s), falling back to chunks", u.op, response.status_code)
+    await _abandon(u)
+    return False
 
-    async for chunk in _open(data):
+
+async def _put_chunks(u: _Upload) -> None:
+    """PATCH the data in chunks of at least the registry's minimum, then close with a PUT."""
+    chunk_size = max(u.chunk_size or DEFAULT_CHUNK_SIZE, u.min_chunk, 1)
+    position = 0
+    buffer = bytearray()
+    async for chunk in _open(u.data):
         buffer += chunk
         while len(buffer) >= chunk_size:
-            piece = bytes(buffer[:chunk_size])
+            position = await _patch(u, bytes(buffer[:chunk_size]), position)
             del buffer[:chunk_size]
-            await send(piece)
     if buffer:
-        await send(bytes(buffer))
-    response = await t.request(
+        position = await _patch(u, bytes(buffer), position)
+    response = await u.request(
         "PUT",
-        location,
-        operation=op,
-        resource_type="blob",
-        resource_name=resource,
-        repository=repository,
-        push=True,
-        params={"digest": digest},
+        params={"digest": u.digest},
         headers={"Content-Length": "0", "Content-Type": "application/octet-stream"},
         body=b"",
         idempotent=False,
     )
     if response.status_code not in (201, 204):
-        raise error_for(response, operation=op, resource_type="blob", resource_name=resource)
+        raise u.error(response)
+
+
+async def _patch(u: _Upload, piece: bytes, position: int) -> int:
+    """Send one chunk at ``position``; the position after it."""
+    response = await u.request(
+        "PATCH",
+        headers={
+            "Content-Type": "application/octet-stream",
+            "Content-Range": f"{position}-{position + len(piece) - 1}",
+            "Content-Length": str(len(piece)),
+        },
+        body=piece,
+        idempotent=False,
+    )
+    if response.status_code != 202:
+        raise u.error(response)
+    u.location = response.headers.get("location") or u.location
+    u.done(position + len(piece))
+    return position + len(piece)
+
+
+async def _abandon(u: _Upload) -> None:
+    """Cancel an upload session we will not finish (best effort)."""
+    try:
+        await u.request("DELETE", resource_type="blob upload", idempotent=False)
+    except ArtregError as exc:
+        log.debug("%s: could not cancel an upload session (%s)", u.op, exc.code)
+
+
+async def _attempt(u: _Upload) -> UploadResult:
+    """One try: mount, or a session and the data in one PUT or in chunks."""
+    if await _mounted(u):
+        return UploadResult.MOUNTED
+    if not u.location:
+        await _start(u)
+    if u.chunk_size is None and not u.prefer_chunked:
+        if await _put_whole(u):
+            return UploadResult.UPLOADED
+        await _start(u)  # the single PUT was refused: a fresh session for the chunks
+    await _put_chunks(u)
+    return UploadResult.UPLOADED
 
 
 _TRANSIENT = (RemoteServiceUnavailable, Timeout, RateLimitExceeded)
-
-
-async def _abandon(t: Transport, repository: str, location: str, op: str) -> None:
-    """Cancel an upload session we will not finish (best effort)."""
-    try:
-        await t.request(
-            "DELETE",
-            location,
-            operation=op,
-            resource_type="blob upload",
-            resource_name=repository,
-            repository=repository,
-            push=True,
-            idempotent=False,
-        )
-    except ArtregError as exc:
-        log.debug("%s: could not cancel an upload session (%s)", op, exc.code)
 
 
 async def upload_blob(
@@ -426,110 +549,47 @@ async def upload_blob(
     validate_digest(digest)
     if mount_from is not None:
         validate_repository(mount_from, field="mount_from")
-    if isinstance(data, bytes):
-        if size is not None and size != len(data):
-            raise InvalidInput(
-                operation_context=f"Upload blob {repository}@{digest}",
-                details=f"size {size} does not match the {len(data)} bytes given",
-                field_name="size",
-            )
-        size = len(data)
-    subject = _subject("Upload", repository, digest)
-    op = subject["operation"]
-    existing = await head_blob(t, repository, digest)
-    if existing is not None and (size is None or existing == size or existing == 0):
-        if progress is not None:
-            progress(existing, existing)
+    u = _Upload(
+        t,
+        repository,
+        digest,
+        data,
+        _size_of(data, size, repository, digest),
+        progress,
+        mount_from,
+        chunk_size,
+    )
+    if await _already_there(u):
         return UploadResult.EXISTS
     attempts = 0
     auth_restarted = False
-    prefer_chunked = False
     while True:
         attempts += 1
+        u.location = ""
         try:
-            location: str | None = None
-            min_chunk = 0
-            if mount_from and mount_from != repository:
-                try:
-                    location, min_chunk = await _start_session(
-                        t, repository, digest, op, mount_from=mount_from
-                    )
-                except ArtregError as exc:
-                    log.debug("%s: mount from %s failed (%s), uploading", op, mount_from, exc.code)
-                    location = ""
-                if location is None:
-                    if progress is not None and size is not None:
-                        progress(size, size)
-                    return UploadResult.MOUNTED
-            if not location:
-                location, min_chunk = await _start_session(
-                    t, repository, digest, op, mount_from=None
-                )
-            assert location is not None
-            if chunk_size is not None or prefer_chunked:
-                await _chunked(
-                    t,
-                    repository,
-                    digest,
-                    location,
-                    min_chunk,
-                    data,
-                    size,
-                    chunk_size or DEFAULT_CHUNK_SIZE,
-                    op,
-                    progress,
-                )
-                return UploadResult.UPLOADED
-            try:
-                response = await _monolithic(
-                    t, repository, digest, location, data, size, op, progress
-                )
-            except (RemoteServiceUnavailable, Timeout):
-                # Some registries drop the connection on a body they will not take in one
-                # piece; the next attempt (re-sent from the start) uses chunks.
-                if _replayable(data):
-                    prefer_chunked = True
-                raise
-            if response.status_code in (201, 204):
-                return UploadResult.UPLOADED
-            error = error_for(response, **subject)
-            info = registry_status(error)
-            codes = set(info.codes) if info else set()
-            refused = (
-                response.status_code not in (401, 403)
-                and not {"DIGEST_INVALID", "SIZE_INVALID"} & codes
-            )
-            if not refused or not _replayable(data):
-                raise error
-            log.debug(
-                "%s: single PUT refused (%s), falling back to chunked upload",
-                op,
-                response.status_code,
-            )
-            await _abandon(t, repository, location, op)
-            location, min_chunk = await _start_session(t, repository, digest, op, mount_from=None)
-            await _chunked(
-                t,
-                repository,
-                digest,
-                location or "",
-                min_chunk,
-                data,
-                size,
-                DEFAULT_CHUNK_SIZE,
-                op,
-                progress,
-            )
-            return UploadResult.UPLOADED
+            return await _attempt(u)
         except AuthenticationError:
             # Credentials can expire during a long upload (ECR tokens do); the next session's
             # POST gets a 401 that refreshes them. Retry once.
-            if not _replayable(data) or auth_restarted:
+            if not u.replayable or auth_restarted:
                 raise
             auth_restarted = True
-            log.debug("%s: credentials refused mid-upload, restarting with fresh ones", op)
+            log.debug("%s: credentials refused mid-upload, restarting with fresh ones", u.op)
         except _TRANSIENT:
-            if not _replayable(data) or attempts >= t.retry.max_attempts:
+            if not u.replayable or attempts >= t.retry.max_attempts:
                 raise
-            log.debug("%s: transient failure, restarting the upload", op)
+            log.debug("%s: transient failure, restarting the upload", u.op)
             await t.sleep(t.retry.backoff(attempts))
+
+
+def _size_of(data: BlobData, size: int | None, repository: str, digest: str) -> int | None:
+    """The size to announce: the length of bytes (which must match ``size``), else ``size``."""
+    if not isinstance(data, bytes):
+        return size
+    if size is not None and size != len(data):
+        raise InvalidInput(
+            operation_context=f"Upload blob {repository}@{digest}",
+            details=f"size {size} does not match the {len(data)} bytes given",
+            field_name="size",
+        )
+    return len(data)

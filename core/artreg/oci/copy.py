@@ -14,7 +14,14 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from artreg.errors import InvalidInput
-from artreg.oci.image import ImageRegistry, ProgressCallback, RegistryTarget, Target, write_all
+from artreg.oci.image import (
+    ImageRegistry,
+    ProgressCallback,
+    RegistryTarget,
+    Taggable,
+    Target,
+    write_all,
+)
 from artreg.oci.keychain import Keychain
 from artreg.oci.layout import LayoutTarget, OciLayout
 from artreg.oci.reference import Reference, validate_tag
@@ -106,11 +113,13 @@ async def copy_layout_to_registry(
     progress: ProgressCallback | None = None,
     registry: ImageRegistry | None = None,
     platforms: Iterable[str] | None = None,
+    loaded: Taggable | None = None,
 ) -> CopyResult:
-    """Push an image/index from a layout (by tag or digest; the only one when omitted)."""
+    """Push an image/index from a layout (by tag or digest; the only one when omitted).
+    ``loaded``: the source as already read (by a caller that showed it first); not read again."""
     lay = layout if isinstance(layout, OciLayout) else OciLayout(layout)
     dst = _reference(destination, "destination")
-    taggable = await lay.taggable(source_reference, platforms=platforms)
+    taggable = loaded or await lay.taggable(source_reference, platforms=platforms)
     async with _registry(registry) as reg:
         client = await reg.client(dst.registry)
         tag = dst.tag or (
@@ -130,15 +139,17 @@ async def copy_registry_to_layout(
     progress: ProgressCallback | None = None,
     registry: ImageRegistry | None = None,
     platforms: Iterable[str] | None = None,
+    loaded: Taggable | None = None,
 ) -> CopyResult:
     """Pull an image/index into a layout (created if missing), tagged ``tag`` (default: the
-    source's tag; untagged when pulled by digest)."""
+    source's tag; untagged when pulled by digest). ``loaded``: the source's manifests as already
+    fetched (by a caller that showed them first); each manifest is fetched once."""
     src = _reference(source, "source")
     lay = layout if isinstance(layout, OciLayout) else OciLayout.create(layout)
     if not (lay.path / "index.json").exists():
         lay = OciLayout.create(lay.path)
     async with _registry(registry) as reg:
-        taggable = await reg.taggable(src, platforms=platforms)
+        taggable = loaded or await reg.taggable(src, platforms=platforms)
         ref_name = tag or src.tag
         [digest] = await write_all(
             [(LayoutTarget(lay), taggable, ref_name or taggable.digest)],
@@ -158,13 +169,15 @@ async def copy_registry_to_registry(
     progress: ProgressCallback | None = None,
     registry: ImageRegistry | None = None,
     platforms: Iterable[str] | None = None,
+    loaded: Taggable | None = None,
 ) -> CopyResult:
     """Copy an image/index between repositories or registries, mounting blobs when both are on
-    the same registry. The destination tag defaults to the source's."""
+    the same registry. The destination tag defaults to the source's. ``loaded``: the source's
+    manifests as already fetched; each manifest is fetched once."""
     src = _reference(source, "source")
     dst = _reference(destination, "destination")
     async with _registry(registry) as reg:
-        taggable = await reg.taggable(src, platforms=platforms)
+        taggable = loaded or await reg.taggable(src, platforms=platforms)
         client = await reg.client(dst.registry)
         tag = dst.tag or (src.tag if not dst.digest else None)
         [digest] = await write_all(

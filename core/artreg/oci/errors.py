@@ -27,6 +27,8 @@ __all__ = [
     "NOT_FOUND_CODES",
     "RegistryStatusError",
     "connection_error",
+    "error_for",
+    "error_for_stream",
     "oci_error_codes",
     "registry_status",
     "status_error",
@@ -148,3 +150,46 @@ def _host(exc: httpx.TransportError) -> str:
     except RuntimeError:  # raised without a request
         return ""
     return f"{url.host}:{url.port}" if url.port else url.host  # never the user info
+
+
+async def read_error_body(response: httpx.Response, limit: int = 64 * 1024) -> bytes:
+    """At most ``limit`` bytes of an error body; the response is closed."""
+    data = bytearray()
+    try:
+        async for chunk in response.aiter_bytes():
+            data += chunk
+            if len(data) >= limit:
+                break
+    except httpx.HTTPError:
+        pass
+    finally:
+        await response.aclose()
+    return bytes(data[:limit])
+
+
+def error_for(
+    response: httpx.Response, *, operation: str, resource_type: str, resource_name: str
+) -> ArtregError:
+    """The typed error for a fully read (non-streamed) response."""
+    body = response.content if response.is_closed else b""
+    return status_error(
+        response,
+        body,
+        operation=operation,
+        resource_type=resource_type,
+        resource_name=resource_name,
+    )
+
+
+async def error_for_stream(
+    response: httpx.Response, *, operation: str, resource_type: str, resource_name: str
+) -> ArtregError:
+    """The typed error for a streamed response (reads a bounded part of its body, closes it)."""
+    body = await read_error_body(response)
+    return status_error(
+        response,
+        body,
+        operation=operation,
+        resource_type=resource_type,
+        resource_name=resource_name,
+    )

@@ -516,3 +516,36 @@ def test_the_stand_in_refuses_what_ecr_refuses(strict_moto: MotoServer) -> None:
     )
     with pytest.raises(client.exceptions.InvalidParameterException):
         client.set_repository_policy(repositoryName="test-limits", policyText=group)
+
+
+async def test_an_unreadable_replication_configuration_is_said_and_the_source_still_changes(
+    registry: EcrArtifactRegistry, moto: MotoServer, caplog: pytest.LogCaptureFixture
+) -> None:
+    from botocore.exceptions import ClientError
+
+    repo = (await registry.create_repository("norules")).name
+    original = registry._policy_client
+
+    class Denied:
+        def __init__(self, client: Any) -> None:
+            self._client = client
+
+        def describe_registry(self) -> Any:
+            error: Any = {
+                "Error": {"Code": "AccessDeniedException", "Message": "no ecr:DescribeRegistry"},
+                "ResponseMetadata": {"HTTPStatusCode": 400},
+            }
+            raise ClientError(error, "DescribeRegistry")
+
+        def __getattr__(self, name: str) -> Any:
+            return getattr(self._client, name)
+
+    registry._policy_client = lambda region: Denied(original(region))  # type: ignore[assignment,method-assign,return-value]
+    with caplog.at_level("WARNING", logger="artreg.providers.ecr"):
+        await registry.add_cross_account_access(repo, aws([T2], [], [], worker=False))
+    assert stored_policy(moto, repo) == document(principals(f"arn:aws:iam::{T2}:root"))
+    assert any(
+        "replicas not updated" in r.getMessage()
+        and "ECR replication configuration" in r.getMessage()
+        for r in caplog.records
+    )

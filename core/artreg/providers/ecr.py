@@ -43,7 +43,7 @@ from artreg.providers.aws_errors import error_code, map_aws_error
 from artreg.providers.ecr_clients import AwsClients, close_client
 from artreg.providers.ecr_config import AwsConfig
 from artreg.providers.ecr_policy import Grants
-from artreg.providers.ecr_replication import replica_destinations
+from artreg.providers.ecr_replication import PendingReplicas, replica_destinations
 from artreg.registry import ArtifactRegistry
 from artreg.types import (
     ArtifactRegistryCredentials,
@@ -119,7 +119,7 @@ class EcrArtifactRegistry(RegistryDataMixin, ArtifactRegistry):
         self.config = config
         self.clock = clock
         #: repository -> replica regions whose policy waits for an earlier change
-        self._pending: dict[str, set[str]] = {}
+        self._pending = PendingReplicas()
         self.refresh_margin = timedelta(seconds=refresh_margin)
         self.clients = AwsClients(
             config,
@@ -425,7 +425,7 @@ class EcrArtifactRegistry(RegistryDataMixin, ArtifactRegistry):
                 repo_id,
                 err.message,
             )
-            return sorted(self._pending.get(repo_id, ()))
+            return self._pending.regions(repo_id)
         destinations = replica_destinations(answer, repo_id, self.region)
         for region, registry in destinations.other_accounts:
             log.warning(
@@ -442,7 +442,6 @@ class EcrArtifactRegistry(RegistryDataMixin, ArtifactRegistry):
         not exist yet (replication creates it on the first push) is recorded and done on a later
         call; a replica that fails is recorded too, and reported."""
         failed: list[tuple[str, ArtregError]] = []
-        waiting = self._pending.setdefault(repo_id, set())
         for region in regions:
             try:
                 client = self._policy_client(region)
@@ -450,10 +449,10 @@ class EcrArtifactRegistry(RegistryDataMixin, ArtifactRegistry):
                     self._update_policy(client, repo_id, lambda _: grants)
             except RemoteResourceNotFound as err:
                 if error_code(err.__cause__ or err) != "RepositoryNotFoundException":
-                    waiting.add(region)
+                    self._pending.add(repo_id, region)
                     failed.append((region, err))
                     continue
-                waiting.add(region)
+                self._pending.add(repo_id, region)
                 log.warning(
                     "ECR repository %r has no replica in %s yet (replication creates it on the "
                     "first push); its policy will be written there on the next cross-account call",
@@ -462,12 +461,10 @@ class EcrArtifactRegistry(RegistryDataMixin, ArtifactRegistry):
                 )
                 continue
             except ArtregError as err:
-                waiting.add(region)
+                self._pending.add(repo_id, region)
                 failed.append((region, err))
                 continue
-            waiting.discard(region)
-        if not waiting:
-            self._pending.pop(repo_id, None)
+            self._pending.discard(repo_id, region)
         if failed:
             first = failed[0][1]
             raise first.wrapped_in(
@@ -485,7 +482,7 @@ class EcrArtifactRegistry(RegistryDataMixin, ArtifactRegistry):
     def pending_replica_regions(self, repo_id: str) -> list[str]:
         """The replica regions of ``repo_id`` whose policy still waits for a change made earlier
         (the replica did not exist yet, or writing there failed)."""
-        return sorted(self._pending.get(repo_id, ()))
+        return self._pending.regions(repo_id)
 
     def _change_access(self, repo_id: str, change: Callable[[Grants], Grants]) -> None:
         """Change artreg's grants on the repository, then on every replica."""
@@ -493,7 +490,7 @@ class EcrArtifactRegistry(RegistryDataMixin, ArtifactRegistry):
         with self._repo_lock(repo_id, self.region):
             after = self._update_policy(client, repo_id, change)
         regions = self._replica_regions(client, repo_id)
-        regions += [r for r in sorted(self._pending.get(repo_id, ())) if r not in regions]
+        regions += [r for r in self._pending.regions(repo_id) if r not in regions]
         self._sync_replicas(repo_id, after, regions)
 
     async def get_cross_account_access(self, repo_id: str) -> CrossAccountPermissions:
@@ -513,9 +510,10 @@ class EcrArtifactRegistry(RegistryDataMixin, ArtifactRegistry):
                 )
                 return CrossAccountPermissions(access=ecr_policy.empty_access(), last_updated=None)
             grants = ecr_policy.owned_grants(self._document(text))
-            if self._pending.get(repo_id):
+            waiting = self._pending.regions(repo_id)
+            if waiting:
                 try:
-                    self._sync_replicas(repo_id, grants, sorted(self._pending[repo_id]))
+                    self._sync_replicas(repo_id, grants, waiting)
                 except ArtregError as err:
                     log.warning("%s", err.message)
             return CrossAccountPermissions(access=ecr_policy.access_of(grants), last_updated=None)

@@ -10,11 +10,12 @@ is why artreg writes its part of the policy to every replica itself.
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-__all__ = ["Destinations", "replica_destinations"]
+__all__ = ["Destinations", "PendingReplicas", "replica_destinations"]
 
 
 @dataclass(frozen=True)
@@ -61,3 +62,28 @@ def replica_destinations(
             elif region != own_region and region not in regions:
                 regions.append(region)
     return Destinations(tuple(regions), tuple(other))
+
+
+class PendingReplicas:
+    """Replica regions whose policy still waits for a change made earlier, per repository
+    (thread-safe; kept in memory — every later change writes all replicas anyway)."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._regions: dict[str, set[str]] = {}
+
+    def regions(self, repository: str) -> list[str]:
+        with self._lock:
+            return sorted(self._regions.get(repository, ()))
+
+    def add(self, repository: str, region: str) -> None:
+        with self._lock:
+            self._regions.setdefault(repository, set()).add(region)
+
+    def discard(self, repository: str, region: str) -> None:
+        with self._lock:
+            waiting = self._regions.get(repository)
+            if waiting is not None:
+                waiting.discard(region)
+                if not waiting:
+                    del self._regions[repository]

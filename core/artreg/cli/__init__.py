@@ -55,5 +55,6 @@ from artreg.cli import access  # noqa: E402, F401
 from artreg.cli import endpoint  # noqa: E402, F401
 from artreg.cli import images  # noqa: E402, F401
 from artreg.cli import registry  # noqa: E402, F401
+from artreg.cli import proxy  # noqa: E402, F401
 from artreg.cli import serve  # noqa: E402, F401
 from artreg.cli import transfer  # noqa: E402, F401

@@ -1,0 +1,190 @@
+"""Forwarding one request to the upstream registry, bodies streamed both ways.
+
+The request body goes upstream chunk by chunk as the client sends it, and the answer goes back
+chunk by chunk as the upstream sends it (``send`` waits while the client is slow, so a 1 GiB
+blob never sits in memory). Only the request headers the distribution API needs are forwarded;
+hop-by-hop response headers are dropped. A 401/403 from the upstream is retried once with freshly
+minted credentials when the request has no body to replay.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator, Awaitable, Callable, MutableMapping
+from dataclasses import dataclass
+from typing import Any, Final
+
+import httpx
+
+from artreg.types import ArtifactRegistryPermissions
+
+from .routing import Route
+from .upstream import CredentialCache
+
+__all__ = ["ClientGone", "Exchange", "Forwarder", "UpstreamFailed"]
+
+log = logging.getLogger("artreg.proxy")
+
+Message = MutableMapping[str, Any]
+Receive = Callable[[], Awaitable[Message]]
+
+#: Request headers sent upstream (alien's list, plus the encodings the client accepts).
+FORWARDED_REQUEST_HEADERS: Final = frozenset(
+    {
+        "content-type",
+        "content-length",
+        "content-range",
+        "accept",
+        "accept-encoding",
+        "range",
+        "if-match",
+        "if-none-match",
+        "if-modified-since",
+        "if-unmodified-since",
+    }
+)
+#: Response headers never copied back (RFC 9110 §7.6.1, plus what the proxy decides itself).
+DROPPED_RESPONSE_HEADERS: Final = frozenset(
+    {
+        "connection",
+        "keep-alive",
+        "proxy-authenticate",
+        "proxy-authorization",
+        "te",
+        "trailer",
+        "transfer-encoding",
+        "upgrade",
+        "www-authenticate",
+        "location",
+        "date",
+        "server",
+    }
+)
+_BODY_METHODS: Final = frozenset({"POST", "PUT", "PATCH"})
+
+
+class UpstreamFailed(Exception):
+    """The upstream could not be reached or broke off before answering."""
+
+
+class ClientGone(Exception):
+    """The client went away before its request body was complete."""
+
+
+@dataclass(slots=True)
+class Exchange:
+    """An upstream answer whose body is still to be streamed (close it when done)."""
+
+    response: httpx.Response
+    url: str
+
+    @property
+    def status(self) -> int:
+        return self.response.status_code
+
+    def headers(self) -> list[tuple[str, str]]:
+        return [
+            (k.lower(), v)
+            for k, v in self.response.headers.multi_items()
+            if k.lower() not in DROPPED_RESPONSE_HEADERS
+        ]
+
+    async def body(self) -> AsyncIterator[bytes]:
+        try:
+            async for chunk in self.response.aiter_raw():
+                yield chunk
+        except httpx.HTTPError as exc:
+            raise UpstreamFailed(type(exc).__name__) from None
+
+    async def aclose(self) -> None:
+        await self.response.aclose()
+
+
+def upstream_url(route: Route, raw_path: str, query: str) -> str:
+    """``{endpoint}{path}?{query}``; a push path ending in ``/blobs/uploads`` gets its slash back
+    (ECR refuses the slashless form)."""
+    if raw_path.endswith("/blobs/uploads"):
+        raw_path += "/"
+    return f"{route.endpoint}{raw_path}" + (f"?{query}" if query else "")
+
+
+def _has_body(method: str, headers: dict[str, str]) -> bool:
+    if method not in _BODY_METHODS:
+        return False
+    if "chunked" in headers.get("transfer-encoding", "").lower():
+        return True
+    length = headers.get("content-length", "0").strip()
+    return not length.isdigit() or int(length) > 0
+
+
+async def _request_body(receive: Receive) -> AsyncIterator[bytes]:
+    while True:
+        message = await receive()
+        if message["type"] == "http.disconnect":
+            raise ClientGone
+        chunk = message.get("body", b"")
+        if chunk:
+            yield chunk
+        if not message.get("more_body"):
+            return
+
+
+class Forwarder:
+    """Sends requests upstream through one pooled ``httpx.AsyncClient``."""
+
+    def __init__(self, client: httpx.AsyncClient, credentials: CredentialCache) -> None:
+        self.client = client
+        self.credentials = credentials
+
+    async def forward(
+        self,
+        route: Route,
+        repository: str,
+        method: str,
+        url: str,
+        headers: dict[str, str],
+        receive: Receive,
+    ) -> Exchange:
+        """Send the request upstream with injected credentials and return the answer with its
+        body unread. Raises UpstreamFailed, ClientGone or upstream.MintFailed."""
+        permission = (
+            ArtifactRegistryPermissions.PULL
+            if method in ("GET", "HEAD")
+            else ArtifactRegistryPermissions.PUSH_PULL
+        )
+        has_body = _has_body(method, headers)
+        sent = {k: v for k, v in headers.items() if k in FORWARDED_REQUEST_HEADERS}
+        # httpx would otherwise ask for gzip and decode it; bytes must pass through untouched
+        sent.setdefault("accept-encoding", "identity")
+        if not has_body:
+            sent.pop("content-length", None)
+            if method in _BODY_METHODS:
+                sent["content-length"] = "0"
+        for fresh in (False, True):
+            auth = await self.credentials.authorization(
+                route.registry, route.endpoint, repository, permission, fresh=fresh
+            )
+            request_headers = dict(sent)
+            if auth is not None:
+                request_headers["authorization"] = auth
+            content = _request_body(receive) if has_body else None
+            request = self.client.build_request(
+                method, url, headers=request_headers, content=content
+            )
+            try:
+                response = await self.client.send(request, stream=True)
+            except ClientGone:
+                raise
+            except httpx.HTTPError as exc:
+                log.warning(
+                    "upstream %s for binding %r failed: %s",
+                    route.endpoint,
+                    route.binding,
+                    type(exc).__name__,
+                )
+                raise UpstreamFailed(type(exc).__name__) from None
+            if response.status_code in (401, 403) and not fresh and not has_body:
+                await response.aclose()
+                continue
+            return Exchange(response, url)
+        raise AssertionError("unreachable")  # pragma: no cover

@@ -1,0 +1,158 @@
+"""Running the proxy: in the foreground (:func:`serve`) or on a thread of this process
+(:func:`start_in_thread`, also a context manager), on the same uvicorn stack as the embedded
+registry, behind the shared listener layer (limits, timeouts, Host/Origin rules)."""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import socket
+import threading
+import time
+from collections.abc import Callable
+from types import FrameType
+from typing import Any
+
+import uvicorn
+
+from artreg.serving.forwarded import ForwardedAllow
+from artreg.serving.hosts import HostRules
+from artreg.serving.httpserver import uvicorn_config
+
+from .app import ProxyApp
+from .config import ProxyConfig, ProxyConfigError, build_app
+
+__all__ = ["ThreadedProxy", "serve", "start_in_thread"]
+
+log = logging.getLogger("artreg.proxy")
+
+
+def _bind(host: str, port: int) -> socket.socket:
+    family = socket.AF_INET6 if ":" in host.strip("[]") else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind((host.strip("[]"), port))
+    except OSError:
+        sock.close()
+        raise
+    sock.listen(1024)
+    sock.setblocking(False)
+    return sock
+
+
+def _host_for_url(host: str) -> str:
+    return f"[{host}]" if ":" in host and not host.startswith("[") else host
+
+
+def _uvicorn(app: ProxyApp, config: ProxyConfig) -> uvicorn.Config:
+    tls = config.tls_files()
+    try:
+        forwarded = ForwardedAllow.parse(list(config.forwarded_allow_ips) or None)
+    except ValueError as exc:
+        raise ProxyConfigError(str(exc)) from None
+    extra: dict[str, Any] = {"ssl_certfile": tls[0], "ssl_keyfile": tls[1]} if tls else {}
+    return uvicorn_config(
+        app,
+        rules=HostRules.for_listener(config.host, config.allowed_hosts),
+        forwarded=forwarded,
+        loop="uvloop",
+        **extra,
+    )
+
+
+class _ForegroundServer(uvicorn.Server):
+    """Stops on SIGINT/SIGTERM and returns normally (uvicorn would re-raise the signal)."""
+
+    def handle_exit(self, sig: int, frame: FrameType | None) -> None:
+        super().handle_exit(sig, frame)
+        self._captured_signals.clear()
+
+
+def serve(config: ProxyConfig, on_ready: Callable[[str], Any] | None = None) -> None:
+    """Run the proxy in the foreground until SIGINT or SIGTERM. Raises
+    :class:`ProxyConfigError` for settings it refuses. ``on_ready(url)`` is called once the
+    socket listens."""
+    app = build_app(config)
+    uv = _uvicorn(app, config)
+    sock = _bind(config.host, config.port)
+    url = f"{config.scheme}://{_host_for_url(config.host)}:{sock.getsockname()[1]}"
+    log.info("artreg proxy listening on %s", url)
+    if on_ready is not None:
+        on_ready(url)
+    try:
+        _ForegroundServer(uv).run(sockets=[sock])
+    finally:
+        sock.close()
+
+
+class ThreadedProxy:
+    """A proxy serving from a thread of this process; ``address`` is ``HOST:PORT``."""
+
+    def __init__(
+        self,
+        app: ProxyApp,
+        server: uvicorn.Server,
+        thread: threading.Thread,
+        sock: socket.socket,
+        scheme: str,
+    ) -> None:
+        self.app = app
+        self.scheme = scheme
+        self._server = server
+        self._thread = thread
+        self._sock = sock
+        bound = sock.getsockname()
+        self.port: int = bound[1]
+        self.address = f"{_host_for_url(bound[0])}:{self.port}"
+
+    @property
+    def url(self) -> str:
+        return f"{self.scheme}://{self.address}"
+
+    def __repr__(self) -> str:
+        return f"ThreadedProxy(url={self.url!r})"
+
+    def stop(self, timeout: float = 10.0) -> None:
+        """Stop serving and wait for the thread; idempotent."""
+        self._server.should_exit = True
+        self._thread.join(timeout)
+        if self._thread.is_alive():
+            self._server.force_exit = True
+            self._thread.join(timeout)
+        with contextlib.suppress(OSError):
+            self._sock.close()
+
+    def __enter__(self) -> ThreadedProxy:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+
+def start_in_thread(config: ProxyConfig, *, startup_timeout: float = 10.0) -> ThreadedProxy:
+    """Start the proxy on a daemon thread and return once it accepts connections (``port=0``
+    picks a free port). Use the result as a context manager to stop it."""
+    app = build_app(config)
+    server = uvicorn.Server(_uvicorn(app, config))
+    sock = _bind(config.host, config.port)
+    errors: list[BaseException] = []
+
+    def run() -> None:
+        try:
+            server.run(sockets=[sock])
+        except BaseException as exc:  # reported to the caller below
+            errors.append(exc)
+
+    thread = threading.Thread(target=run, name="artreg-proxy", daemon=True)
+    thread.start()
+    deadline = time.monotonic() + startup_timeout
+    while not server.started:
+        if errors or not thread.is_alive() or time.monotonic() > deadline:
+            server.should_exit = True
+            thread.join(startup_timeout)
+            sock.close()
+            reason = errors[0] if errors else "did not start in time"
+            raise RuntimeError(f"proxy failed to start: {reason}")
+        time.sleep(0.005)
+    return ThreadedProxy(app, server, thread, sock, config.scheme)

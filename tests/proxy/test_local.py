@@ -1,0 +1,184 @@
+"""The proxy in front of embedded registries, with real clients: skopeo, artreg push/pull and
+plain HTTP for the corners (a chunked upload whose Location drops auth, refusals)."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import httpx
+import pytest
+
+from artreg.localregistry.server import ThreadedRegistry
+from tests.cli.layouts import build_layout
+from tests.peers import require_binary
+from tests.proxy.conftest import PASSWORDS, ProxyFactory, basic, local_binding
+
+
+def skopeo(*args: str) -> subprocess.CompletedProcess[str]:
+    binary = require_binary("skopeo")
+    return subprocess.run(
+        [binary, "--insecure-policy", *args], capture_output=True, text=True, timeout=120
+    )
+
+
+def test_anonymous_proxy_round_trip_with_skopeo(
+    upstream: ThreadedRegistry, run_proxy: ProxyFactory, tmp_path: Path
+) -> None:
+    env = {"ALIEN_MAIN_BINDING": local_binding(upstream)}
+    proxy = run_proxy(env, bindings=["main"])
+    layout = build_layout(tmp_path / "src", layer_sizes=(3000, 70_000))
+    pushed = skopeo(
+        "copy", "--dest-tls-verify=false",
+        f"oci:{layout.path}:{layout.tag}", f"docker://{proxy.address}/main/app:v1",
+    )
+    assert pushed.returncode == 0, pushed.stderr
+    # the blobs and manifest landed upstream, byte for byte
+    manifest = httpx.get(
+        f"{upstream.url}/v2/main/app/manifests/v1",
+        headers={"accept": "application/vnd.oci.image.manifest.v1+json"},
+    )
+    assert manifest.status_code == 200
+    assert manifest.headers["docker-content-digest"] == layout.manifest_digest
+    pulled = skopeo(
+        "copy", "--src-tls-verify=false",
+        f"docker://{proxy.address}/main/app:v1", f"oci:{tmp_path / 'dst'}:v1",
+    )
+    assert pulled.returncode == 0, pulled.stderr
+    index = json.loads((tmp_path / "dst" / "index.json").read_text())
+    assert index["manifests"][0]["digest"] == layout.manifest_digest
+
+
+def _docker_config(tmp_path: Path, host: str, user: str, password: str) -> dict[str, str]:
+    import base64
+
+    config = tmp_path / "docker"
+    config.mkdir(parents=True, exist_ok=True)
+    auth = base64.b64encode(f"{user}:{password}".encode()).decode()
+    (config / "config.json").write_text(json.dumps({"auths": {host: {"auth": auth}}}))
+    return {**os.environ, "DOCKER_CONFIG": str(config)}
+
+
+def artreg(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "artreg", *args],
+        capture_output=True, text=True, timeout=120, env=env,
+    )
+
+
+def test_logged_in_users_push_and_pull_with_skopeo_and_artreg(
+    upstream: ThreadedRegistry, run_proxy: ProxyFactory, users_file: Path, tmp_path: Path
+) -> None:
+    env = {"ALIEN_MAIN_BINDING": local_binding(upstream)}
+    proxy = run_proxy(env, bindings=["main"], users_file=users_file)
+    layout = build_layout(tmp_path / "src", layer_sizes=(5000,))
+    alice = f"alice:{PASSWORDS['alice']}"
+    pushed = skopeo(
+        "copy", "--dest-tls-verify=false", "--dest-creds", alice,
+        f"oci:{layout.path}:{layout.tag}", f"docker://{proxy.address}/main/sk:v1",
+    )
+    assert pushed.returncode == 0, pushed.stderr
+    reader = f"reader:{PASSWORDS['reader']}"
+    pulled = skopeo(
+        "copy", "--src-tls-verify=false", "--src-creds", reader,
+        f"docker://{proxy.address}/main/sk:v1", f"oci:{tmp_path / 'sk'}:v1",
+    )
+    assert pulled.returncode == 0, pulled.stderr
+    index = json.loads((tmp_path / "sk" / "index.json").read_text())
+    assert index["manifests"][0]["digest"] == layout.manifest_digest
+
+    # artreg push/pull, credentials from Docker's config.json as `docker login` leaves them
+    alice_env = _docker_config(tmp_path / "a", proxy.address, "alice", PASSWORDS["alice"])
+    done = artreg(
+        "push", "--insecure", "-q", str(layout.path), f"{proxy.address}/main/ar:v1", env=alice_env
+    )
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout)["digest"] == layout.manifest_digest
+    reader_env = _docker_config(tmp_path / "r", proxy.address, "reader", PASSWORDS["reader"])
+    done = artreg(
+        "pull", "--insecure", "-q", f"{proxy.address}/main/ar:v1", str(tmp_path / "ar"),
+        env=reader_env,
+    )
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout)["digest"] == layout.manifest_digest
+
+
+def test_pull_only_user_is_refused_a_push(
+    upstream: ThreadedRegistry, run_proxy: ProxyFactory, users_file: Path, tmp_path: Path
+) -> None:
+    proxy = run_proxy({"ALIEN_MAIN_BINDING": local_binding(upstream)}, users_file=users_file)
+    layout = build_layout(tmp_path / "src", layer_sizes=(100,))
+    refused = skopeo(
+        "copy", "--dest-tls-verify=false", "--dest-creds", f"reader:{PASSWORDS['reader']}",
+        f"oci:{layout.path}:{layout.tag}", f"docker://{proxy.address}/main/nope:v1",
+    )
+    assert refused.returncode != 0
+    assert "denied" in refused.stderr.lower()
+    auth = basic("reader", PASSWORDS["reader"])
+    answer = httpx.post(f"{proxy.url}/v2/main/nope/blobs/uploads/", headers={"authorization": auth})
+    assert answer.status_code == 403
+    assert answer.json()["errors"][0]["code"] == "DENIED"
+    assert httpx.get(f"{upstream.url}/v2/_catalog").json()["repositories"] == []
+
+
+def test_anonymous_client_gets_401_with_a_bearer_challenge(
+    upstream: ThreadedRegistry, run_proxy: ProxyFactory, users_file: Path
+) -> None:
+    proxy = run_proxy({"ALIEN_MAIN_BINDING": local_binding(upstream)}, users_file=users_file)
+    answer = httpx.get(f"{proxy.url}/v2/")
+    assert answer.status_code == 401
+    assert answer.json()["errors"][0]["code"] == "UNAUTHORIZED"
+    assert answer.headers["www-authenticate"] == (
+        f'Bearer realm="{proxy.url}/v2/token",service="artreg-proxy"'
+    )
+    pull = httpx.get(f"{proxy.url}/v2/main/x/manifests/v1")
+    assert pull.status_code == 401
+    assert 'scope="repository:main/x:pull"' in pull.headers["www-authenticate"]
+    wrong = httpx.get(f"{proxy.url}/v2/", headers={"authorization": basic("alice", "wrong")})
+    assert wrong.status_code == 401
+    assert httpx.get(f"{proxy.url}/healthz").json() == {"status": "ok"}
+
+
+def test_chunked_upload_whose_location_drops_auth(
+    upstream: ThreadedRegistry, run_proxy: ProxyFactory, users_file: Path
+) -> None:
+    import hashlib
+
+    proxy = run_proxy({"ALIEN_MAIN_BINDING": local_binding(upstream)}, users_file=users_file)
+    auth = {"authorization": basic("alice", PASSWORDS["alice"])}
+    chunks = [os.urandom(70_000), os.urandom(30_000)]
+    blob = b"".join(chunks)
+    digest = "sha256:" + hashlib.sha256(blob).hexdigest()
+    with httpx.Client(timeout=30) as client:
+        start = client.post(f"{proxy.url}/v2/main/chunked/blobs/uploads/", headers=auth)
+        assert start.status_code == 202, start.text
+        location = start.headers["location"]
+        assert location.startswith(f"{proxy.url}/v2/main/chunked/blobs/uploads/")
+        assert "_artreg_sig=" in location
+        offset = 0
+        for chunk in chunks:  # no Authorization from here on: the signature carries it
+            patch = client.patch(
+                location,
+                content=chunk,
+                headers={
+                    "content-type": "application/octet-stream",
+                    "content-range": f"{offset}-{offset + len(chunk) - 1}",
+                },
+            )
+            assert patch.status_code == 202, patch.text
+            offset += len(chunk)
+            location = patch.headers["location"]
+        tampered = location.replace("_artreg_sig=", "_artreg_sig=A")
+        refused = client.put(f"{tampered}&digest={digest}")
+        assert refused.status_code == 403
+        assert refused.json()["errors"][0]["code"] == "DENIED"
+        done = client.put(f"{location}&digest={digest}")
+        assert done.status_code == 201, done.text
+        assert done.headers["docker-content-digest"] == digest
+        assert "_artreg" not in done.headers["location"]
+        fetched = client.get(f"{proxy.url}/v2/main/chunked/blobs/{digest}", headers=auth)
+        assert fetched.status_code == 200 and fetched.content == blob
+    assert httpx.get(f"{upstream.url}/v2/main/chunked/blobs/{digest}").content == blob

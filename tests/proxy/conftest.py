@@ -49,9 +49,7 @@ def users_file(tmp_path: Path) -> Path:
 
 
 def local_binding(registry: ThreadedRegistry, **extra: Any) -> str:
-    return json.dumps(
-        {"service": "local", "registryUrl": registry.url, "dataDir": None, **extra}
-    )
+    return json.dumps({"service": "local", "registryUrl": registry.url, "dataDir": None, **extra})
 
 
 @pytest.fixture

@@ -3,6 +3,7 @@ plain HTTP for the corners (a chunked upload whose Location drops auth, refusals
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import subprocess
@@ -10,9 +11,9 @@ import sys
 from pathlib import Path
 
 import httpx
-import pytest
 
 from artreg.localregistry.server import ThreadedRegistry
+from artreg.types import RepositoryResponse
 from tests.cli.layouts import build_layout
 from tests.peers import require_binary
 from tests.proxy.conftest import PASSWORDS, ProxyFactory, basic, local_binding
@@ -32,8 +33,10 @@ def test_anonymous_proxy_round_trip_with_skopeo(
     proxy = run_proxy(env, bindings=["main"])
     layout = build_layout(tmp_path / "src", layer_sizes=(3000, 70_000))
     pushed = skopeo(
-        "copy", "--dest-tls-verify=false",
-        f"oci:{layout.path}:{layout.tag}", f"docker://{proxy.address}/main/app:v1",
+        "copy",
+        "--dest-tls-verify=false",
+        f"oci:{layout.path}:{layout.tag}",
+        f"docker://{proxy.address}/main/app:v1",
     )
     assert pushed.returncode == 0, pushed.stderr
     # the blobs and manifest landed upstream, byte for byte
@@ -44,15 +47,17 @@ def test_anonymous_proxy_round_trip_with_skopeo(
     assert manifest.status_code == 200
     assert manifest.headers["docker-content-digest"] == layout.manifest_digest
     pulled = skopeo(
-        "copy", "--src-tls-verify=false",
-        f"docker://{proxy.address}/main/app:v1", f"oci:{tmp_path / 'dst'}:v1",
+        "copy",
+        "--src-tls-verify=false",
+        f"docker://{proxy.address}/main/app:v1",
+        f"oci:{tmp_path / 'dst'}:v1",
     )
     assert pulled.returncode == 0, pulled.stderr
     index = json.loads((tmp_path / "dst" / "index.json").read_text())
     assert index["manifests"][0]["digest"] == layout.manifest_digest
 
 
-def _docker_config(tmp_path: Path, host: str, user: str, password: str) -> dict[str, str]:
+def docker_config(tmp_path: Path, host: str, user: str, password: str) -> dict[str, str]:
     import base64
 
     config = tmp_path / "docker"
@@ -65,7 +70,10 @@ def _docker_config(tmp_path: Path, host: str, user: str, password: str) -> dict[
 def artreg(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [sys.executable, "-m", "artreg", *args],
-        capture_output=True, text=True, timeout=120, env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env=env,
     )
 
 
@@ -77,29 +85,41 @@ def test_logged_in_users_push_and_pull_with_skopeo_and_artreg(
     layout = build_layout(tmp_path / "src", layer_sizes=(5000,))
     alice = f"alice:{PASSWORDS['alice']}"
     pushed = skopeo(
-        "copy", "--dest-tls-verify=false", "--dest-creds", alice,
-        f"oci:{layout.path}:{layout.tag}", f"docker://{proxy.address}/main/sk:v1",
+        "copy",
+        "--dest-tls-verify=false",
+        "--dest-creds",
+        alice,
+        f"oci:{layout.path}:{layout.tag}",
+        f"docker://{proxy.address}/main/sk:v1",
     )
     assert pushed.returncode == 0, pushed.stderr
     reader = f"reader:{PASSWORDS['reader']}"
     pulled = skopeo(
-        "copy", "--src-tls-verify=false", "--src-creds", reader,
-        f"docker://{proxy.address}/main/sk:v1", f"oci:{tmp_path / 'sk'}:v1",
+        "copy",
+        "--src-tls-verify=false",
+        "--src-creds",
+        reader,
+        f"docker://{proxy.address}/main/sk:v1",
+        f"oci:{tmp_path / 'sk'}:v1",
     )
     assert pulled.returncode == 0, pulled.stderr
     index = json.loads((tmp_path / "sk" / "index.json").read_text())
     assert index["manifests"][0]["digest"] == layout.manifest_digest
 
     # artreg push/pull, credentials from Docker's config.json as `docker login` leaves them
-    alice_env = _docker_config(tmp_path / "a", proxy.address, "alice", PASSWORDS["alice"])
+    alice_env = docker_config(tmp_path / "a", proxy.address, "alice", PASSWORDS["alice"])
     done = artreg(
         "push", "--insecure", "-q", str(layout.path), f"{proxy.address}/main/ar:v1", env=alice_env
     )
     assert done.returncode == 0, done.stderr
     assert json.loads(done.stdout)["digest"] == layout.manifest_digest
-    reader_env = _docker_config(tmp_path / "r", proxy.address, "reader", PASSWORDS["reader"])
+    reader_env = docker_config(tmp_path / "r", proxy.address, "reader", PASSWORDS["reader"])
     done = artreg(
-        "pull", "--insecure", "-q", f"{proxy.address}/main/ar:v1", str(tmp_path / "ar"),
+        "pull",
+        "--insecure",
+        "-q",
+        f"{proxy.address}/main/ar:v1",
+        str(tmp_path / "ar"),
         env=reader_env,
     )
     assert done.returncode == 0, done.stderr
@@ -112,8 +132,12 @@ def test_pull_only_user_is_refused_a_push(
     proxy = run_proxy({"ALIEN_MAIN_BINDING": local_binding(upstream)}, users_file=users_file)
     layout = build_layout(tmp_path / "src", layer_sizes=(100,))
     refused = skopeo(
-        "copy", "--dest-tls-verify=false", "--dest-creds", f"reader:{PASSWORDS['reader']}",
-        f"oci:{layout.path}:{layout.tag}", f"docker://{proxy.address}/main/nope:v1",
+        "copy",
+        "--dest-tls-verify=false",
+        "--dest-creds",
+        f"reader:{PASSWORDS['reader']}",
+        f"oci:{layout.path}:{layout.tag}",
+        f"docker://{proxy.address}/main/nope:v1",
     )
     assert refused.returncode != 0
     assert "denied" in refused.stderr.lower()
@@ -182,3 +206,140 @@ def test_chunked_upload_whose_location_drops_auth(
         fetched = client.get(f"{proxy.url}/v2/main/chunked/blobs/{digest}", headers=auth)
         assert fetched.status_code == 200 and fetched.content == blob
     assert httpx.get(f"{upstream.url}/v2/main/chunked/blobs/{digest}").content == blob
+
+
+def test_two_bindings_route_to_two_registries(
+    run_proxy: ProxyFactory, users_file: Path, tmp_path: Path
+) -> None:
+    from artreg.localregistry import start_in_thread
+
+    with start_in_thread() as first, start_in_thread() as second:
+        env = {
+            "ALIEN_ONE_BINDING": local_binding(first),
+            "ALIEN_TWO_BINDING": local_binding(second),
+        }
+        proxy = run_proxy(env, users_file=users_file)  # every binding in the environment
+        layout = build_layout(tmp_path / "src", layer_sizes=(500,))
+        for name in ("one/app", "two/app"):
+            done = skopeo(
+                "copy",
+                "--dest-tls-verify=false",
+                "--dest-creds",
+                f"alice:{PASSWORDS['alice']}",
+                f"oci:{layout.path}:{layout.tag}",
+                f"docker://{proxy.address}/{name}:v1",
+            )
+            assert done.returncode == 0, done.stderr
+        assert httpx.get(f"{first.url}/v2/_catalog").json()["repositories"] == ["one/app"]
+        assert httpx.get(f"{second.url}/v2/_catalog").json()["repositories"] == ["two/app"]
+        auth = {"authorization": basic("reader", PASSWORDS["reader"])}
+        # both bindings claim alien's constant prefix: it routes to neither
+        missing = httpx.get(f"{proxy.url}/v2/artifacts/default/x/tags/list", headers=auth)
+        assert missing.status_code == 404
+        assert missing.json()["errors"][0]["code"] == "NAME_UNKNOWN"
+        other = httpx.get(f"{proxy.url}/v2/three/app/tags/list", headers=auth)
+        assert other.status_code == 404
+        assert other.json()["errors"][0]["code"] == "NAME_UNKNOWN"
+        catalog = httpx.get(f"{proxy.url}/v2/_catalog", headers=auth)
+        assert catalog.json() == {"repositories": ["one/app", "two/app"]}
+
+
+def test_a_repository_created_through_the_interface_is_pushed_through_the_proxy(
+    upstream: ThreadedRegistry, run_proxy: ProxyFactory, tmp_path: Path
+) -> None:
+    from artreg.loader import load_artifact_registry
+
+    env = {"ALIEN_MAIN_BINDING": local_binding(upstream)}
+    registry = load_artifact_registry("main", env)
+
+    async def create() -> RepositoryResponse:
+        try:
+            return await registry.create_repository("svc")
+        finally:
+            await registry.aclose()
+
+    created = asyncio.run(create())
+    assert created.name == "main/svc"
+    assert registry.upstream_repository_prefix() == "artifacts/default"
+    proxy = run_proxy(env)
+    layout = build_layout(tmp_path / "src", layer_sizes=(700,))
+    for name in (created.name, "artifacts/default/svc"):
+        done = skopeo(
+            "copy",
+            "--dest-tls-verify=false",
+            f"oci:{layout.path}:{layout.tag}",
+            f"docker://{proxy.address}/{name}:v2",
+        )
+        assert done.returncode == 0, done.stderr
+    tags = httpx.get(f"{upstream.url}/v2/main/svc/tags/list").json()["tags"]
+    assert sorted(tags) == ["latest", "v2"]
+    assert httpx.get(f"{upstream.url}/v2/artifacts/default/svc/tags/list").json()["tags"] == ["v2"]
+
+
+def test_token_endpoint_get_and_post_forms(
+    upstream: ThreadedRegistry, run_proxy: ProxyFactory, users_file: Path
+) -> None:
+    proxy = run_proxy({"ALIEN_MAIN_BINDING": local_binding(upstream)}, users_file=users_file)
+    token_url = f"{proxy.url}/v2/token"
+    scope = {"service": "artreg-proxy", "scope": "repository:main/app:pull,push"}
+    with httpx.Client(timeout=30) as client:
+        # reader asks for push too and gets pull only; its push is then refused outright
+        got = client.get(
+            token_url, params=scope, headers={"authorization": basic("reader", PASSWORDS["reader"])}
+        )
+        assert got.status_code == 200 and got.headers["cache-control"] == "no-store"
+        reader_token = got.json()["token"]
+        assert got.json()["access_token"] == reader_token and got.json()["expires_in"] == 300
+        bearer = {"authorization": f"Bearer {reader_token}"}
+        assert client.get(f"{proxy.url}/v2/main/app/tags/list", headers=bearer).status_code in (
+            200,
+            404,
+        )
+        denied = client.post(f"{proxy.url}/v2/main/app/blobs/uploads/", headers=bearer)
+        assert denied.status_code == 403
+        # a token cannot mint its successor
+        again = client.get(token_url, params=scope, headers=bearer)
+        assert again.status_code == 401
+        assert again.headers["www-authenticate"] == 'Basic realm="artreg-proxy"'
+
+        # alice: password grant with a refresh token, then a refresh grant
+        form = {
+            "grant_type": "password",
+            "username": "alice",
+            "password": PASSWORDS["alice"],
+            "service": "artreg-proxy",
+            "scope": "repository:main/app:pull",
+            "access_type": "offline",
+            "client_id": "test",
+        }
+        posted = client.post(token_url, data=form)
+        assert posted.status_code == 200, posted.text
+        refresh = posted.json()["refresh_token"]
+        pull_only = {"authorization": f"Bearer {posted.json()['token']}"}
+        # alice may push, but this token only says pull: 401 naming the scope to ask for
+        widen = client.post(f"{proxy.url}/v2/main/app/blobs/uploads/", headers=pull_only)
+        assert widen.status_code == 401
+        assert 'scope="repository:main/app:pull,push"' in widen.headers["www-authenticate"]
+        assert 'error="insufficient_scope"' in widen.headers["www-authenticate"]
+        assert (
+            client.get(
+                f"{proxy.url}/v2/", headers={"authorization": f"Bearer {refresh}"}
+            ).status_code
+            == 401
+        )
+        renewed = client.post(
+            token_url,
+            data={
+                "grant_type": "refresh_token",
+                "refresh_token": refresh,
+                "service": "artreg-proxy",
+                "scope": "repository:main/app:pull,push",
+            },
+        )
+        assert renewed.status_code == 200, renewed.text
+        push = {"authorization": f"Bearer {renewed.json()['token']}"}
+        started = client.post(f"{proxy.url}/v2/main/app/blobs/uploads/", headers=push)
+        assert started.status_code == 202
+        bad = client.post(token_url, data={**form, "password": "wrong"})
+        assert bad.status_code == 401
+        assert PASSWORDS["alice"] not in bad.text

@@ -257,7 +257,9 @@ class ProxyApp:
             return
         raise RegistryHTTPError("NAME_UNKNOWN", "no such route", status=404)
 
-    async def _caller(self, req: _Request, scope: str | None = None) -> Caller:
+    async def _caller(
+        self, req: _Request, scope: str | None = None, *, basic: bool = False
+    ) -> Caller:
         try:
             caller = await self.auth.authenticate(req.headers.get("authorization"), req.client)
         except TooManyAttempts as exc:
@@ -267,7 +269,7 @@ class ProxyApp:
                 headers=[("retry-after", str(exc.retry_after))],
             ) from None
         if caller is None:
-            challenge = self._challenge(req, scope)
+            challenge = f'Basic realm="{SERVICE}"' if basic else self._challenge(req, scope)
             raise RegistryHTTPError(
                 "UNAUTHORIZED", "authentication required", headers=[("www-authenticate", challenge)]
             )
@@ -426,7 +428,14 @@ class ProxyApp:
     async def _token(self, req: _Request) -> None:
         if req.method == "GET":
             params = parse_qs(req.query, keep_blank_values=True)
-            caller = await self._caller(req)
+            caller = await self._caller(req, basic=True)
+            if caller.claims is not None:
+                # a token must not mint its own successor forever: log in again, or refresh
+                raise RegistryHTTPError(
+                    "UNAUTHORIZED",
+                    "the token endpoint takes Basic credentials or a refresh token",
+                    headers=[("www-authenticate", f'Basic realm="{SERVICE}"')],
+                )
         elif req.method == "POST":
             params = await self._form(req)
             caller = await self._grant(req, params)

@@ -58,6 +58,7 @@ DROPPED_RESPONSE_HEADERS: Final = frozenset(
         "location",
         "date",
         "server",
+        "docker-distribution-api-version",
     }
 )
 _BODY_METHODS: Final = frozenset({"POST", "PUT", "PATCH"})

@@ -100,11 +100,12 @@ def serve(
         ),
     ] = None,
     forwarded_allow_ips: Annotated[
-        list[str] | None,
+        str | None,
         typer.Option(
             "--forwarded-allow-ips",
-            metavar="ADDRS",
-            help="Proxies (addresses or CIDR) whose X-Forwarded-For is believed.",
+            envvar="FORWARDED_ALLOW_IPS",
+            help="Comma-separated addresses or networks of reverse proxies whose "
+            "X-Forwarded-For is believed ('*': any). Default: none.",
         ),
     ] = None,
     log_level: Annotated[
@@ -129,7 +130,7 @@ def serve(
         public_url=public_url,
         allow_plain_http=allow_plain_http,
         allowed_hosts=tuple(allowed_host or ()),
-        forwarded_allow_ips=tuple(forwarded_allow_ips or ()),
+        forwarded_allow_ips=forwarded_allow_ips,
     )
 
     def ready(url: str) -> None:

@@ -61,7 +61,8 @@ class ProxyConfig:
     #: Plain HTTP on a non-loopback address (TLS terminated by a load balancer in front).
     allow_plain_http: bool = False
     allowed_hosts: Sequence[str] = ()
-    forwarded_allow_ips: Sequence[str] = ()
+    #: Reverse proxies whose X-Forwarded-For is believed (comma-separated, or a list).
+    forwarded_allow_ips: str | Sequence[str] | None = None
     token_ttl: int = 300
     env: Mapping[str, str] | None = field(default=None, repr=False)
 

@@ -48,7 +48,7 @@ def _host_for_url(host: str) -> str:
 def _uvicorn(app: ProxyApp, config: ProxyConfig) -> uvicorn.Config:
     tls = config.tls_files()
     try:
-        forwarded = ForwardedAllow.parse(list(config.forwarded_allow_ips) or None)
+        forwarded = ForwardedAllow.parse(config.forwarded_allow_ips)
     except ValueError as exc:
         raise ProxyConfigError(str(exc)) from None
     extra: dict[str, Any] = {"ssl_certfile": tls[0], "ssl_keyfile": tls[1]} if tls else {}

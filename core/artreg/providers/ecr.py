@@ -74,6 +74,8 @@ SESSION_DELETE: Final = "alien-ecr-delete"
 SESSION_ACCESS_PREFIX: Final = "alien-ecr-access-"
 #: ECR authorization tokens last 12 h whatever the role session.
 TOKEN_LIFETIME: Final = timedelta(hours=12)
+#: Role clients are rebuilt this long before their credentials expire.
+REFRESH_MARGIN: Final = timedelta(minutes=5)
 #: How many times a policy change starts over when another writer changed the policy meanwhile.
 MERGE_ATTEMPTS: Final = 5
 
@@ -110,7 +112,6 @@ class EcrArtifactRegistry(RegistryDataMixin, ArtifactRegistry):
         push_role_arn: str | None = None,
         binding_name: str = "",
         clock: Callable[[], datetime] = utc_now,
-        refresh_margin: float = 300.0,
     ) -> None:
         self.binding_name = binding_name
         self.repository_prefix = repository_prefix
@@ -120,11 +121,10 @@ class EcrArtifactRegistry(RegistryDataMixin, ArtifactRegistry):
         self.clock = clock
         #: repository -> replica regions whose policy waits for an earlier change
         self._pending = PendingReplicas()
-        self.refresh_margin = timedelta(seconds=refresh_margin)
         self.clients = AwsClients(
             config,
             clock=lambda: self.clock(),
-            refresh_margin=self.refresh_margin,
+            refresh_margin=REFRESH_MARGIN,
             binding_name=binding_name,
             role_fields={
                 role: name

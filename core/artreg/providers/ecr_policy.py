@@ -368,6 +368,59 @@ def _lambda_statement(sid: str, arns: Sequence[str]) -> dict[str, Any]:
     }
 
 
+def _without_owned(
+    statements: list[Any],
+) -> tuple[list[Any], int | None, list[str]]:
+    """``statements`` without artreg's and alien's own; where the principal statement stood;
+    and the ARNs of alien's legacy Lambda statement (to carry into the shared one)."""
+    kept: list[Any] = []
+    principal_at: int | None = None
+    carried: list[str] = []
+    for statement in statements:
+        sid = statement.get("Sid") if isinstance(statement, dict) else None
+        if sid in _OWNED_SIDS:
+            if principal_at is None and sid != SID_LAMBDA_OWN:
+                principal_at = len(kept)
+        elif sid == SID_ALIEN_LAMBDA_LEGACY:
+            carried += _condition_arns(statement)
+        else:
+            kept.append(statement)
+    return kept, principal_at, carried
+
+
+def _shared_index(statements: list[Any]) -> int | None:
+    """Where the shared Lambda statement artreg can merge into stands, if anywhere."""
+    return next(
+        (
+            i
+            for i, s in enumerate(statements)
+            if isinstance(s, dict) and s.get("Sid") == SID_LAMBDA and _source_arn_list(s)
+        ),
+        None,
+    )
+
+
+def _put_lambda_arns(
+    statements: list[Any], carried: list[str], old: set[str], new: list[str]
+) -> None:
+    """Take ``old`` out of the shared Lambda statement (or artreg's own) and put ``new`` in; an
+    ARN in both keeps its place (no rewrite when nothing changed), others' ARNs stay."""
+    at = _shared_index(statements)
+    if at is None:
+        arns = list(_unique([*(a for a in carried if a not in old or a in new), *new]))
+        if arns:
+            taken = any(isinstance(s, dict) and s.get("Sid") == SID_LAMBDA for s in statements)
+            statements.append(_lambda_statement(SID_LAMBDA_OWN if taken else SID_LAMBDA, arns))
+        return
+    statement = statements[at]
+    operator, key, arns = _source_arn_list(statement) or ("StringLike", "aws:sourceArn", [])
+    merged = list(_unique([*(a for a in [*arns, *carried] if a not in old or a in new), *new]))
+    if merged:
+        statements[at] = {**statement, "Condition": {operator: {key: merged}}}
+    else:
+        del statements[at]
+
+
 def apply_grants(
     document: dict[str, Any], before: Grants, after: Grants, partition: Partition
 ) -> dict[str, Any]:
@@ -375,50 +428,16 @@ def apply_grants(
     ``after``. Foreign statements are kept as they are, in place; alien's statements are
     replaced by artreg's; in the shared Lambda statement only ``before``'s pairs are taken out
     and ``after``'s put in, every other ARN staying where it was."""
-    old_pairs = {_lambda_arn(p, partition) for p in before.lambda_pairs}
-    new_arns = [_lambda_arn(p, partition) for p in after.lambda_pairs]
-    statements: list[Any] = []
-    principal_at: int | None = None
-    shared_at: int | None = None
-    carried: list[str] = []  # ARNs of alien's legacy statement, moved to the shared one
-    for statement in document["Statement"]:
-        sid = statement.get("Sid") if isinstance(statement, dict) else None
-        if sid in _OWNED_SIDS:
-            if principal_at is None and sid != SID_LAMBDA_OWN:
-                principal_at = len(statements)
-            continue
-        if sid == SID_ALIEN_LAMBDA_LEGACY:
-            carried += _condition_arns(statement)
-            continue
-        if sid == SID_LAMBDA and shared_at is None and _source_arn_list(statement) is not None:
-            shared_at = len(statements)
-        statements.append(statement)
+    statements, principal_at, carried = _without_owned(document["Statement"])
     principal = _principal_statement(after, partition)
     if principal is not None:
         statements.insert(len(statements) if principal_at is None else principal_at, principal)
-        if shared_at is not None and principal_at is not None and principal_at <= shared_at:
-            shared_at += 1
-    lambda_sid_taken = any(isinstance(s, dict) and s.get("Sid") == SID_LAMBDA for s in statements)
-    if shared_at is not None:
-        statement = statements[shared_at]
-        operator, key, arns = _source_arn_list(statement) or ("StringLike", "aws:sourceArn", [])
-        # an ARN granted before and after keeps its place (no rewrite when nothing changed)
-        kept = [a for a in [*arns, *carried] if a not in old_pairs or a in new_arns]
-        merged = list(_unique([*kept, *new_arns]))
-        if merged:
-            statements[shared_at] = {
-                **statement,
-                "Condition": {operator: {key: merged}},
-            }
-        else:
-            del statements[shared_at]
-    else:
-        arns = list(
-            _unique([*(a for a in carried if a not in old_pairs or a in new_arns), *new_arns])
-        )
-        if arns:
-            sid = SID_LAMBDA_OWN if lambda_sid_taken else SID_LAMBDA
-            statements.append(_lambda_statement(sid, arns))
+    _put_lambda_arns(
+        statements,
+        carried,
+        {_lambda_arn(p, partition) for p in before.lambda_pairs},
+        [_lambda_arn(p, partition) for p in after.lambda_pairs],
+    )
     return {**document, "Version": document.get("Version", VERSION), "Statement": statements}
 
 

@@ -287,11 +287,11 @@ def test_issued_tokens_expire() -> None:
     basic = "Basic " + base64.b64encode(b"x:static").decode()
     issued = auth.issue_token(basic)
     assert issued is not None
-    token, ttl = issued
-    assert ttl == 60
-    assert auth.check(f"Bearer {token}")
+    assert issued.expires_in == 60
+    assert issued.refresh_token is None
+    assert auth.check(f"Bearer {issued.access_token}")
     now[0] += 61
-    assert not auth.check(f"Bearer {token}")
+    assert not auth.check(f"Bearer {issued.access_token}")
     assert auth.issue_token("Basic " + base64.b64encode(b"x:wrong").decode()) is None
 
 

@@ -113,7 +113,7 @@ def test_manifests_tags_referrers(store: Store) -> None:
     store.put_manifest(
         "ns/r",
         StoredManifest(body, "application/x", digest),
-        tag="v1",
+        tags=["v1"],
         subject=subject,
         referrer={"digest": str(digest)},
     )

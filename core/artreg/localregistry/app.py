@@ -19,14 +19,25 @@ from dataclasses import dataclass, field
 from typing import Any, Final
 from urllib.parse import parse_qs, quote
 
-from artreg.digest import Digest, DigestError
+from artreg.digest import ALGORITHMS, Digest, DigestError
 from artreg.serving.logs import escape
 
 from .apierrors import RegistryHTTPError
 from .auth import Authenticator
 from .manifests import MAX_MANIFEST_SIZE, OCI_INDEX, ManifestInvalid, parse_manifest
+from .metrics import CONTENT_TYPE as METRICS_CONTENT_TYPE
+from .metrics import METRICS_PATH, RegistryMetrics
 from .names import is_valid_name, is_valid_tag
-from .store import BlobReader, DigestMismatch, Store, StoredManifest, UploadSession, UploadUnknown
+from .store import (
+    BlobReader,
+    ContentMissing,
+    DigestMismatch,
+    Store,
+    StoredManifest,
+    UploadSession,
+    UploadUnknown,
+)
+from .tokens import Grant
 
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
@@ -41,6 +52,8 @@ IO_CHUNK: Final = 1 << 20
 DEFAULT_CATALOG_PAGE: Final = 1000
 #: Past this much unread request body, an error reply closes the connection instead.
 MAX_DRAIN: Final = 4 << 20
+#: Most ``?tag=`` parameters one manifest push may carry (the spec asks for at least 10).
+MAX_TAG_PARAMS: Final = 100
 
 _ROUTES: Final = [
     ("tags", re.compile(r"^/v2/(?P<name>.+)/tags/list$")),
@@ -56,6 +69,8 @@ _BASE_HEADERS: Final = [("docker-distribution-api-version", "registry/2.0")]
 _HOST_RE: Final = re.compile(r"^[A-Za-z0-9.\-]+(?::\d{1,5})?$|^\[[0-9a-fA-F:.]+\](?::\d{1,5})?$")
 #: Where the token endpoint lives (advertised in Bearer challenges).
 TOKEN_PATH: Final = "/v2/token"
+#: Largest token request form read (POST /v2/token).
+MAX_TOKEN_FORM: Final = 64 * 1024
 
 
 class ClientDisconnected(Exception):
@@ -73,7 +88,10 @@ class Request:
     scheme: str = "http"
     status: int = 0
     sent: int = 0
+    received: int = 0
     body_done: bool = False
+    #: The route's name, a bounded label for metrics.
+    route: str = "other"
     params: dict[str, str] = field(default_factory=dict)
 
     async def recv(self) -> Message:
@@ -84,6 +102,7 @@ class Request:
             raise ClientDisconnected
         if not message.get("more_body"):
             self.body_done = True
+        self.received += len(message.get("body", b""))
         return message
 
     @property
@@ -95,6 +114,10 @@ class Request:
     def arg(self, key: str) -> str | None:
         values = self.query.get(key)
         return values[0] if values else None
+
+    def args(self, key: str) -> list[str]:
+        """Every value of a repeatable query parameter, in order."""
+        return self.query.get(key, [])
 
 
 def _digest(value: str | None, *, code: str = "DIGEST_INVALID") -> Digest:
@@ -109,9 +132,19 @@ def _digest(value: str | None, *, code: str = "DIGEST_INVALID") -> Digest:
 class RegistryApp:
     """The ASGI callable. Use :func:`create_app`."""
 
-    def __init__(self, store: Store, auth: Authenticator | None = None) -> None:
+    def __init__(
+        self,
+        store: Store,
+        auth: Authenticator | None = None,
+        *,
+        token_realm: str | None = None,
+        metrics: bool = False,
+    ) -> None:
         self.store = store
         self.auth = auth
+        #: The token endpoint's URL in Bearer challenges: configuration, never the Host header.
+        self.token_realm = token_realm
+        self.metrics = RegistryMetrics(store) if metrics else None
         self._upload_locks: dict[str, tuple[asyncio.Lock, list[int]]] = {}
 
     # -- ASGI entry ------------------------------------------------------------------------
@@ -150,6 +183,15 @@ class RegistryApp:
                 req, RegistryHTTPError("UNKNOWN", "internal server error", status=500)
             )
         finally:
+            if self.metrics is not None:
+                self.metrics.observe(
+                    req.method,
+                    req.route,
+                    req.status,
+                    time.perf_counter() - started,
+                    req.received,
+                    req.sent,
+                )
             client = scope.get("client")
             log.info(
                 '%s "%s %s" %d %d %.1fms',
@@ -225,43 +267,106 @@ class RegistryApp:
 
     def _challenge(self, req: Request) -> RegistryHTTPError:
         assert self.auth is not None
-        realm = f"{req.scheme}://{req.host}{TOKEN_PATH}" if req.host else None
         return RegistryHTTPError(
             "UNAUTHORIZED",
-            headers=[("www-authenticate", c) for c in self.auth.challenges(realm)],
+            headers=[("www-authenticate", c) for c in self.auth.challenges(self.token_realm)],
         )
 
     async def _token(self, req: Request) -> None:
-        """Docker's token flow: valid credentials in, a short-lived bearer token out."""
-        if self.auth is None or req.method not in ("GET", "POST"):
+        """Docker's token flow (the token spec's GET with Basic auth, and its OAuth2 POST form
+        with the password and refresh-token grants): credentials in, a bearer token out."""
+        if self.auth is None:
             raise RegistryHTTPError("UNSUPPORTED", "no token service: authentication is off")
-        issued = self.auth.issue_token(req.headers.get("authorization"))
-        if issued is None:
+        if req.method == "GET":
+            offline = (req.arg("offline_token") or "").lower() == "true"
+            grant = self.auth.issue_token(req.headers.get("authorization"), offline=offline)
+        elif req.method == "POST":
+            grant = self._token_grant(await self._token_form(req))
+        else:
+            raise RegistryHTTPError(
+                "UNSUPPORTED",
+                f"{req.method} is not supported by the token endpoint: use GET or POST",
+                headers=[("allow", "GET, POST")],
+            )
+        if grant is None:
             raise RegistryHTTPError(
                 "UNAUTHORIZED",
                 headers=[("www-authenticate", c) for c in self.auth.challenges(None)],
             )
-        token, ttl = issued
-        doc = {
-            "token": token,
-            "access_token": token,
-            "expires_in": ttl,
+        doc: dict[str, Any] = {
+            "token": grant.access_token,
+            "access_token": grant.access_token,
+            "expires_in": grant.expires_in,
             "issued_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
         }
-        await self._json(req, 200, doc, [("cache-control", "no-store")])
+        scope = req.arg("scope")
+        if scope:
+            doc["scope"] = scope
+        if grant.refresh_token is not None:
+            doc["refresh_token"] = grant.refresh_token
+        await self._json(req, 200, doc, [("cache-control", "no-store"), ("pragma", "no-cache")])
+
+    async def _token_form(self, req: Request) -> dict[str, str]:
+        content_type = req.headers.get("content-type", "").split(";", 1)[0].strip().lower()
+        if content_type != "application/x-www-form-urlencoded":
+            raise RegistryHTTPError(
+                "UNSUPPORTED",
+                "the token endpoint takes an application/x-www-form-urlencoded form",
+                status=400,
+            )
+        body = await self._read_small_body(req, MAX_TOKEN_FORM)
+        try:
+            form = parse_qs(body.decode("utf-8"), keep_blank_values=True, strict_parsing=False)
+        except UnicodeDecodeError:
+            raise RegistryHTTPError("UNSUPPORTED", "the form is not UTF-8", status=400) from None
+        fields = {k: v[0] for k, v in form.items() if v}
+        if "scope" in fields:
+            req.query.setdefault("scope", [fields["scope"]])
+        return fields
+
+    def _token_grant(self, form: dict[str, str]) -> Grant | None:
+        assert self.auth is not None
+        grant_type = form.get("grant_type")
+        offline = form.get("access_type") == "offline"
+        if grant_type == "password":
+            return self.auth.grant_password(
+                form.get("username", ""), form.get("password", ""), offline=offline
+            )
+        if grant_type == "refresh_token":
+            return self.auth.grant_refresh(form.get("refresh_token", ""))
+        raise RegistryHTTPError(
+            "UNSUPPORTED",
+            "grant_type must be password or refresh_token",
+            status=400,
+            detail={"grant_type": grant_type},
+        )
+
+    async def _metrics(self, req: Request) -> None:
+        assert self.metrics is not None
+        if req.method not in ("GET", "HEAD"):
+            raise RegistryHTTPError("UNSUPPORTED", headers=[("allow", "GET, HEAD")])
+        body = await asyncio.to_thread(self.metrics.render)
+        await self._respond(req, 200, [("content-type", METRICS_CONTENT_TYPE)], body)
 
     async def _dispatch(self, req: Request) -> None:
         if req.path == TOKEN_PATH:
+            req.route = "token"
             await self._token(req)
             return
         if self.auth is not None and not self.auth.check(req.headers.get("authorization")):
             raise self._challenge(req)
+        if req.path == METRICS_PATH and self.metrics is not None:
+            req.route = "metrics"
+            await self._metrics(req)
+            return
         if req.path in ("/v2", "/v2/"):
+            req.route = "base"
             if req.method not in ("GET", "HEAD"):
                 raise RegistryHTTPError("UNSUPPORTED", f"{req.method} /v2/ is not supported")
             await self._json(req, 200, {})
             return
         if req.path == "/v2/_catalog":
+            req.route = "catalog"
             if req.method != "GET":
                 raise RegistryHTTPError("UNSUPPORTED")
             await self._catalog(req)
@@ -271,6 +376,7 @@ class RegistryApp:
             if match is None:
                 continue
             req.params = match.groupdict()
+            req.route = route
             name = req.params["name"]
             if not is_valid_name(name):
                 raise RegistryHTTPError(
@@ -335,7 +441,9 @@ class RegistryApp:
 
     async def _blob_get(self, req: Request, name: str) -> None:
         digest = _digest(req.params["digest"])
-        reader = await asyncio.to_thread(self.store.open_blob, name, digest)
+        # A HEAD is a pusher asking whether to upload: keep the blob for the manifest to come.
+        keep = req.method == "HEAD"
+        reader = await asyncio.to_thread(self.store.open_blob, name, digest, keep=keep)
         if reader is None:
             raise RegistryHTTPError("BLOB_UNKNOWN", detail={"digest": str(digest)})
         try:
@@ -406,19 +514,19 @@ class RegistryApp:
 
     async def _uploads_post(self, req: Request, name: str) -> None:
         mount = req.arg("mount")
-        if mount is not None:
-            mounted = _digest(mount)
-            source = req.arg("from")
-            if (
-                source
-                and is_valid_name(source)
-                and await asyncio.to_thread(self.store.mount_blob, name, mounted, source)
-            ):
-                await self._respond(req, 201, self._blob_created(name, mounted))
-                return
+        if mount is not None and await self._mount(name, _digest(mount), req.arg("from")):
+            await self._respond(req, 201, self._blob_created(name, _digest(mount)))
+            return
         raw_digest = req.arg("digest")
         digest = _digest(raw_digest) if raw_digest is not None else None
-        session = await asyncio.to_thread(self.store.create_upload, name)
+        algorithm = req.arg("digest-algorithm") or (digest.algorithm if digest else "sha256")
+        if algorithm not in ALGORITHMS:
+            raise RegistryHTTPError(
+                "DIGEST_INVALID",
+                f"unsupported digest algorithm {algorithm!r}",
+                detail={"digest-algorithm": algorithm},
+            )
+        session = await asyncio.to_thread(self.store.create_upload, name, algorithm)
         if digest is None:
             await self._respond(req, 202, self._upload_headers(name, session))
             return
@@ -429,6 +537,14 @@ class RegistryApp:
             raise
         finally:
             await asyncio.to_thread(session.close)
+
+    async def _mount(self, name: str, digest: Digest, source: str | None) -> bool:
+        """Link ``digest`` from ``source`` into ``name``. Without ``source`` (automatic content
+        discovery), from any repository holding it: every client that passes authentication
+        may read every repository, so any holder is one the client may read."""
+        if source is not None and (not source or not is_valid_name(source)):
+            return False
+        return await asyncio.to_thread(self.store.mount_blob, name, digest, source)
 
     def _blob_created(self, name: str, digest: Digest) -> Headers:
         return [("location", f"/v2/{name}/blobs/{digest}"), ("docker-content-digest", str(digest))]
@@ -589,7 +705,7 @@ class RegistryApp:
                 digest if await asyncio.to_thread(self.store.has_manifest, name, digest) else None
             )
         if not is_valid_tag(ref):
-            raise RegistryHTTPError("MANIFEST_INVALID", f"invalid tag {ref!r}", detail={"tag": ref})
+            return None  # no manifest can have that tag: unknown, as distribution answers
         return await asyncio.to_thread(self.store.resolve_tag, name, ref)
 
     async def _manifest_head(self, req: Request, name: str) -> None:
@@ -634,16 +750,28 @@ class RegistryApp:
             if not message.get("more_body"):
                 return b"".join(parts)
 
+    def _put_tags(self, req: Request, ref: str) -> tuple[list[str], list[str]]:
+        """The tags a manifest push sets (its reference, when a tag, then each ``?tag=``) and
+        those given as ``?tag=`` (to echo in ``OCI-Tag``)."""
+        params = req.args("tag")
+        if len(params) > MAX_TAG_PARAMS:
+            raise RegistryHTTPError(
+                "TAG_INVALID",
+                f"at most {MAX_TAG_PARAMS} tag parameters per request",
+                status=414,
+            )
+        tags = [] if ":" in ref else [ref]
+        for tag in [*tags, *params]:
+            if not is_valid_tag(tag):
+                raise RegistryHTTPError(
+                    "MANIFEST_INVALID", f"invalid tag {tag!r}", detail={"tag": tag}
+                )
+        return list(dict.fromkeys([*tags, *params])), list(dict.fromkeys(params))
+
     async def _manifest_put(self, req: Request, name: str) -> None:
         ref = req.params["ref"]
-        tag: str | None = None
-        ref_digest: Digest | None = None
-        if ":" in ref:
-            ref_digest = _digest(ref)
-        elif is_valid_tag(ref):
-            tag = ref
-        else:
-            raise RegistryHTTPError("MANIFEST_INVALID", f"invalid tag {ref!r}", detail={"tag": ref})
+        ref_digest = _digest(ref) if ":" in ref else None
+        tags, tag_params = self._put_tags(req, ref)
         body = await self._read_small_body(req, MAX_MANIFEST_SIZE)
         digest = Digest.of(body, ref_digest.algorithm if ref_digest else "sha256")
         if ref_digest is not None and digest != ref_digest:
@@ -657,29 +785,28 @@ class RegistryApp:
         except ManifestInvalid as exc:
             raise RegistryHTTPError("MANIFEST_INVALID", str(exc)) from None
 
-        def check_and_store() -> None:
-            for blob in parsed.required_blobs():
-                if self.store.blob_size(name, blob) is None:
-                    raise RegistryHTTPError("MANIFEST_BLOB_UNKNOWN", detail={"digest": str(blob)})
-            for child in parsed.manifests:
-                if not self.store.has_manifest(name, child.digest):
-                    raise RegistryHTTPError(
-                        "MANIFEST_BLOB_UNKNOWN", detail={"digest": str(child.digest)}
-                    )
-            subject = parsed.subject.digest if parsed.subject else None
-            self.store.put_manifest(
+        subject = parsed.subject.digest if parsed.subject else None
+        try:
+            # Sparse manifests are refused: every blob and child must be in the repository.
+            await asyncio.to_thread(
+                self.store.put_manifest,
                 name,
                 StoredManifest(body, parsed.media_type, digest),
-                tag=tag,
+                tags=tags,
                 subject=subject,
                 referrer=parsed.referrer_descriptor(digest, len(body)) if subject else None,
+                blobs=parsed.required_blobs(),
+                children=[child.digest for child in parsed.manifests],
             )
-
-        await asyncio.to_thread(check_and_store)
+        except ContentMissing as exc:
+            raise RegistryHTTPError(
+                "MANIFEST_BLOB_UNKNOWN", detail={"digest": str(exc.digest)}
+            ) from None
         headers = [
             ("location", f"/v2/{name}/manifests/{digest}"),
             ("docker-content-digest", str(digest)),
         ]
+        headers.extend(("oci-tag", tag) for tag in tag_params)
         if parsed.subject is not None:
             headers.append(("oci-subject", str(parsed.subject.digest)))
         await self._respond(req, 201, headers)
@@ -692,7 +819,7 @@ class RegistryApp:
         elif is_valid_tag(ref):
             deleted = await asyncio.to_thread(self.store.delete_tag, name, ref)
         else:
-            raise RegistryHTTPError("MANIFEST_INVALID", f"invalid tag {ref!r}", detail={"tag": ref})
+            deleted = False  # no manifest can have that tag
         if not deleted:
             raise RegistryHTTPError("MANIFEST_UNKNOWN", detail={"name": name, "reference": ref})
         await self._respond(req, 202)
@@ -733,6 +860,14 @@ def _parse_range(value: str | None, size: int) -> tuple[int, int] | str | None:
     return start, end
 
 
-def create_app(store: Store, auth: Authenticator | None = None) -> RegistryApp:
-    """The registry as an ASGI application over ``store``, optionally requiring ``auth``."""
-    return RegistryApp(store, auth)
+def create_app(
+    store: Store,
+    auth: Authenticator | None = None,
+    *,
+    token_realm: str | None = None,
+    metrics: bool = False,
+) -> RegistryApp:
+    """The registry as an ASGI application over ``store``, optionally requiring ``auth``.
+    ``token_realm`` is the token endpoint's URL advertised in Bearer challenges (without it,
+    clients are asked for Basic credentials); ``metrics`` serves ``/metrics``."""
+    return RegistryApp(store, auth, token_realm=token_realm, metrics=metrics)

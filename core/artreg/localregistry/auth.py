@@ -11,7 +11,6 @@ import base64
 import binascii
 import hashlib
 import hmac
-import secrets
 import threading
 import time
 from collections import OrderedDict
@@ -21,9 +20,12 @@ from typing import Final
 
 import bcrypt
 
+from .tokens import Grant, TokenService
+
 REALM: Final = "artreg"
 _CACHE_SIZE: Final = 256
-_MAX_ISSUED: Final = 10_000
+#: The holder name of tokens issued to clients of the static token (no user can be named so).
+STATIC_TOKEN_HOLDER: Final = ":token"
 
 
 class AuthConfigError(ValueError):
@@ -35,8 +37,9 @@ class Authenticator:
 
     ``users`` maps user names to bcrypt hashes (as in an ``htpasswd -B`` file); ``token`` is a
     static bearer token, also accepted as the password of Basic auth with any user name. The
-    registry's token endpoint (``GET /v2/token``) trades valid credentials for a random bearer
-    token that expires after ``token_ttl`` seconds (kept in memory only).
+    registry's token endpoint trades a user name and password (never a bearer token) or a
+    refresh token for a signed bearer token that expires after ``token_ttl`` seconds
+    (:mod:`.tokens`).
     """
 
     def __init__(
@@ -45,16 +48,15 @@ class Authenticator:
         users: dict[str, bytes] | None = None,
         token: str | None = None,
         token_ttl: float = 3600.0,
-        clock: Callable[[], float] = time.monotonic,
+        clock: Callable[[], float] = time.time,
     ) -> None:
         if not users and not token:
             raise AuthConfigError("no credentials configured")
         self._users = dict(users or {})
         self._token = token.encode() if token else None
         self.token_ttl = token_ttl
-        self._clock = clock
+        self.tokens = TokenService(access_ttl=token_ttl, clock=clock)
         self._verified: OrderedDict[bytes, None] = OrderedDict()
-        self._issued: dict[bytes, float] = {}
         self._lock = threading.Lock()
 
     def __repr__(self) -> str:
@@ -91,74 +93,77 @@ class Authenticator:
             return [f'Bearer realm="{token_realm}",service="{REALM}"']
         return [f'Basic realm="{REALM}"']
 
-    def issue_token(self, authorization: str | None) -> tuple[str, int] | None:
-        """A new short-lived bearer token for a request carrying valid credentials (Basic, or
-        a bearer token already valid), with its lifetime in seconds; None otherwise."""
-        if not self.check(authorization):
+    def issue_token(self, authorization: str | None, *, offline: bool = False) -> Grant | None:
+        """A bearer token (and a refresh token when ``offline``) for a request carrying a
+        valid user name and password as Basic auth; None otherwise. A bearer token, even a
+        valid one, never buys another."""
+        credentials = _basic(authorization)
+        if credentials is None:
             return None
-        token = secrets.token_urlsafe(32)
-        now = self._clock()
-        with self._lock:
-            if len(self._issued) >= _MAX_ISSUED:
-                for key in [k for k, exp in self._issued.items() if exp <= now]:
-                    del self._issued[key]
-                while len(self._issued) >= _MAX_ISSUED:
-                    del self._issued[next(iter(self._issued))]
-            self._issued[hashlib.sha256(token.encode()).digest()] = now + self.token_ttl
-        return token, int(self.token_ttl)
+        holder = self._holder(*credentials)
+        return self.tokens.grant(holder, offline=offline) if holder is not None else None
 
-    def _issued_valid(self, value: bytes) -> bool:
-        key = hashlib.sha256(value).digest()
-        with self._lock:
-            expiry = self._issued.get(key)
-            if expiry is None:
-                return False
-            if expiry <= self._clock():
-                del self._issued[key]
-                return False
-            return True
+    def grant_password(self, username: str, password: str, *, offline: bool) -> Grant | None:
+        """The token endpoint's ``grant_type=password``: tokens for valid credentials."""
+        holder = self._holder(username.encode(), password.encode())
+        return self.tokens.grant(holder, offline=offline) if holder is not None else None
+
+    def grant_refresh(self, refresh_token: str) -> Grant | None:
+        """The token endpoint's ``grant_type=refresh_token``: a new access token."""
+        holder = self.tokens.holder(refresh_token, "refresh")
+        return self.tokens.grant(holder, offline=False) if holder is not None else None
 
     def check(self, authorization: str | None) -> bool:
         """True when the ``Authorization`` header carries valid credentials."""
         if not authorization:
             return False
         scheme, _, value = authorization.strip().partition(" ")
-        scheme = scheme.lower()
-        value = value.strip()
-        if scheme == "bearer":
-            raw = value.encode()
-            if self._token is not None and hmac.compare_digest(raw, self._token):
+        if scheme.lower() == "bearer":
+            raw = value.strip()
+            if self._token is not None and hmac.compare_digest(raw.encode(), self._token):
                 return True
-            return self._issued_valid(raw)
-        if scheme != "basic":
-            return False
-        try:
-            decoded = base64.b64decode(value, validate=True)
-        except (binascii.Error, ValueError):
-            return False
-        user, sep, password = decoded.partition(b":")
-        if not sep:
-            return False
+            return self.tokens.holder(raw, "access") is not None
+        credentials = _basic(authorization)
+        return credentials is not None and self._holder(*credentials) is not None
+
+    def _holder(self, user: bytes, password: bytes) -> str | None:
+        """Who the user name and password identify: the user, the static token's holder, or
+        None when they are not valid."""
         if self._token is not None and hmac.compare_digest(password, self._token):
-            return True
-        stored = self._users.get(user.decode("utf-8", "replace"))
+            return STATIC_TOKEN_HOLDER
+        name = user.decode("utf-8", "replace")
+        stored = self._users.get(name)
         if stored is None:
-            return False
-        key = hashlib.sha256(decoded).digest()
+            return None
+        key = hashlib.sha256(user + b":" + password).digest()
         with self._lock:
             if key in self._verified:
                 self._verified.move_to_end(key)
-                return True
+                return name
         try:
             ok = bcrypt.checkpw(password, stored)
         except ValueError:
-            return False
-        if ok:
-            with self._lock:
-                self._verified[key] = None
-                while len(self._verified) > _CACHE_SIZE:
-                    self._verified.popitem(last=False)
-        return ok
+            return None
+        if not ok:
+            return None
+        with self._lock:
+            self._verified[key] = None
+            while len(self._verified) > _CACHE_SIZE:
+                self._verified.popitem(last=False)
+        return name
+
+
+def _basic(authorization: str | None) -> tuple[bytes, bytes] | None:
+    """User name and password of a ``Basic`` header; None for anything else."""
+    scheme, _, value = (authorization or "").strip().partition(" ")
+    if scheme.lower() != "basic":
+        return None
+    try:
+        decoded = base64.b64decode(value.strip(), validate=True)
+    except (binascii.Error, ValueError):
+        return None
+    user, sep, password = decoded.partition(b":")
+    return (user, password) if sep else None
 
 
 def load_htpasswd(path: str | Path) -> dict[str, bytes]:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Final
 
 from artreg.serving.hosts import is_loopback
 
@@ -56,3 +57,21 @@ class RegistryConfig:
             return Authenticator.from_files(htpasswd=self.htpasswd, token_file=self.token_file)
         except ValueError as exc:
             raise RegistryConfigError(str(exc)) from None
+
+
+_UNITS: Final = {"s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0}
+
+
+def parse_duration(text: str) -> float:
+    """Seconds in ``90``, ``90s``, ``15m``, ``1h``, ``7d`` or ``1.5h``; :class:`ValueError` for
+    anything else (or a negative value)."""
+    value = text.strip().lower()
+    unit = _UNITS.get(value[-1:]) if value else None
+    number = value[:-1] if unit is not None else value
+    try:
+        seconds = float(number) * (unit or 1.0)
+    except ValueError:
+        raise ValueError(f"invalid duration {text!r}: use e.g. 30s, 15m, 1h or 7d") from None
+    if seconds < 0 or seconds != seconds or seconds == float("inf"):
+        raise ValueError(f"invalid duration {text!r}: must be a finite, non-negative time")
+    return seconds

@@ -8,13 +8,23 @@ Layout under the data directory::
     repositories/<name>/_manifests/tags/<tag>               a tag (file holds the digest)
     repositories/<name>/_referrers/<alg>/<subject hex>/<alg>-<hex>   a referrer's descriptor (JSON)
     uploads/<uuid>/repository, uploads/<uuid>/data          an upload session
-    tmp/                                                    files being written
+    uploads/<uuid>/algorithm                                its hash algorithm, when not sha256
+    tmp/                                                    files being written or deleted
+    .lock                                                   held by the serving process
+    .sweep.lock, .gc.lock                                   garbage collection (see gc.py)
 
 Every file becomes visible by ``rename`` of a fully written, fsynced temporary file (and the
 directory is fsynced after), and things are written before whatever refers to them: blob, then
 repository link; manifest bytes, then revision, then tag. A crash at any moment therefore leaves
 no partial blob or manifest and no reference to a missing one. Upload sessions live on disk, so
 a restarted server keeps them; their running hash is rebuilt from the data when needed.
+A directory is deleted by renaming it into ``tmp/`` first, so it is either whole or gone.
+
+Garbage collection (:mod:`.gc`) may run while clients push, from this process or another one.
+Every step that makes content referenced again — a blob committed, mounted or asked for, a
+manifest stored over its blobs and children — refreshes the modification time of the files it
+relies on while holding ``.sweep.lock`` shared; the collector removes a file only while holding
+it exclusively and only when that time is older than its grace period.
 """
 
 from __future__ import annotations
@@ -27,6 +37,7 @@ import shutil
 import threading
 import time
 import uuid as uuidlib
+from collections.abc import Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -39,6 +50,7 @@ from .names import is_valid_name, is_valid_tag
 from .store import (
     BlobReader,
     Checkpoint,
+    ContentMissing,
     DigestMismatch,
     Store,
     StoredManifest,
@@ -48,6 +60,8 @@ from .store import (
 
 _READ_CHUNK: Final = 1 << 20
 _UUID_LEN: Final = 36
+#: A blob asked for (HEAD) is marked as wanted at most this often.
+_KEEP_EVERY: Final = 1.0
 #: From this size on, a chunk is hashed on another thread while it is written: sha256 and
 #: ``pwrite`` both release the GIL, so the two overlap and ingest is bound by the slower one.
 _PARALLEL_HASH_MIN: Final = 256 << 10
@@ -108,14 +122,22 @@ class _FileReader(BlobReader):
 
 
 class _FileUpload(UploadSession):
-    def __init__(self, store: FilesystemStore, name: str, uuid: str, directory: Path) -> None:
+    def __init__(
+        self,
+        store: FilesystemStore,
+        name: str,
+        uuid: str,
+        directory: Path,
+        algorithm: str = "sha256",
+    ) -> None:
         self._store = store
         self.repository = name
         self.uuid = uuid
         self._dir = directory
         self._data = directory / "data"
+        self._algorithm = algorithm
         self._size = self._data.stat().st_size
-        self._hasher: Hasher | None = None if self._size else Hasher()
+        self._hasher: Hasher | None = None if self._size else Hasher(algorithm)
         self._fd: int | None = None
 
     @property
@@ -131,7 +153,7 @@ class _FileUpload(UploadSession):
 
     def _running_hasher(self) -> Hasher:
         if self._hasher is None:  # reopened after a restart: rebuild the hash from disk
-            self._hasher = _hash_file(self._data, "sha256", self._size)
+            self._hasher = _hash_file(self._data, self._algorithm, self._size)
         return self._hasher
 
     def checkpoint(self) -> Checkpoint:
@@ -168,16 +190,21 @@ class _FileUpload(UploadSession):
         os.ftruncate(fd, self._size)
         os.fsync(fd)
         self.close()
-        self._store._install_blob(self._data, expected)
-        self._store._link_blob(self.repository, expected)
+        with self._store.sweep_lock(shared=True):
+            try:
+                self._store._install_blob(self._data, expected)
+            except FileNotFoundError:  # the session was purged as abandoned meanwhile
+                self._store._forget_upload(self.uuid)
+                raise UploadUnknown(self.uuid) from None
+            self._store._link_blob(self.repository, expected)
         self._store._forget_upload(self.uuid)
-        shutil.rmtree(self._dir, ignore_errors=True)
+        self._store._discard(self._dir)
         return self._size
 
     def cancel(self) -> None:
         self.close()
         self._store._forget_upload(self.uuid)
-        shutil.rmtree(self._dir, ignore_errors=True)
+        self._store._discard(self._dir)
 
     def close(self) -> None:
         if self._fd is not None:
@@ -187,14 +214,28 @@ class _FileUpload(UploadSession):
 
 @dataclass(slots=True)
 class GarbageReport:
-    """What :meth:`FilesystemStore.collect_garbage` removed."""
+    """What a garbage collection removed (or, dry, would remove)."""
 
+    #: Blob files (layers, configs and manifest bytes) deleted, as digests.
     removed: list[str] = field(default_factory=list)
+    #: Manifests deleted, as ``repository@digest``.
+    manifests: list[str] = field(default_factory=list)
+    #: Blob links deleted from repositories, as ``repository@digest``.
+    links: list[str] = field(default_factory=list)
+    #: Abandoned upload sessions deleted, as ``repository/uuid``.
+    uploads: list[str] = field(default_factory=list)
     freed_bytes: int = 0
+    #: Bytes of blob content left after the run.
+    stored_bytes: int = 0
+    seconds: float = 0.0
 
 
 class StoreLocked(RegistryConfigError):
     """Another process holds the data directory."""
+
+
+class CollectionRunning(StoreLocked):
+    """Another garbage collection is running on the data directory."""
 
 
 class FilesystemStore(Store):
@@ -224,6 +265,7 @@ class FilesystemStore(Store):
         self._lock = threading.Lock()
         self._sessions: dict[str, _FileUpload] = {}
         self._lock_fd: int | None = None
+        self._stored_bytes: int | None = None
         if exclusive:  # one owner at a time; a crashed owner's lock goes with its process
             self._lock_fd = os.open(self.root / ".lock", os.O_RDWR | os.O_CREAT, 0o644)
             try:
@@ -288,33 +330,64 @@ class FilesystemStore(Store):
                 problems.append(f"upload {entry.name} is incomplete")
         return problems
 
-    def collect_garbage(self, *, dry_run: bool = False) -> GarbageReport:
-        """Delete blobs no repository links any more (as a layer or a manifest) and return what
-        was (or, with ``dry_run``, would be) removed. Needs the exclusive lock, so it never
-        runs under a live server; upload sessions are not touched."""
-        if self._lock_fd is None:
-            raise StoreLocked("garbage collection needs the store opened exclusively")
-        live: set[tuple[str, str]] = set()
-        for name in self.repositories():
-            base = self._repos / name
-            for link in (base / "_layers").glob("*/*"):
-                live.add((link.parent.name, link.name))
-            for rev in (base / "_manifests" / "revisions").glob("*/*"):
-                live.add((rev.parent.name, rev.name))
-        report = GarbageReport()
-        for path in sorted(p for p in self._blobs.glob("*/*/*") if p.is_file()):
-            algorithm, name = path.parent.parent.name, path.name
-            if (algorithm, name) in live:
-                continue
-            report.removed.append(f"{algorithm}:{name}")
-            report.freed_bytes += path.stat().st_size
-            if not dry_run:
-                self._remove(path)
+    def collect_garbage(
+        self,
+        *,
+        grace: float = 3600.0,
+        upload_max_age: float | None = 7 * 24 * 3600,
+        dry_run: bool = False,
+    ) -> GarbageReport:
+        """Delete what no tag reaches any more, safely while clients push: see :mod:`.gc`.
+        :class:`CollectionRunning` when another collection holds the directory."""
+        from .gc import collect_garbage
+
+        report = collect_garbage(
+            self, grace=grace, upload_max_age=upload_max_age, dry_run=dry_run
+        )
         if not dry_run:
-            for directory in sorted(self._blobs.glob("*/*"), reverse=True):
-                with contextlib.suppress(OSError):
-                    directory.rmdir()  # only succeeds when empty
+            self._stored_bytes = report.stored_bytes
         return report
+
+    # -- coordination with garbage collection ----------------------------------------------
+
+    @contextlib.contextmanager
+    def sweep_lock(self, *, shared: bool) -> Iterator[None]:
+        """Hold ``.sweep.lock``: shared while making content referenced, exclusive while
+        removing it. A lock of its own per holder, so threads and processes exclude alike."""
+        fd = os.open(self.root / ".sweep.lock", os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_SH if shared else fcntl.LOCK_EX)
+            yield
+        finally:
+            os.close(fd)  # releases the lock
+
+    def stored_bytes(self) -> int:
+        """Bytes of blob content on disk (walked once, then kept up to date)."""
+        if self._stored_bytes is None:
+            total = 0
+            for path in self._blobs.glob("*/*/*"):
+                with contextlib.suppress(FileNotFoundError):
+                    total += path.stat().st_size
+            self._stored_bytes = total
+        return self._stored_bytes
+
+    def open_uploads(self) -> int:
+        """Upload sessions on disk."""
+        return sum(1 for _ in os.scandir(self._uploads_dir))
+
+    def _grew(self, size: int) -> None:
+        if self._stored_bytes is not None:
+            self._stored_bytes += size
+
+    def _discard(self, directory: Path) -> None:
+        """Delete a directory tree atomically: rename it into tmp/, then remove it there."""
+        doomed = self._tmp / f"{uuidlib.uuid4().hex}.deleted"
+        try:
+            os.rename(directory, doomed)
+        except FileNotFoundError:
+            return
+        _fsync_dir(directory.parent)
+        shutil.rmtree(doomed, ignore_errors=True)
 
     def blob_exists(self, digest: Digest) -> bool:
         """True when the blob's content is stored (in any repository)."""
@@ -390,16 +463,33 @@ class FilesystemStore(Store):
         return True
 
     def _install_blob(self, source: Path, digest: Digest) -> None:
-        """Move a complete, fsynced file into place as blob ``digest``."""
+        """Move a complete, fsynced file into place as blob ``digest`` (and mark it fresh)."""
         target = self._blob_path(digest)
         self._makedirs(target.parent)
+        existed = target.is_file()
         os.replace(source, target)  # concurrent uploads of one blob: same bytes, either wins
+        os.utime(target)
         _fsync_dir(target.parent)
+        if not existed:
+            self._grew(target.stat().st_size)
 
     def _link_blob(self, name: str, digest: Digest) -> None:
+        """Link the blob into the repository, or mark an existing link fresh."""
         link = self._layer_link(name, digest)
-        if not link.is_file():
+        try:
+            os.utime(link)
+        except FileNotFoundError:
             self._atomic_write(link, b"")
+
+    def _keep_blob(self, name: str, digest: Digest) -> bool:
+        """Mark a linked blob fresh (link and content); False when either is missing.
+        Call with the sweep lock held shared."""
+        try:
+            os.utime(self._layer_link(name, digest))
+            os.utime(self._blob_path(digest))
+        except FileNotFoundError:
+            return False
+        return True
 
     # -- repositories ----------------------------------------------------------------------
 
@@ -425,9 +515,16 @@ class FilesystemStore(Store):
         except FileNotFoundError:
             return None
 
-    def open_blob(self, name: str, digest: Digest) -> BlobReader | None:
-        if not self._layer_link(name, digest).is_file():
+    def open_blob(self, name: str, digest: Digest, *, keep: bool = False) -> BlobReader | None:
+        link = self._layer_link(name, digest)
+        try:
+            stale = time.time() - link.stat().st_mtime > _KEEP_EVERY
+        except FileNotFoundError:
             return None
+        if keep and stale:
+            with self.sweep_lock(shared=True):
+                if not self._keep_blob(name, digest):
+                    return None
         try:
             return _FileReader(self._blob_path(digest))
         except FileNotFoundError:
@@ -436,26 +533,37 @@ class FilesystemStore(Store):
     def delete_blob(self, name: str, digest: Digest) -> bool:
         return self._remove(self._layer_link(name, digest))
 
-    def mount_blob(self, name: str, digest: Digest, source: str) -> bool:
-        if self.blob_size(source, digest) is None:
-            return False
-        self._link_blob(name, digest)
-        return True
+    def mount_blob(self, name: str, digest: Digest, source: str | None) -> bool:
+        with self.sweep_lock(shared=True):
+            sources = [source] if source is not None else self._holders(digest)
+            if not any(self._keep_blob(s, digest) for s in sources):
+                return False
+            self._link_blob(name, digest)
+            return True
+
+    def _holders(self, digest: Digest) -> list[str]:
+        """Repositories the blob is linked into."""
+        if not self._blob_path(digest).is_file():
+            return []
+        return [n for n in self.repositories() if self._layer_link(n, digest).is_file()]
 
     # -- uploads ---------------------------------------------------------------------------
 
-    def create_upload(self, name: str) -> UploadSession:
+    def create_upload(self, name: str, algorithm: str = "sha256") -> UploadSession:
         self._repo(name)
+        Hasher(algorithm)  # refuses an algorithm it cannot compute
         uuid = str(uuidlib.uuid4())
         staging = self._tmp / uuid
         staging.mkdir()
         self._atomic_file(staging / "repository", name.encode())
+        if algorithm != "sha256":
+            self._atomic_file(staging / "algorithm", algorithm.encode())
         self._atomic_file(staging / "data", b"")
         _fsync_dir(staging)
         final = self._uploads_dir / uuid
         os.rename(staging, final)
         _fsync_dir(self._uploads_dir)
-        session = _FileUpload(self, name, uuid, final)
+        session = _FileUpload(self, name, uuid, final, algorithm)
         with self._lock:
             self._sessions[uuid] = session
         return session
@@ -475,14 +583,22 @@ class FilesystemStore(Store):
             raise UploadUnknown(uuid) from None
         if len(uuid) != _UUID_LEN or canonical != uuid:
             raise UploadUnknown(uuid)
+        directory = self._uploads_dir / uuid
         with self._lock:
             session = self._sessions.get(uuid)
+            if session is not None and not directory.is_dir():  # purged as abandoned
+                self._sessions.pop(uuid, None)
+                session.close()
+                raise UploadUnknown(uuid)
             if session is None:
-                directory = self._uploads_dir / uuid
                 try:
                     owner = (directory / "repository").read_text()
-                    session = _FileUpload(self, owner, uuid, directory)
-                except FileNotFoundError:
+                    algorithm_file = directory / "algorithm"
+                    algorithm = (
+                        algorithm_file.read_text().strip() if algorithm_file.exists() else "sha256"
+                    )
+                    session = _FileUpload(self, owner, uuid, directory, algorithm)
+                except (FileNotFoundError, DigestError):
                     raise UploadUnknown(uuid) from None
                 self._sessions[uuid] = session
         if session.repository != name:
@@ -500,21 +616,46 @@ class FilesystemStore(Store):
         name: str,
         manifest: StoredManifest,
         *,
-        tag: str | None,
-        subject: Digest | None,
-        referrer: dict[str, object] | None,
+        tags: Sequence[str] = (),
+        subject: Digest | None = None,
+        referrer: dict[str, object] | None = None,
+        blobs: Sequence[Digest] = (),
+        children: Sequence[Digest] = (),
     ) -> None:
-        content = self._blob_path(manifest.digest)
-        if not content.is_file():
-            self._atomic_write(content, manifest.body)
-        self._atomic_write(self._revision_path(name, manifest.digest), manifest.media_type.encode())
-        if subject is not None and referrer is not None:
+        for tag in tags:
+            self._tag_path(name, tag)  # refuses a bad tag before anything is written
+        with self.sweep_lock(shared=True):
+            for blob in blobs:
+                if not self._keep_blob(name, blob):
+                    raise ContentMissing(blob)
+            for child in children:
+                if not self._keep_manifest(name, child):
+                    raise ContentMissing(child)
+            content = self._blob_path(manifest.digest)
+            try:
+                os.utime(content)
+            except FileNotFoundError:
+                self._atomic_write(content, manifest.body)
+                self._grew(len(manifest.body))
             self._atomic_write(
-                self._referrer_path(name, subject, manifest.digest),
-                json.dumps(referrer, sort_keys=True).encode(),
+                self._revision_path(name, manifest.digest), manifest.media_type.encode()
             )
-        if tag is not None:
-            self._atomic_write(self._tag_path(name, tag), str(manifest.digest).encode())
+            if subject is not None and referrer is not None:
+                self._atomic_write(
+                    self._referrer_path(name, subject, manifest.digest),
+                    json.dumps(referrer, sort_keys=True).encode(),
+                )
+            for tag in tags:
+                self._atomic_write(self._tag_path(name, tag), str(manifest.digest).encode())
+
+    def _keep_manifest(self, name: str, digest: Digest) -> bool:
+        """Mark a stored manifest fresh (revision and content); False when it is missing."""
+        try:
+            os.utime(self._revision_path(name, digest))
+            os.utime(self._blob_path(digest))
+        except FileNotFoundError:
+            return False
+        return True
 
     def get_manifest(self, name: str, digest: Digest) -> StoredManifest | None:
         try:

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import threading
 import uuid as uuidlib
+from collections.abc import Sequence
 
 from artreg.digest import Digest, Hasher
 
 from .store import (
     BlobReader,
     Checkpoint,
+    ContentMissing,
     DigestMismatch,
     Store,
     StoredManifest,
@@ -31,12 +33,12 @@ class _BytesReader(BlobReader):
 
 
 class _MemoryUpload(UploadSession):
-    def __init__(self, store: MemoryStore, name: str, uuid: str) -> None:
+    def __init__(self, store: MemoryStore, name: str, uuid: str, algorithm: str) -> None:
         self._store = store
         self.repository = name
         self.uuid = uuid
         self._buf = bytearray()
-        self._hasher = Hasher()
+        self._hasher = Hasher(algorithm)
 
     @property
     def size(self) -> int:
@@ -102,7 +104,7 @@ class MemoryStore(Store):
                 return None
             return len(self._blobs[str(digest)])
 
-    def open_blob(self, name: str, digest: Digest) -> BlobReader | None:
+    def open_blob(self, name: str, digest: Digest, *, keep: bool = False) -> BlobReader | None:
         with self._lock:
             if str(digest) not in self._links.get(name, ()):
                 return None
@@ -116,15 +118,17 @@ class MemoryStore(Store):
             links.discard(str(digest))
             return True
 
-    def mount_blob(self, name: str, digest: Digest, source: str) -> bool:
+    def mount_blob(self, name: str, digest: Digest, source: str | None) -> bool:
+        key = str(digest)
         with self._lock:
-            if str(digest) not in self._links.get(source, ()):
+            sources = [source] if source is not None else list(self._links)
+            if not any(key in self._links.get(s, ()) for s in sources):
                 return False
-            self._links.setdefault(name, set()).add(str(digest))
+            self._links.setdefault(name, set()).add(key)
             return True
 
-    def create_upload(self, name: str) -> UploadSession:
-        session = _MemoryUpload(self, name, str(uuidlib.uuid4()))
+    def create_upload(self, name: str, algorithm: str = "sha256") -> UploadSession:
+        session = _MemoryUpload(self, name, str(uuidlib.uuid4()), algorithm)
         with self._lock:
             self._uploads[session.uuid] = session
         return session
@@ -141,14 +145,22 @@ class MemoryStore(Store):
         name: str,
         manifest: StoredManifest,
         *,
-        tag: str | None,
-        subject: Digest | None,
-        referrer: dict[str, object] | None,
+        tags: Sequence[str] = (),
+        subject: Digest | None = None,
+        referrer: dict[str, object] | None = None,
+        blobs: Sequence[Digest] = (),
+        children: Sequence[Digest] = (),
     ) -> None:
         key = str(manifest.digest)
         with self._lock:
+            for blob in blobs:
+                if str(blob) not in self._links.get(name, ()):
+                    raise ContentMissing(blob)
+            for child in children:
+                if str(child) not in self._manifests.get(name, {}):
+                    raise ContentMissing(child)
             self._manifests.setdefault(name, {})[key] = (manifest.body, manifest.media_type)
-            if tag is not None:
+            for tag in tags:
                 self._tags.setdefault(name, {})[tag] = key
             if subject is not None and referrer is not None:
                 by_subject = self._referrers.setdefault(name, {}).setdefault(str(subject), {})
@@ -194,3 +206,13 @@ class MemoryStore(Store):
         with self._lock:
             entries = self._referrers.get(name, {}).get(str(subject), {})
             return [entries[k] for k in sorted(entries)]
+
+    def stored_bytes(self) -> int:
+        with self._lock:
+            return sum(len(b) for b in self._blobs.values()) + sum(
+                len(body) for repo in self._manifests.values() for body, _ in repo.values()
+            )
+
+    def open_uploads(self) -> int:
+        with self._lock:
+            return len(self._uploads)

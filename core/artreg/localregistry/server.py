@@ -19,12 +19,18 @@ import uvicorn
 from artreg.serving import ForwardedAllow, HostRules, Limits
 from artreg.serving.httpserver import uvicorn_config
 
-from .app import RegistryApp, create_app
+from .app import TOKEN_PATH, RegistryApp, create_app
 from .auth import Authenticator
 from .config import RegistryConfig, RegistryConfigError, is_loopback
 from .fsstore import FilesystemStore
+from .gc import Scheduler
 from .memstore import MemoryStore
 from .store import Store
+
+#: Defaults of ``artreg registry serve``'s garbage collection options.
+DEFAULT_GC_INTERVAL = 3600.0
+DEFAULT_GC_GRACE = 3600.0
+DEFAULT_UPLOAD_MAX_AGE = 7 * 24 * 3600.0
 
 log = logging.getLogger("artreg.localregistry")
 
@@ -89,6 +95,34 @@ def _store_for(data_dir: str | os.PathLike[str] | None) -> Store:
     return FilesystemStore(data_dir) if data_dir is not None else MemoryStore()
 
 
+def _scheduler(
+    store: Store,
+    app: RegistryApp,
+    interval: float | None,
+    grace: float,
+    upload_max_age: float | None,
+) -> Scheduler | None:
+    """Garbage collection every ``interval`` seconds (None or 0: never), counted in the
+    app's metrics."""
+    if not interval or not isinstance(store, FilesystemStore):
+        return None
+    metrics = app.metrics
+    scheduler = Scheduler(
+        store,
+        interval=interval,
+        grace=grace,
+        upload_max_age=upload_max_age,
+        on_report=metrics.collected if metrics is not None else None,
+    )
+    scheduler.start()
+    return scheduler
+
+
+def token_realm(scheme: str, host: str, port: int) -> str:
+    """The token endpoint's URL on the listener ``host:port``."""
+    return f"{scheme}://{_host_for_url(host)}:{port}{TOKEN_PATH}"
+
+
 def serve(
     host: str = "127.0.0.1",
     port: int = 5000,
@@ -103,6 +137,11 @@ def serve(
     allowed_origins: Iterable[str] = (),
     forwarded_allow_ips: Iterable[str] | str | None = None,
     limits: Limits | None = None,
+    gc_interval: float | None = DEFAULT_GC_INTERVAL,
+    gc_grace: float = DEFAULT_GC_GRACE,
+    upload_max_age: float | None = DEFAULT_UPLOAD_MAX_AGE,
+    metrics: bool | None = None,
+    realm: str | None = None,
 ) -> None:
     """Run the registry in the foreground until SIGINT or SIGTERM.
 
@@ -110,6 +149,10 @@ def serve(
     for half a TLS configuration. ``on_ready(url)`` is called once the socket is listening.
     ``allowed_hosts``/``allowed_origins`` extend the Host/Origin rules; ``forwarded_allow_ips``
     names the proxies whose ``X-Forwarded-For`` is believed (see :mod:`artreg.serving`).
+    Garbage collection runs every ``gc_interval`` seconds (None or 0: never), sparing what
+    changed in the last ``gc_grace`` seconds and purging uploads idle for ``upload_max_age``.
+    ``metrics`` serves ``/metrics`` (default: on loopback only). ``realm`` is the token
+    endpoint URL clients are sent to (default: this listener's address).
     """
     config = RegistryConfig(
         host=host,
@@ -129,23 +172,30 @@ def serve(
         forwarded_allow_ips=forwarded_allow_ips,
         limits=limits,
     )
-    store = FilesystemStore(data_dir)
+    store = FilesystemStore(data_dir, upload_expiry=upload_max_age)
     try:
         sock = _bind(host, port)
     except OSError:
         store.close()
         raise
     bound_port = sock.getsockname()[1]
-    server = _ForegroundServer(
-        _uvicorn_config(create_app(store, auth), listener, **_tls_options(tls))
+    app = create_app(
+        store,
+        auth,
+        token_realm=realm or token_realm(config.scheme, host, bound_port),
+        metrics=is_loopback(host) if metrics is None else metrics,
     )
+    server = _ForegroundServer(_uvicorn_config(app, listener, **_tls_options(tls)))
     url = f"{config.scheme}://{_host_for_url(host)}:{bound_port}"
     log.info("artreg registry listening on %s (data in %s)", url, store.root)
+    scheduler = _scheduler(store, app, gc_interval, gc_grace, upload_max_age)
     if on_ready is not None:
         on_ready(url)
     try:
         server.run(sockets=[sock])
     finally:
+        if scheduler is not None:
+            scheduler.stop()
         sock.close()
         store.close()
 
@@ -172,12 +222,14 @@ class ThreadedRegistry:
         sock: socket.socket,
         store: Store,
         scheme: str = "http",
+        scheduler: Scheduler | None = None,
     ) -> None:
         self.scheme = scheme
         self._server = server
         self._thread = thread
         self._sock = sock
         self.store = store
+        self.gc = scheduler
         bound = sock.getsockname()
         self.port: int = bound[1]
         self.host = f"{_host_for_url(bound[0])}:{self.port}"
@@ -196,6 +248,8 @@ class ThreadedRegistry:
 
     def stop(self, timeout: float = 10.0) -> None:
         """Stop serving and wait for the thread; idempotent."""
+        if self.gc is not None:
+            self.gc.stop()
         self._server.should_exit = True
         self._thread.join(timeout)
         if self._thread.is_alive():
@@ -226,14 +280,20 @@ def start_in_thread(
     allowed_origins: Iterable[str] = (),
     forwarded_allow_ips: Iterable[str] | str | None = None,
     limits: Limits | None = None,
+    gc_interval: float | None = None,
+    gc_grace: float = DEFAULT_GC_GRACE,
+    upload_max_age: float | None = DEFAULT_UPLOAD_MAX_AGE,
+    metrics: bool | None = None,
+    realm: str | None = None,
 ) -> ThreadedRegistry:
     """Start the registry on a uvicorn server in a daemon thread and return once it accepts
     connections. ``port=0`` picks a free port. Without ``store``, a :class:`FilesystemStore`
     on ``data_dir``, or a :class:`MemoryStore` when ``data_dir`` is None. With ``tls_cert``
     and ``tls_key`` it serves HTTPS (``url`` says so). ``middleware``
     wraps the ASGI app (fault injection in tests, for instance). The store is closed (its
-    data directory released) when the registry stops. The listener options are those of
-    :func:`serve`."""
+    data directory released) when the registry stops. The listener, garbage collection,
+    metrics and realm options are those of :func:`serve`, but collection is off unless
+    ``gc_interval`` is given."""
     if auth is None and not is_loopback(host):
         raise RegistryConfigError(f"refusing to listen on {host} without credentials")
     tls_config = RegistryConfig(host=host, tls_cert=_path(tls_cert), tls_key=_path(tls_key))
@@ -251,7 +311,12 @@ def start_in_thread(
     except BaseException:
         sock.close()
         raise
-    app = create_app(store, auth)
+    app = create_app(
+        store,
+        auth,
+        token_realm=realm or token_realm(tls_config.scheme, host, sock.getsockname()[1]),
+        metrics=is_loopback(host) if metrics is None else metrics,
+    )
     server = uvicorn.Server(
         _uvicorn_config(middleware(app) if middleware else app, listener, **_tls_options(tls))
     )
@@ -278,7 +343,8 @@ def start_in_thread(
             store.close()
             raise RuntimeError("registry did not start in time")
         time.sleep(0.005)
-    return ThreadedRegistry(server, thread, sock, store, tls_config.scheme)
+    scheduler = _scheduler(store, app, gc_interval, gc_grace, upload_max_age)
+    return ThreadedRegistry(server, thread, sock, store, tls_config.scheme, scheduler)
 
 
 #: Alias of :func:`start_in_thread`.

@@ -7,6 +7,7 @@ Blob data always streams: uploads are appended chunk by chunk, downloads are rea
 from __future__ import annotations
 
 import abc
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from artreg.digest import Digest, Hasher
@@ -23,6 +24,14 @@ class DigestMismatch(Exception):
 
 class UploadUnknown(Exception):
     """No upload session with that id in that repository."""
+
+
+class ContentMissing(Exception):
+    """A manifest refers to a blob or child manifest the repository does not hold."""
+
+    def __init__(self, digest: Digest) -> None:
+        self.digest = digest
+        super().__init__(f"{digest} is not in the repository")
 
 
 @dataclass(frozen=True, slots=True)
@@ -111,20 +120,25 @@ class Store(abc.ABC):
         """The size of the blob when it is linked into repository ``name``, else None."""
 
     @abc.abstractmethod
-    def open_blob(self, name: str, digest: Digest) -> BlobReader | None: ...
+    def open_blob(self, name: str, digest: Digest, *, keep: bool = False) -> BlobReader | None:
+        """The blob when it is linked into ``name``. ``keep`` marks it as wanted now (a client
+        asking whether to upload it is about to refer to it), so garbage collection spares it
+        for its grace period."""
 
     @abc.abstractmethod
     def delete_blob(self, name: str, digest: Digest) -> bool:
         """Unlink the blob from the repository; False when it was not there."""
 
     @abc.abstractmethod
-    def mount_blob(self, name: str, digest: Digest, source: str) -> bool:
-        """Link a blob that repository ``source`` holds into ``name``; False when it is not there."""
+    def mount_blob(self, name: str, digest: Digest, source: str | None) -> bool:
+        """Link a blob that repository ``source`` holds into ``name``; with no ``source``, from
+        any repository that holds it. False when it is not there."""
 
     # -- uploads ------------------------------------------------------------------------------
 
     @abc.abstractmethod
-    def create_upload(self, name: str) -> UploadSession: ...
+    def create_upload(self, name: str, algorithm: str = "sha256") -> UploadSession:
+        """A new upload session whose running hash uses ``algorithm``."""
 
     @abc.abstractmethod
     def get_upload(self, name: str, uuid: str) -> UploadSession:
@@ -138,11 +152,18 @@ class Store(abc.ABC):
         name: str,
         manifest: StoredManifest,
         *,
-        tag: str | None,
-        subject: Digest | None,
-        referrer: dict[str, object] | None,
+        tags: Sequence[str] = (),
+        subject: Digest | None = None,
+        referrer: dict[str, object] | None = None,
+        blobs: Sequence[Digest] = (),
+        children: Sequence[Digest] = (),
     ) -> None:
-        """Store the manifest, tag it, and record it as a referrer of ``subject``."""
+        """Store the manifest, tag it, and record it as a referrer of ``subject``.
+
+        Every digest of ``blobs`` must be linked into the repository and every one of
+        ``children`` be a manifest of it, else :class:`ContentMissing` and nothing is stored.
+        The check and the write are one step for garbage collection: content checked here is
+        not collected before the manifest that refers to it is stored."""
 
     @abc.abstractmethod
     def get_manifest(self, name: str, digest: Digest) -> StoredManifest | None: ...
@@ -167,6 +188,16 @@ class Store(abc.ABC):
     @abc.abstractmethod
     def referrers(self, name: str, subject: Digest) -> list[dict[str, object]]:
         """Descriptors of the manifests whose subject is ``subject``, sorted by digest."""
+
+    # -- usage --------------------------------------------------------------------------------
+
+    @abc.abstractmethod
+    def stored_bytes(self) -> int:
+        """Bytes of blob and manifest content held."""
+
+    @abc.abstractmethod
+    def open_uploads(self) -> int:
+        """Upload sessions in progress."""
 
     def close(self) -> None:  # noqa: B027 - optional hook
         """Release resources."""

@@ -193,7 +193,7 @@ def test_one_collection_at_a_time(tmp_path: Path) -> None:
 
 def test_scheduled_collection_and_metrics(tmp_path: Path) -> None:
     data = tmp_path / "data"
-    with start_in_thread(data, gc_interval=0.2, gc_grace=0) as server:
+    with start_in_thread(data, gc_interval=0.2, gc_grace=1) as server:
         client = SpecClient(RunningRegistry("embedded", server.host, data))
         _, digest = client.push_image("ns/sched", "v1", [b"doomed"])
         assert client.http.delete(f"/v2/ns/sched/manifests/{digest}").status_code == 202

@@ -130,8 +130,8 @@ def test_tokens_expire_and_are_bound_to_their_kind() -> None:
 
 def test_realm_comes_from_configuration_not_the_host_header(tmp_path: Path) -> None:
     auth = Authenticator(token=TOKEN)
-    with start_in_thread(tmp_path / "d", auth=auth) as server:
-        for host in ("evil.example", server.host):
+    with start_in_thread(tmp_path / "d", auth=auth, allowed_hosts=["other.example"]) as server:
+        for host in ("other.example", server.host):
             r = httpx.get(f"{server.url}/v2/", headers={"Host": host})
             assert r.status_code == 401
             assert r.headers["www-authenticate"] == (

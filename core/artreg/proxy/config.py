@@ -159,6 +159,10 @@ def build_app(config: ProxyConfig) -> ProxyApp:
         routes = RoutingTable.build(registries, local)
     except RoutingError as exc:
         raise ProxyConfigError(str(exc)) from None
+    except ArtregError as exc:  # registry_endpoint() may need the cloud (ECR asks STS)
+        raise ProxyConfigError(
+            f"cannot find a binding's registry endpoint: {exc.message}"
+        ) from None
     users = None
     if config.users_file is not None:
         try:

@@ -43,13 +43,10 @@ class Route:
     prefix: str
     binding: str
     registry: ArtifactRegistry
+    #: The upstream base URL (``registry_endpoint()``, read once: ECR may ask STS for it).
+    endpoint: str
     #: True for a ``local`` binding's ``artifacts/default``: it may be shared, and is then dropped.
     alias: bool = False
-
-    @property
-    def endpoint(self) -> str:
-        """The upstream base URL (``registry_endpoint()``), without a trailing slash."""
-        return self.registry.registry_endpoint().rstrip("/")
 
     def owns(self, repository: str) -> bool:
         prefix = self.prefix
@@ -103,11 +100,12 @@ class RoutingTable:
         routes: list[Route] = []
         for name, registry in registries:
             prefix = registry.upstream_repository_prefix()
+            endpoint = registry.registry_endpoint().rstrip("/")
             if name in local_names:
-                routes.append(Route(name, name, registry))
-                routes.append(Route(prefix, name, registry, alias=True))
+                routes.append(Route(name, name, registry, endpoint))
+                routes.append(Route(prefix, name, registry, endpoint, alias=True))
             else:
-                routes.append(Route(prefix, name, registry))
+                routes.append(Route(prefix, name, registry, endpoint))
         return cls(routes)
 
     def resolve(self, repository: str) -> Route | None:

@@ -1,0 +1,88 @@
+"""What a client sees when the upstream side fails, and what the proxy logs."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import socket
+from pathlib import Path
+
+import httpx
+import pytest
+
+from artreg.localregistry.server import ThreadedRegistry
+from tests.proxy.conftest import PASSWORDS, ProxyFactory, basic, local_binding
+
+
+def closed_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port: int = s.getsockname()[1]
+    return port  # nothing listens there any more
+
+
+def test_unreachable_upstream_is_502_unavailable(run_proxy: ProxyFactory) -> None:
+    binding = json.dumps(
+        {"service": "local", "registryUrl": f"127.0.0.1:{closed_port()}", "dataDir": None}
+    )
+    proxy = run_proxy({"ALIEN_GONE_BINDING": binding})
+    answer = httpx.get(f"{proxy.url}/v2/gone/app/tags/list")
+    assert answer.status_code == 502
+    error = answer.json()["errors"][0]
+    assert error["code"] == "UNAVAILABLE"
+    assert error["detail"] == {"binding": "gone"}
+
+
+def test_a_binding_that_cannot_mint_is_502_naming_it(run_proxy: ProxyFactory) -> None:
+    env = {
+        "ALIEN_IMAGES_BINDING": json.dumps({"service": "ecr", "repositoryPrefix": "team"}),
+        "AWS_REGION": "us-east-1",
+        "AWS_ACCESS_KEY_ID": "AKIAEXAMPLEEXAMPLE",
+        "AWS_SECRET_ACCESS_KEY": "do-not-log-this-secret",
+        "AWS_ACCOUNT_ID": "123456789012",
+        "AWS_ENDPOINT_URL": f"http://127.0.0.1:{closed_port()}",
+        "AWS_MAX_ATTEMPTS": "1",
+        "ARTREG_ECR_REGISTRY_ENDPOINT": f"http://127.0.0.1:{closed_port()}",
+    }
+    proxy = run_proxy(env)
+    answer = httpx.get(f"{proxy.url}/v2/team-app/manifests/v1", timeout=60)
+    assert answer.status_code == 502
+    error = answer.json()["errors"][0]
+    assert error["code"] == "UNAVAILABLE"
+    assert error["message"] == "could not mint upstream credentials through binding images"
+    assert error["detail"]["binding"] == "images"
+    assert "do-not-log-this-secret" not in answer.text
+
+
+def test_one_access_line_per_request_and_no_secret_in_any_log(
+    upstream: ThreadedRegistry,
+    run_proxy: ProxyFactory,
+    users_file: Path,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    proxy = run_proxy({"ALIEN_MAIN_BINDING": local_binding(upstream)}, users_file=users_file)
+    auth = {"authorization": basic("alice", PASSWORDS["alice"])}
+    with caplog.at_level(logging.DEBUG):
+        blob = b"x" * 1000
+        digest = "sha256:" + hashlib.sha256(blob).hexdigest()
+        done = httpx.post(
+            f"{proxy.url}/v2/main/logged/blobs/uploads/?digest={digest}",
+            content=blob,
+            headers={**auth, "content-type": "application/octet-stream"},
+        )
+        assert done.status_code == 201, done.text
+        got = httpx.get(f"{proxy.url}/v2/main/logged/blobs/{digest}", headers=auth)
+        assert got.content == blob
+        httpx.get(f"{proxy.url}/v2/", headers={"authorization": basic("alice", "nope")})
+        # the line is written just after the reply: ask once more so it has been
+        httpx.get(f"{proxy.url}/healthz")
+    lines = [r.getMessage() for r in caplog.records if r.name == "artreg.proxy.access"]
+    pulled = [line for line in lines if f'"GET /v2/main/logged/blobs/{digest}"' in line]
+    assert len(pulled) == 1
+    assert "user=alice" in pulled[0] and "repo=main/logged" in pulled[0]
+    assert "status=200 upstream=200 bytes=1000 " in pulled[0]
+    assert any('user=- "GET /v2/" repo=- status=401 upstream=-' in line for line in lines)
+    everything = "\n".join(r.getMessage() for r in caplog.records)
+    assert PASSWORDS["alice"] not in everything
+    assert basic("alice", PASSWORDS["alice"]).split()[1] not in everything

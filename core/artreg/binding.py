@@ -70,11 +70,15 @@ class GarBinding(_Binding, tag="gar", frozen=True):
 
 
 class LocalBinding(_Binding, tag="local", frozen=True):
-    """Any OCI registry reached over plain HTTP at ``registryUrl`` (e.g. ``localhost:5000``).
-    ``dataDir`` must be present but may be null; nothing uses it."""
+    """Any OCI registry reached at ``registryUrl`` (``localhost:5000`` for plain HTTP, or a
+    URL with its scheme). ``dataDir`` must be present but may be null; nothing uses it.
+    ``username`` and ``password`` (together, or neither: anonymous) are the registry's
+    credentials, used for the provider's own calls and returned by ``generate_credentials``."""
 
     registry_url: BindingValue
     data_dir: BindingValue
+    username: BindingValue = None
+    password: BindingValue = None
 
 
 ArtifactRegistryBinding = EcrBinding | AcrBinding | GarBinding | LocalBinding

@@ -1,5 +1,6 @@
 """Local provider: any OCI registry reached at ``registryUrl`` (the embedded one by default),
-spoken to over plain HTTP with anonymous auth (reference §3.4, seed 001).
+spoken to over plain HTTP unless the URL says https, anonymously (reference §3.4, seed 001) or
+with the binding's ``username`` and ``password``.
 
 Repositories live under the binding's name as a namespace: the logical name ``x`` is the routable
 name ``{binding}/x``. Registries create repositories on first push, so ``create_repository``
@@ -75,15 +76,30 @@ class LocalArtifactRegistry(NoCrossAccountAccess, RegistryDataMixin, ArtifactReg
 
     cross_account_reason = _CROSS_ACCOUNT_REASON
 
-    def __init__(self, binding_name: str, registry_url: str) -> None:
+    def __init__(
+        self,
+        binding_name: str,
+        registry_url: str,
+        *,
+        username: str | None = None,
+        password: str | None = None,
+    ) -> None:
         if not registry_url:
             raise BindingConfigInvalid(
                 binding_name=binding_name,
                 env_var=binding_env_var_name(binding_name),
                 reason="Registry endpoint cannot be empty",
             )
+        if (username is None) != (password is None):
+            raise BindingConfigInvalid(
+                binding_name=binding_name,
+                env_var=binding_env_var_name(binding_name),
+                reason="username and password go together: give both, or neither (anonymous)",
+            )
         self.binding_name = binding_name
         self._endpoint = registry_url
+        self._username = username or ""
+        self._password = password or ""
 
     def __repr__(self) -> str:
         return f"LocalArtifactRegistry(binding_name={self.binding_name!r}, endpoint={self._endpoint!r})"
@@ -155,15 +171,22 @@ class LocalArtifactRegistry(NoCrossAccountAccess, RegistryDataMixin, ArtifactReg
         permissions: ArtifactRegistryPermissions,
         ttl_seconds: int | None = None,
     ) -> ArtifactRegistryCredentials:
-        """Empty Basic credentials: the local registry is anonymous."""
+        """The binding's username and password as Basic credentials; empty ones (anonymous,
+        as alien's) when the binding has none."""
         return ArtifactRegistryCredentials(
-            auth_method=RegistryAuthMethod.BASIC, username="", password="", expires_at=None
+            auth_method=RegistryAuthMethod.BASIC,
+            username=self._username,
+            password=self._password,
+            expires_at=None,
         )
 
 
 def from_binding(
     binding_name: str, binding: LocalBinding, env: Mapping[str, str]
 ) -> LocalArtifactRegistry:
-    """Build the provider from a ``{"service": "local", "registryUrl": …, "dataDir": …}`` binding."""
+    """Build the provider from a ``{"service": "local", "registryUrl": …, "dataDir": …}``
+    binding, with optional ``username`` and ``password``."""
     url = resolve_value(binding_name, "registry_url", binding.registry_url)
-    return LocalArtifactRegistry(binding_name, url or "")
+    username = resolve_value(binding_name, "username", binding.username, required=False)
+    password = resolve_value(binding_name, "password", binding.password, required=False)
+    return LocalArtifactRegistry(binding_name, url or "", username=username, password=password)

@@ -57,11 +57,11 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any, Final
-from urllib.parse import urlsplit
 
 # Docker runs the helper on every pull: an answer from the cache must start fast, so the loader,
 # the providers, asyncio and msgspec's wire types are imported only on a miss.
 from artreg.binding_env import bindings_from_env
+from artreg.hosts import binding_order, bindings_for_hosts, normalize_host
 
 if TYPE_CHECKING:
     from artreg.registry import ArtifactRegistry
@@ -96,30 +96,6 @@ _BEARER: Final = "bearer"
 
 class HelperError(Exception):
     """A failure reported to the caller (one line, exit 1)."""
-
-
-# -- hosts -------------------------------------------------------------------------------------------
-
-
-def normalize_host(server_url: str) -> str:
-    """``https://Host:443/v2/`` → ``host``; ``host:5000`` → ``host:5000``; lowercase, without the
-    default port of the URL's scheme."""
-    text = server_url.strip()
-    if not text:
-        return ""
-    has_scheme = "://" in text
-    parts = urlsplit(text if has_scheme else f"//{text}")
-    host = (parts.hostname or "").lower()
-    if ":" in host:  # IPv6
-        host = f"[{host}]"
-    try:
-        port = parts.port
-    except ValueError:
-        port = None
-    default = {"https": 443, "http": 80}.get(parts.scheme.lower()) if has_scheme else None
-    if port is not None and port != default:
-        return f"{host}:{port}"
-    return host
 
 
 # -- the disk cache ------------------------------------------------------------------------------------
@@ -241,41 +217,12 @@ def use_until(creds: ArtifactRegistryCredentials, now: float) -> float:
 
 
 def _binding_order(env: Mapping[str, str]) -> list[str]:
-    names = sorted(bindings_from_env(env))
-    preferred = env.get("ARTREG_BINDING")
-    if preferred and preferred in names:
-        names.remove(preferred)
-        names.insert(0, preferred)
-    return names
+    return binding_order(env, env.get("ARTREG_BINDING"))
 
 
 def _config_fingerprint(env: Mapping[str, str]) -> str:
     items = sorted((k, v) for k, v in env.items() if k.startswith(_CONFIG_PREFIXES))
     return hashlib.sha256(json.dumps(items).encode()).hexdigest()
-
-
-@dataclass
-class _Match:
-    name: str
-    registry: ArtifactRegistry
-
-
-def _find_binding(host: str, env: Mapping[str, str]) -> tuple[_Match | None, list[str]]:
-    """The first binding whose registry endpoint has ``host``, and the load failures seen."""
-    from artreg.errors import ArtregError
-    from artreg.loader import load_artifact_registry
-
-    failures: list[str] = []
-    for name in _binding_order(env):
-        try:
-            registry = load_artifact_registry(name, env)
-            endpoint = registry.registry_endpoint()
-        except ArtregError as exc:
-            failures.append(f"{name}: {exc.code}")
-            continue
-        if endpoint and normalize_host(endpoint) == host:
-            return _Match(name, registry), failures
-    return None, failures
 
 
 def _permissions(env: Mapping[str, str]) -> str:
@@ -332,11 +279,13 @@ def get(
         entry = cache.get(key) if cache is not None else None
         if entry is not None:
             return _answer(server_url, entry.auth_method, entry.username, entry.secret)
-    match, failures = _find_binding(host, env)
+    found = bindings_for_hosts([host], env, preferred=env.get("ARTREG_BINDING"))
+    match = found.get(host)
     if match is None:
-        if failures:
+        if found.failures:
             print(
-                "docker-credential-artreg: bindings that failed to load: " + ", ".join(failures),
+                "docker-credential-artreg: bindings that failed to load: "
+                + ", ".join(found.failures),
                 file=sys.stderr,
             )
         return None

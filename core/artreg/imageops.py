@@ -449,8 +449,7 @@ class ImageOps:
         cached = self._clients.get(id(registry))
         if cached is not None and cached[0] is registry:
             return cached[1]
-        data_endpoint = getattr(registry, "registry_data_endpoint", None)
-        base = data_endpoint() if callable(data_endpoint) else registry.registry_endpoint()
+        base = registry.registry_data_endpoint()
 
         async def credentials(
             repository: str, permissions: ArtifactRegistryPermissions

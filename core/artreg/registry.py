@@ -72,6 +72,11 @@ class ArtifactRegistry(ABC):
         ``https://123456789012.dkr.ecr.us-east-1.amazonaws.com``; ``""`` when unknown."""
         return ""
 
+    def registry_data_endpoint(self) -> str:
+        """Where the registry's ``/v2/`` API is reached, with its scheme: ``registry_endpoint()``
+        unless the provider's configuration points elsewhere (a test server, a private link)."""
+        return self.registry_endpoint()
+
     def upstream_repository_prefix(self) -> str:
         """The OCI path prefix of this binding's repositories (``""``: no shared repository)."""
         return ""

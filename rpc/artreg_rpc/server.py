@@ -17,7 +17,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import hmac
-import ipaddress
 import logging
 import time
 from dataclasses import dataclass, field
@@ -30,6 +29,7 @@ from websockets.exceptions import ConnectionClosed
 from websockets.http11 import Request, Response
 
 from artreg.errors import RemoteServiceUnavailable
+from artreg.hosts import is_loopback
 from artreg_rpc.calls import DEFAULT_CALL_TIMEOUT, SESSION, Session
 from artreg_rpc.dispatch import DEFAULT_MAX_MESSAGE_SIZE, Dispatcher
 from artreg_rpc.errors import RpcConfigError
@@ -39,7 +39,6 @@ __all__ = [
     "TOKEN_ENV",
     "RpcServer",
     "ServerConfig",
-    "is_loopback_host",
     "parse_origins",
 ]
 
@@ -51,16 +50,6 @@ DEFAULT_PORT: Final = 7450
 TOKEN_ENV: Final = "ARTREG_RPC_TOKEN"
 #: Frames larger than ``max_message_size`` times this close the connection (1009).
 TRANSPORT_CEILING_FACTOR: Final = 8
-
-
-def is_loopback_host(host: str) -> bool:
-    """True for ``localhost`` and loopback addresses (``127.0.0.0/8``, ``::1``)."""
-    if host.lower() == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host.strip("[]")).is_loopback
-    except ValueError:
-        return False
 
 
 @dataclass
@@ -81,7 +70,7 @@ class ServerConfig:
 
     def check(self) -> None:
         """Refuse configurations that are unsafe or meaningless."""
-        if not self.token and not is_loopback_host(self.host):
+        if not self.token and not is_loopback(self.host):
             raise RpcConfigError(
                 f"refusing to listen on {self.host!r} without a token: set {TOKEN_ENV} "
                 "or listen on a loopback address such as 127.0.0.1"
@@ -97,7 +86,7 @@ def _loopback_origin(origin: str) -> bool:
         parts = urlsplit(origin)
     except ValueError:
         return False
-    return parts.scheme in {"http", "https"} and is_loopback_host(parts.hostname or "")
+    return parts.scheme in {"http", "https"} and is_loopback(parts.hostname or "")
 
 
 class RpcServer:

@@ -6,7 +6,7 @@ import pytest
 
 from artreg.errors import InvalidInput
 from artreg.oci import Reference
-from artreg.oci.reference import is_loopback_host, validate_repository
+from artreg.oci.reference import validate_repository
 
 DIGEST = "sha256:" + "a" * 64
 
@@ -78,11 +78,3 @@ def test_repository_names() -> None:
     for bad in ("A", "a_", "_a", "a/", "a..b", "a___b"):
         with pytest.raises(InvalidInput):
             validate_repository(bad)
-
-
-def test_loopback() -> None:
-    assert is_loopback_host("localhost:5000")
-    assert is_loopback_host("127.0.0.1")
-    assert is_loopback_host("[::1]:80")
-    assert not is_loopback_host("example.com")
-    assert not is_loopback_host("127.example.com")

@@ -19,16 +19,12 @@ hosts, for such ``http://`` endpoints, and with ``--insecure`` (which also skips
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import os
 from collections.abc import AsyncIterator, Iterable, Mapping
 from dataclasses import dataclass, field
 
-from artreg.binding import bindings_from_env
-from artreg.credhelper import normalize_host
-from artreg.errors import ArtregError
-from artreg.loader import load_artifact_registry
+from artreg.hosts import bindings_for_hosts
 from artreg.oci import RegistryClient
 from artreg.oci.auth import CredentialsProvider
 from artreg.oci.image import ImageRegistry
@@ -38,7 +34,6 @@ from artreg.types import ArtifactRegistryCredentials, ArtifactRegistryPermission
 
 __all__ = [
     "Credentials",
-    "RoutedImageRegistry",
     "open_client",
     "open_images",
     "resolve_credentials",
@@ -61,15 +56,6 @@ class Credentials:
                 await registry.aclose()
 
 
-def _binding_names(preferred: str | None, env: Mapping[str, str]) -> list[str]:
-    names = sorted(bindings_from_env(env))
-    if preferred:
-        if preferred in names:
-            names.remove(preferred)
-        names.insert(0, preferred)
-    return names
-
-
 def _provider(registry: ArtifactRegistry) -> CredentialsProvider:
     async def provide(
         repository: str, permissions: ArtifactRegistryPermissions
@@ -83,59 +69,6 @@ def _provider(registry: ArtifactRegistry) -> CredentialsProvider:
     return provide
 
 
-def _data_endpoint(registry: ArtifactRegistry, endpoint: str) -> str:
-    """Where the provider itself reaches the registry API (an override, else the endpoint)."""
-    method = getattr(registry, "registry_data_endpoint", None)
-    if callable(method):
-        with contextlib.suppress(Exception):
-            value = method()
-            if isinstance(value, str) and value:
-                return value
-    return endpoint
-
-
-class RoutedImageRegistry(ImageRegistry):
-    """An :class:`ImageRegistry` that reaches some hosts at another base URL (a binding's data
-    endpoint), keeping the host's name for credentials."""
-
-    def __init__(
-        self,
-        keychain: Keychain,
-        routes: Mapping[str, str],
-        *,
-        insecure: bool = False,
-        max_connections: int = 32,
-    ) -> None:
-        super().__init__(keychain, insecure=insecure, max_connections=max_connections)
-        self._routes = dict(routes)
-        self._routed: dict[str, RegistryClient] = {}
-        self._route_lock = asyncio.Lock()
-        self._route_insecure = insecure
-        self._route_connections = max_connections
-
-    async def client(self, host: str) -> RegistryClient:
-        base = self._routes.get(host)
-        if base is None:
-            return await super().client(host)
-        async with self._route_lock:
-            client = self._routed.get(host)
-            if client is None:
-                client = RegistryClient(
-                    base,
-                    credentials=await self.keychain.resolve(host),
-                    insecure=self._route_insecure,
-                    max_connections=self._route_connections,
-                )
-                self._routed[host] = client
-            return client
-
-    async def aclose(self) -> None:
-        routed, self._routed = list(self._routed.values()), {}
-        for client in routed:
-            await client.aclose()
-        await super().aclose()
-
-
 def resolve_credentials(
     hosts: Iterable[str], binding: str | None, env: Mapping[str, str] | None = None
 ) -> Credentials:
@@ -147,26 +80,17 @@ def resolve_credentials(
     """
     env = os.environ if env is None else env
     result = Credentials(Keychain(docker_config=True, env=env))
-    wanted = {normalize_host(h): h for h in hosts}
-    loaded: list[tuple[str, ArtifactRegistry, str]] = []
-    for name in _binding_names(binding, env):
-        try:
-            registry = load_artifact_registry(name, env)
-            endpoint = registry.registry_endpoint()
-        except ArtregError:
-            if name == binding:
-                raise
+    hosts = list(hosts)
+    found = bindings_for_hosts(hosts, env, preferred=binding, strict=True)
+    for host in hosts:
+        match = found.get(host)
+        if match is None:
             continue
-        if endpoint:
-            loaded.append((name, registry, endpoint))
-    for key, host in wanted.items():
-        for name, registry, endpoint in loaded:
-            if normalize_host(endpoint) == key:
-                result.keychain.add(host, _provider(registry))
-                result.sources[host] = f"binding {name}"
-                result.registries.append(registry)
-                result.routes[host] = _data_endpoint(registry, endpoint)
-                break
+        result.keychain.add(host, _provider(match.registry))
+        result.sources[host] = f"binding {match.name}"
+        if match.registry not in result.registries:
+            result.registries.append(match.registry)
+        result.routes[host] = match.data_endpoint
     return result
 
 
@@ -194,11 +118,11 @@ async def open_images(
 ) -> AsyncIterator[ImageRegistry]:
     """An :class:`ImageRegistry` reading and writing images on ``hosts``."""
     creds = resolve_credentials(hosts, binding)
-    images = RoutedImageRegistry(
+    images = ImageRegistry(
         creds.keychain,
-        creds.routes,
         insecure=insecure,
         max_connections=max(8, 2 * jobs),
+        routes=creds.routes,
     )
     try:
         async with images:

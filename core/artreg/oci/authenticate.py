@@ -23,6 +23,7 @@ from urllib.parse import urlsplit
 import httpx
 
 from artreg.errors import AuthenticationError
+from artreg.hosts import is_loopback
 from artreg.oci.auth import (
     Anonymous,
     Auth,
@@ -36,7 +37,6 @@ from artreg.oci.auth import (
 )
 from artreg.oci.call import Call, Layer
 from artreg.oci.errors import RegistryStatusError
-from artreg.oci.reference import is_loopback_host
 from artreg.types import ArtifactRegistryPermissions
 
 __all__ = ["AuthLayer"]
@@ -226,7 +226,7 @@ class AuthLayer:
             )
         if (
             parts.scheme == "http"
-            and not is_loopback_host(parts.netloc)
+            and not is_loopback(parts.netloc)
             and not self._base_url.startswith("http://")
         ):
             raise AuthenticationError(

@@ -378,7 +378,8 @@ class ImageRegistry:
     :class:`Keychain` and one client per registry host.
 
     ``insecure`` allows plain HTTP and unverified TLS for every host; ``insecure_hosts`` for
-    those only (loopback hosts always speak plain HTTP).
+    those only (loopback hosts always speak plain HTTP). ``routes`` reaches some hosts at another
+    base URL (e.g. a binding's data endpoint), keeping the host's name for credentials.
     """
 
     def __init__(
@@ -390,8 +391,10 @@ class ImageRegistry:
         retry: RetryPolicy | None = None,
         transport: httpx.AsyncBaseTransport | None = None,
         max_connections: int = 32,
+        routes: Mapping[str, str] | None = None,
     ) -> None:
         self.keychain = keychain or Keychain()
+        self._routes = dict(routes or {})
         self._insecure = insecure
         self._insecure_hosts = {h.lower() for h in insecure_hosts}
         self._retry = retry
@@ -410,7 +413,7 @@ class ImageRegistry:
             if client is None:
                 credentials = await self.keychain.resolve(host)
                 client = RegistryClient(
-                    host,
+                    self._routes.get(host, host),
                     credentials=credentials,
                     insecure=self._insecure or host.lower() in self._insecure_hosts,
                     retry=self._retry,

@@ -13,9 +13,9 @@ import shutil
 from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Final
-from urllib.parse import urlsplit
 
 from artreg.errors import InvalidInput
+from artreg.hosts import normalize_host
 from artreg.oci.auth import Anonymous, Auth, Basic, BearerToken, CredentialsProvider
 from artreg.types import ArtifactRegistryCredentials, ArtifactRegistryPermissions
 
@@ -26,19 +26,7 @@ __all__ = ["Keychain", "docker_config_path", "normalize_host"]
 
 log = logging.getLogger("artreg.oci")
 
-_DOCKER_HUB: Final = frozenset(
-    {"docker.io", "index.docker.io", "registry-1.docker.io", "registry.hub.docker.com"}
-)
 _HELPER_TIMEOUT: Final = 30.0
-
-
-def normalize_host(server: str) -> str:
-    """``https://index.docker.io/v1/`` → ``index.docker.io``; ``HOST:PORT`` stays."""
-    server = server.strip()
-    if "://" in server:
-        server = urlsplit(server).netloc
-    server = server.split("/", 1)[0].lower()
-    return "index.docker.io" if server in _DOCKER_HUB else server
 
 
 def docker_config_path(env: Mapping[str, str] | None = None) -> Path:

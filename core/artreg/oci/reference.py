@@ -12,7 +12,6 @@ from artreg.errors import InvalidInput
 
 __all__ = [
     "Reference",
-    "is_loopback_host",
     "validate_digest",
     "validate_reference",
     "validate_repository",
@@ -84,21 +83,6 @@ def validate_reference(
     if isinstance(reference, str) and ":" in reference:
         return validate_digest(reference, context=context, field=field)
     return validate_tag(reference, context=context, field=field)
-
-
-def is_loopback_host(host: str) -> bool:
-    """True for ``localhost``, ``127.x.x.x`` and ``[::1]`` (with or without a port)."""
-    hostname = host.rsplit("@", 1)[-1]
-    if hostname.startswith("["):
-        hostname = hostname[1:].split("]", 1)[0]
-    else:
-        hostname = hostname.split(":", 1)[0]
-    hostname = hostname.lower()
-    return (
-        hostname in {"localhost", "::1"}
-        or hostname.endswith(".localhost")
-        or (hostname.startswith("127.") and all(p.isdigit() for p in hostname.split(".")))
-    )
 
 
 @dataclass(frozen=True, slots=True)

@@ -18,11 +18,11 @@ import httpcore
 import httpx
 
 from artreg.errors import InvalidInput
+from artreg.hosts import is_loopback
 from artreg.oci.auth import Auth, CredentialsProvider
 from artreg.oci.authenticate import AuthLayer
 from artreg.oci.call import Body, BodyFactory, Call
 from artreg.oci.errors import error_for, error_for_stream
-from artreg.oci.reference import is_loopback_host
 from artreg.oci.retry import RetryLayer, RetryPolicy
 
 __all__ = [
@@ -65,7 +65,7 @@ def base_url_for(host: str, *, insecure: bool = False) -> str:
             details=f"invalid registry host {host!r}",
             field_name="host",
         )
-    scheme = "http" if insecure or is_loopback_host(host) else "https"
+    scheme = "http" if insecure or is_loopback(host) else "https"
     return f"{scheme}://{host}"
 
 

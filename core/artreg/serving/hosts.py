@@ -16,28 +16,17 @@ server *is* its origin. Two checks close both doors:
 
 from __future__ import annotations
 
-import ipaddress
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Final
 from urllib.parse import urlsplit
 
+from artreg.hosts import is_loopback
+
 __all__ = ["SAFE_METHODS", "HostRules", "host_name", "is_loopback"]
 
 #: Methods that change nothing; every other method is state-changing.
 SAFE_METHODS: Final = frozenset({"GET", "HEAD", "OPTIONS"})
-
-
-def is_loopback(host: str) -> bool:
-    """True for ``localhost`` (and ``*.localhost``) and loopback addresses (``127.0.0.0/8``,
-    ``::1``); brackets around an IPv6 address are allowed."""
-    name = host.strip().rstrip(".").lower()
-    if name == "localhost" or name.endswith(".localhost"):
-        return True
-    try:
-        return ipaddress.ip_address(name.strip("[]")).is_loopback
-    except ValueError:
-        return False
 
 
 def host_name(value: str) -> str | None:

@@ -78,7 +78,8 @@ class CompiledTs:
 
 
 def _tsc() -> Path:
-    tsc = TS / "node_modules" / ".bin" / "tsc"
+    # by path: the package also carries TypeScript 5.9, whose ``tsc`` may win node_modules/.bin
+    tsc = TS / "node_modules" / "typescript" / "bin" / "tsc"
     if not tsc.exists():
         message = "clients/ts/node_modules is missing (make node-deps installs it)"
         if IN_CI:
@@ -99,7 +100,7 @@ def compiled_ts(tmp_path_factory: pytest.TempPathFactory) -> CompiledTs:
     package.mkdir(parents=True)
     shutil.copy(TS / "package.json", package / "package.json")
     built = subprocess.run(
-        [str(tsc), "-p", str(TS / "tsconfig.build.json"), "--outDir", str(package / "dist")],
+        [str(tsc), "-p", str(TS / "tsconfig.build.json"), "--outDir", str(package / "dist" / "esm")],
         capture_output=True,
         text=True,
         timeout=120,

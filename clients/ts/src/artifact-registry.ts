@@ -3,6 +3,7 @@ import type { ArtregMethodName, ParamsOf, ResultOf } from "./generated/methods.j
 import type {
   ArtifactRegistryCredentials,
   ArtifactRegistryPermissions,
+  BlobUploadStatus,
   CrossAccountAccess,
   CrossAccountPermissions,
   ManifestHead,
@@ -22,6 +23,14 @@ function decodeManifest(response: ManifestResponse): Manifest {
 }
 
 function nothing(): void {}
+
+/** The largest content `uploadBlob` and `putManifest` send inline (bytes, before base64). */
+export const MAX_INLINE_BYTES = 512 * 1024;
+
+function base64(data: Uint8Array | string): string {
+  const bytes = typeof data === "string" ? Buffer.from(data, "utf8") : Buffer.from(data.buffer, data.byteOffset, data.byteLength);
+  return bytes.toString("base64");
+}
 
 /**
  * One artifact-registry binding on the sidecar, with the methods of alien's ArtifactRegistry API.
@@ -104,6 +113,23 @@ export class ArtifactRegistry {
   /** A blob's size in bytes, or null when it does not exist. */
   headBlob(repo: string, digest: string): Promise<number | null> {
     return this.#call("artifactRegistry.headBlob", { repoName: repo, digest });
+  }
+
+  /**
+   * Uploads one blob by digest (seed 003's PushTarget `upload_blob`): `"uploaded"`, or `"exists"`
+   * when the repository already has it. At most {@link MAX_INLINE_BYTES}: write larger content into
+   * an OCI layout and use `client.images.pushLayout`, which streams it from disk.
+   */
+  uploadBlob(repo: string, digest: string, data: Uint8Array): Promise<BlobUploadStatus> {
+    return this.#call("artifactRegistry.uploadBlob", { repoName: repo, digest, data: base64(data) });
+  }
+
+  /**
+   * PUTs a manifest's exact bytes (a string is sent as UTF-8) at a tag or digest with the given
+   * content type (PushTarget `put_manifest`); resolves to the manifest's digest.
+   */
+  putManifest(repo: string, reference: string, manifest: Uint8Array | string, contentType: string): Promise<string> {
+    return this.#call("artifactRegistry.putManifest", { repoName: repo, reference, manifest: base64(manifest), contentType });
   }
 
   /** A pre-signed URL that downloads the blob directly, or null when the provider has none. */

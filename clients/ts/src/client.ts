@@ -1,7 +1,9 @@
 import { ArtifactRegistry } from "./artifact-registry.js";
+import { Images } from "./images.js";
 import { Connection, displayUrl, timeoutError } from "./connection.js";
 import { ArtregError, ClientErrorCode } from "./errors.js";
 import type { ArtregMethodName, ParamsOf, ResultOf } from "./generated/methods.js";
+import type { TransferProgress } from "./generated/types.js";
 
 /** A call's default time limit, and the connect timeout. */
 export const DEFAULT_TIMEOUT_MS = 30_000;
@@ -32,8 +34,18 @@ export interface OpenRpcDocument {
 
 /** Per-call options of {@link ArtregClient.call}. */
 export interface CallOptions {
-  /** This call's time limit in ms, instead of the client's `timeoutMs`. */
+  /**
+   * This call's time limit in ms, instead of the client's `timeoutMs`. For a transfer (a call that
+   * reports progress) it bounds the silence between progress updates, not the whole transfer.
+   */
   timeoutMs?: number | undefined;
+  /**
+   * Cancels the call: the client sends `$/cancelRequest`, the sidecar stops the transfer and
+   * cleans up, and the call rejects with CANCELLED (`ArtregError`, not retryable).
+   */
+  signal?: AbortSignal | undefined;
+  /** Called with each progress notification of the call (image transfers), in order. */
+  onProgress?: ((progress: TransferProgress) => void) | undefined;
 }
 
 function configError(message: string, field: string): ArtregError {
@@ -129,6 +141,11 @@ export class ArtregClient {
     return new ArtifactRegistry(this, bindingName);
   }
 
+  /** Image operations on registries named by host (`host[:port]/repository[:tag]`), run by the sidecar. */
+  get images(): Images {
+    return new Images(this);
+  }
+
   /** Calls a sidecar method with its by-name params; rejects with {@link ArtregError}. */
   async call<M extends ArtregMethodName>(method: M, params: ParamsOf<M>, options?: CallOptions): Promise<ResultOf<M>> {
     return (await this.#request(method, params, options)) as ResultOf<M>;
@@ -144,7 +161,7 @@ export class ArtregClient {
     const started = Date.now();
     const connection = await this.#connect(timeoutMs);
     const remaining = Math.max(1, timeoutMs - (Date.now() - started));
-    return connection.request(method, params, timeoutMs, remaining);
+    return connection.request(method, params, timeoutMs, remaining, { signal: options?.signal, onProgress: options?.onProgress });
   }
 
   /** Opens the connection now if none is open: rejects when the sidecar is unreachable or refuses the token. */

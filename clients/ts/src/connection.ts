@@ -1,6 +1,15 @@
 import WebSocket from "ws";
 
 import { ArtregError, ClientErrorCode, errorFromRpc } from "./errors.js";
+import type { TransferProgress } from "./generated/types.js";
+
+/** Server → client: progress of a call (params: TransferProgress, `id` = the request's id). */
+export const PROGRESS_NOTIFICATION = "$/progress";
+/** Client → server: stop a call (params: `{ id }`). */
+export const CANCEL_NOTIFICATION = "$/cancelRequest";
+
+/** After a cancel is sent, how long the sidecar has to confirm that the call stopped. */
+const CANCEL_GRACE_MS = 10_000;
 
 /** How long `close()` waits for the sidecar's closing handshake before dropping the socket. */
 const CLOSE_GRACE_MS = 1_000;
@@ -12,7 +21,31 @@ interface Pending {
   readonly method: string;
   readonly resolve: (result: unknown) => void;
   readonly reject: (error: ArtregError) => void;
-  readonly timer: NodeJS.Timeout;
+  timer: NodeJS.Timeout;
+  /** Restarts the time limit (a progress notification shows the call is alive). */
+  readonly touch: () => void;
+  readonly onProgress: ((progress: TransferProgress) => void) | undefined;
+  /** Set once the call was cancelled: the error its promise rejects with. */
+  cancelled?: ArtregError;
+}
+
+/** Per-request options of {@link Connection.request}. */
+export interface RequestOptions {
+  /** Called with each `$/progress` notification of the call, in order. */
+  onProgress?: ((progress: TransferProgress) => void) | undefined;
+  /** Cancels the call: the client sends `$/cancelRequest` and rejects with CANCELLED once the sidecar has stopped it. */
+  signal?: AbortSignal | undefined;
+}
+
+export function cancelledError(method: string, reason: unknown): ArtregError {
+  return new ArtregError({
+    code: ClientErrorCode.Cancelled,
+    message: `the artreg call ${method} was cancelled` + (reason instanceof Error && reason.message !== "" ? `: ${reason.message}` : ""),
+    retryable: false,
+    internal: false,
+    httpStatusCode: 499,
+    context: { method },
+  });
 }
 
 /** The URL as it may be shown in messages: no user info, no query (either could hold a secret). */
@@ -59,14 +92,19 @@ export class Connection {
   #nextId = 1;
   #open = true;
   #probing = false;
+  #maxPayload = 0;
+  #tooLarge = false;
 
   private constructor(ws: WebSocket, url: string) {
     this.#ws = ws;
     this.#url = url;
     ws.on("message", (data) => this.#onMessage(data));
     ws.on("close", (code, reason) => this.#onClose(code, reason.toString("utf8")));
-    // A socket error is always followed by "close", which rejects what is pending.
-    ws.on("error", () => undefined);
+    // A socket error is always followed by "close", which rejects what is pending; a reply over
+    // maxPayload is remembered so that "close" can say so.
+    ws.on("error", (err: Error & { code?: string }) => {
+      if (err.code === "WS_ERR_UNSUPPORTED_MESSAGE_LENGTH") this.#tooLarge = true;
+    });
   }
 
   /** Opens the WebSocket; rejects with AUTHENTICATION_ERROR when the handshake is refused with 401/403. */
@@ -115,7 +153,9 @@ export class Connection {
         clearTimeout(timer);
         ws.removeAllListeners("error");
         ws.removeAllListeners("unexpected-response");
-        resolve(new Connection(ws, shown));
+        const connection = new Connection(ws, shown);
+        connection.#maxPayload = maxPayload;
+        resolve(connection);
       });
     });
   }
@@ -134,19 +174,42 @@ export class Connection {
    * Sends one request and waits at most `waitMs` for its reply; a timeout reports `timeoutMs`, the
    * call's whole limit (which also covered connecting).
    */
-  request(method: string, params: object, timeoutMs: number, waitMs: number = timeoutMs): Promise<unknown> {
+  request(method: string, params: object, timeoutMs: number, waitMs: number = timeoutMs, options: RequestOptions = {}): Promise<unknown> {
     if (!this.isOpen) {
       return Promise.reject(unavailable(`the connection to the artreg sidecar at ${this.#url} is closed`, { url: this.#url, method }));
     }
+    const signal = options.signal;
+    if (signal?.aborted === true) return Promise.reject(cancelledError(method, signal.reason));
     const id = this.#nextId++;
     const message = JSON.stringify({ jsonrpc: "2.0", id, method, params });
     return new Promise((resolve, reject) => {
-      const timer = setTimeout(() => {
+      const expire = (): void => {
         if (!this.#pending.delete(id)) return;
+        signal?.removeEventListener("abort", abort);
         reject(timeoutError(`the artreg call ${method}`, timeoutMs));
         this.#probe(Math.min(timeoutMs, PROBE_TIMEOUT_MS));
-      }, waitMs);
-      this.#pending.set(id, { method, resolve, reject, timer });
+      };
+      const abort = (): void => this.#cancel(id, signal?.reason);
+      const entry: Pending = {
+        method,
+        resolve: (result) => {
+          signal?.removeEventListener("abort", abort);
+          resolve(result);
+        },
+        reject: (error) => {
+          signal?.removeEventListener("abort", abort);
+          reject(error);
+        },
+        timer: setTimeout(expire, waitMs),
+        // Progress resets the limit: for a transfer, `timeoutMs` bounds silence, not the whole copy.
+        touch: () => {
+          clearTimeout(entry.timer);
+          entry.timer = setTimeout(expire, timeoutMs);
+        },
+        onProgress: options.onProgress,
+      };
+      this.#pending.set(id, entry);
+      signal?.addEventListener("abort", abort, { once: true });
       this.#ws.send(message, (err) => {
         if (err !== undefined && err !== null) {
           this.#settle(id)?.reject(
@@ -155,6 +218,20 @@ export class Connection {
         }
       });
     });
+  }
+
+  /**
+   * Asks the sidecar to stop call `id` (`$/cancelRequest`). The call rejects with CANCELLED when
+   * the sidecar confirms it stopped (its uploads ended, temporary files removed), or after a grace
+   * period if it does not answer.
+   */
+  #cancel(id: number, reason: unknown): void {
+    const pending = this.#pending.get(id);
+    if (pending === undefined || pending.cancelled !== undefined) return;
+    pending.cancelled = cancelledError(pending.method, reason);
+    clearTimeout(pending.timer);
+    pending.timer = setTimeout(() => this.#settle(id)?.reject(pending.cancelled as ArtregError), CANCEL_GRACE_MS);
+    this.#ws.send(JSON.stringify({ jsonrpc: "2.0", method: CANCEL_NOTIFICATION, params: { id } }), () => undefined);
   }
 
   /** Closes the socket; calls still waiting are rejected with `reason`. */
@@ -200,7 +277,7 @@ export class Connection {
     const pending = [...this.#pending.keys()];
     for (const id of pending) {
       const entry = this.#settle(id);
-      entry?.reject(reason(entry.method));
+      if (entry !== undefined) entry.reject(entry.cancelled ?? reason(entry.method));
     }
   }
 
@@ -217,9 +294,18 @@ export class Connection {
   #onReply(reply: unknown): void {
     if (typeof reply !== "object" || reply === null) return;
     const r = reply as Record<string, unknown>;
+    if (r["method"] === PROGRESS_NOTIFICATION && !("id" in r)) {
+      this.#onProgress(r["params"]);
+      return;
+    }
     if (typeof r["id"] !== "number") return;
     const pending = this.#settle(r["id"]);
     if (pending === undefined) return; // Its caller has already timed out.
+    if (pending.cancelled !== undefined) {
+      // The sidecar stopped the call (or it finished just before): the caller asked to cancel.
+      pending.reject(pending.cancelled);
+      return;
+    }
     const error = r["error"];
     if (typeof error === "object" && error !== null) {
       pending.reject(errorFromRpc(error as { code: unknown; message: unknown; data?: unknown }));
@@ -238,8 +324,39 @@ export class Connection {
     }
   }
 
+  #onProgress(params: unknown): void {
+    if (typeof params !== "object" || params === null) return;
+    const progress = params as TransferProgress;
+    if (typeof progress.id !== "number") return;
+    const pending = this.#pending.get(progress.id);
+    if (pending === undefined || pending.cancelled !== undefined) return;
+    pending.touch();
+    try {
+      pending.onProgress?.(progress);
+    } catch {
+      // A throwing progress callback must not break the connection's message handling.
+    }
+  }
+
   #onClose(code: number, reason: string): void {
     this.#open = false;
+    if (this.#tooLarge) {
+      const limit = this.#maxPayload;
+      this.#rejectAll(
+        (method) =>
+          new ArtregError({
+            code: ClientErrorCode.ReplyTooLarge,
+            message:
+              `a reply from the artreg sidecar at ${this.#url} was larger than maxPayloadBytes (${limit} bytes), ` +
+              `so the connection was closed before the reply to ${method}; raise maxPayloadBytes in connect()`,
+            retryable: false,
+            internal: false,
+            httpStatusCode: 413,
+            context: { url: this.#url, method, max_payload_bytes: limit, option: "maxPayloadBytes" },
+          }),
+      );
+      return;
+    }
     const why = `code ${code}${reason === "" ? "" : `, ${reason}`}`;
     this.#rejectAll((method) =>
       unavailable(`the connection to the artreg sidecar at ${this.#url} closed (${why}) before the reply to ${method}`, {

@@ -14,6 +14,10 @@ export const ClientErrorCode = {
   UnexpectedResponse: "UNEXPECTED_RESPONSE_FORMAT",
   /** A call on a client after `close()`. */
   Closed: "CLIENT_CLOSED",
+  /** The call was cancelled through its `AbortSignal` (the sidecar stopped it; not retryable). */
+  Cancelled: "CANCELLED",
+  /** A reply was larger than the client's `maxPayloadBytes` (not retryable: raise the limit). */
+  ReplyTooLarge: "REPLY_TOO_LARGE",
 } as const;
 
 /** What an {@link ArtregError} is built from. */

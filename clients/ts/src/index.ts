@@ -6,10 +6,20 @@
  * const client = connect({ url: "ws://127.0.0.1:7450" });
  * const registry = client.artifactRegistry("artifacts");
  * const repo = await registry.createRepository("my-app");
+ * await client.images.pushLayout("/abs/path/to/layout", "127.0.0.1:5000/artifacts/my-app:v1", {
+ *   onProgress: (p) => console.log(p.status, p.digest, p.bytesDone, "/", p.bytesTotal),
+ * });
  * await client.close();
  * ```
  */
-export { ArtifactRegistry, type Manifest } from "./artifact-registry.js";
+export { ArtifactRegistry, MAX_INLINE_BYTES, type Manifest } from "./artifact-registry.js";
+export {
+  Images,
+  type CopyOptions,
+  type PullLayoutOptions,
+  type PushLayoutOptions,
+  type TransferOptions,
+} from "./images.js";
 export {
   ArtregClient,
   connect,

@@ -13,6 +13,8 @@ import {
   connect,
   isArtregError,
   type ArtregMethodName,
+  type Images,
+  type TransferProgress,
   type ConnectOptions,
   type CrossAccountAccess,
   type ErrorData,
@@ -49,6 +51,33 @@ const CALLS: ReadonlyArray<{
   { method: "artifactRegistry.headManifest", call: (r) => r.headManifest("artifacts/app", "latest"), params: { repoName: "artifacts/app", reference: "latest" }, reply: null },
   { method: "artifactRegistry.headBlob", call: (r) => r.headBlob("artifacts/app", "sha256:00"), params: { repoName: "artifacts/app", digest: "sha256:00" }, reply: 42 },
   { method: "artifactRegistry.generateBlobDownloadUrl", call: (r) => r.generateBlobDownloadUrl("artifacts/app", "sha256:00", 60), params: { repoName: "artifacts/app", digest: "sha256:00", ttlSeconds: 60 }, reply: null },
+];
+
+const TRANSFER = {
+  source: "oci:/srv/app",
+  destination: "h/app:v1@sha256:00",
+  digest: "sha256:00",
+  mediaType: "application/vnd.oci.image.manifest.v1+json",
+  blobs: 2,
+  bytes: 10,
+  skipped: 0,
+  mounted: 0,
+};
+
+/** Every Images method and the two push primitives, with the RPC method and params each sends. */
+const IMAGE_CALLS: ReadonlyArray<{
+  method: ArtregMethodName;
+  call: (i: Images, r: ArtifactRegistry) => Promise<unknown>;
+  params: Record<string, unknown>;
+  reply: unknown;
+}> = [
+  { method: "image.copy", call: (i) => i.copy("h/a:v1", "h/b", { platforms: ["linux/amd64"] }), params: { src: "h/a:v1", dst: "h/b", platforms: ["linux/amd64"] }, reply: { images: [TRANSFER] } },
+  { method: "image.pushLayout", call: (i) => i.pushLayout("/srv/app", "h/app:v1", { jobs: 2 }), params: { dir: "/srv/app", ref: "h/app:v1", jobs: 2 }, reply: TRANSFER },
+  { method: "image.pullLayout", call: (i) => i.pullLayout("h/app:v1", "/srv/out", { tag: "x" }), params: { ref: "h/app:v1", dir: "/srv/out", tag: "x" }, reply: TRANSFER },
+  { method: "image.listTags", call: (i) => i.listTags("h/app"), params: { ref: "h/app" }, reply: ["a", "b"] },
+  { method: "image.digest", call: (i) => i.digest("h/app:v1"), params: { ref: "h/app:v1" }, reply: "sha256:00" },
+  { method: "artifactRegistry.uploadBlob", call: (_, r) => r.uploadBlob("repo", "sha256:01", Uint8Array.of(0, 1, 2, 255)), params: { bindingName: "artifacts", repoName: "repo", digest: "sha256:01", data: "AAEC/w==" }, reply: "uploaded" },
+  { method: "artifactRegistry.putManifest", call: (_, r) => r.putManifest("repo", "v1", "{}", "application/json"), params: { bindingName: "artifacts", repoName: "repo", reference: "v1", manifest: "e30=", contentType: "application/json" }, reply: "sha256:02" },
 ];
 
 async function rejection(promise: Promise<unknown>): Promise<ArtregError> {
@@ -95,7 +124,98 @@ describe("ArtifactRegistry over a scripted peer", () => {
   });
 
   it("covers every method of the OpenRPC document", () => {
-    assert.deepEqual(new Set(CALLS.map((c) => c.method)), new Set(Object.keys(METHOD_PARAMS)));
+    assert.deepEqual(new Set([...CALLS, ...IMAGE_CALLS].map((c) => c.method)), new Set(Object.keys(METHOD_PARAMS)));
+  });
+
+  it("sends the image methods and push primitives with their documented params", async () => {
+    client = await opened({ url: fake.url });
+    for (const c of IMAGE_CALLS) {
+      fake.handler = (request) => result(request, c.reply);
+      fake.requests.length = 0;
+      assert.deepEqual(await c.call(client.images, client.artifactRegistry("artifacts")), c.reply);
+      const [request] = fake.requests;
+      assert.ok(request !== undefined);
+      assert.equal(request.method, c.method);
+      assert.deepEqual(request.params, c.params);
+      const { required, optional } = METHOD_PARAMS[c.method];
+      for (const name of required) assert.ok(name in request.params, `${c.method} lacks ${name}`);
+      for (const name of Object.keys(request.params)) {
+        assert.ok(required.includes(name) || optional.includes(name), `${c.method} sends unknown param ${name}`);
+      }
+    }
+  });
+
+  it("delivers progress notifications to the call they belong to, in order", async () => {
+    client = await opened({ url: fake.url });
+    fake.handler = (request, socket) => {
+      if (request.method !== "image.pushLayout") return result(request, null);
+      for (const seq of [1, 2, 3]) {
+        const params = { id: request.id, seq, target: "h/app", digest: "sha256:0" + seq, status: "complete", done: 1, total: 1, bytesDone: seq, bytesTotal: 3, blobsDone: seq, blobsTotal: 3 };
+        socket.send(JSON.stringify({ jsonrpc: "2.0", method: "$/progress", params }));
+        // one for another call: not delivered here
+        socket.send(JSON.stringify({ jsonrpc: "2.0", method: "$/progress", params: { ...params, id: request.id + 1000 } }));
+      }
+      return result(request, TRANSFER);
+    };
+    const seen: TransferProgress[] = [];
+    const done = await client.images.pushLayout("/srv/app", "h/app:v1", { onProgress: (p) => seen.push(p) });
+    assert.deepEqual(done, TRANSFER);
+    assert.deepEqual(seen.map((p) => [p.seq, p.digest, p.bytesDone]), [[1, "sha256:01", 1], [2, "sha256:02", 2], [3, "sha256:03", 3]]);
+  });
+
+  it("progress restarts a transfer's time limit: timeoutMs bounds silence", async () => {
+    client = await opened({ url: fake.url, timeoutMs: 1_500 });
+    fake.handler = async (request, socket) => {
+      for (let seq = 1; seq <= 6; seq++) {
+        await delay(500);
+        const params = { id: request.id, seq, target: "h/app", digest: "sha256:00", status: "transferring", done: seq, total: 9, bytesDone: seq, bytesTotal: 9, blobsDone: 0, blobsTotal: 1 };
+        socket.send(JSON.stringify({ jsonrpc: "2.0", method: "$/progress", params }));
+      }
+      return result(request, TRANSFER);
+    };
+    let updates = 0;
+    assert.deepEqual(await client.images.pushLayout("/srv/app", "h/app:v1", { onProgress: () => updates++ }), TRANSFER);
+    assert.equal(updates, 6);
+  });
+
+  it("an AbortSignal sends $/cancelRequest and rejects with CANCELLED once the sidecar stopped the call", async () => {
+    client = await opened({ url: fake.url });
+    const controller = new AbortController();
+    let running: { id: number; socket: import("ws").WebSocket } | undefined;
+    fake.handler = (request, socket) => {
+      if (request.method === "image.copy") {
+        running = { id: request.id, socket };
+        socket.send(JSON.stringify({ jsonrpc: "2.0", method: "$/progress", params: { id: request.id, seq: 1, target: "h/b", digest: "sha256:00", status: "transferring", done: 1, total: 9, bytesDone: 1, bytesTotal: 9, blobsDone: 0, blobsTotal: 1 } }));
+        return "none";
+      }
+      if (request.method === "$/cancelRequest" && running !== undefined) {
+        assert.deepEqual(request.params, { id: running.id });
+        const data = { code: "CANCELLED", message: "image.copy: cancelled by the client", retryable: false, internal: false, httpStatusCode: 499, context: { operation: "image.copy" } };
+        running.socket.send(JSON.stringify({ jsonrpc: "2.0", id: running.id, error: { code: -32000, message: data.message, data } }));
+      }
+      return "none";
+    };
+    const call = client.images.copy("h/a:v1", "h/b", { signal: controller.signal, onProgress: () => controller.abort() });
+    const err = await rejection(call);
+    assert.equal(err.code, ClientErrorCode.Cancelled);
+    assert.equal(err.retryable, false);
+    assert.equal(err.message, "the artreg call image.copy was cancelled: This operation was aborted");
+    assert.deepEqual(fake.requests.map((r) => r.method), ["image.copy", "$/cancelRequest"]);
+    // an already aborted signal sends nothing
+    fake.requests.length = 0;
+    const again = await rejection(client.images.digest("h/a:v1", { signal: controller.signal }));
+    assert.equal(again.code, "CANCELLED");
+    assert.deepEqual(fake.requests, []);
+  });
+
+  it("a reply over maxPayloadBytes is a non-retryable REPLY_TOO_LARGE naming the limit", async () => {
+    client = await opened({ url: fake.url, maxPayloadBytes: 2_048 });
+    fake.handler = (request) => result(request, Array.from({ length: 500 }, (_, i) => `tag-${i}`));
+    const err = await rejection(client.images.listTags("h/app"));
+    assert.equal(err.code, ClientErrorCode.ReplyTooLarge);
+    assert.equal(err.retryable, false);
+    assert.equal(err.context?.["max_payload_bytes"], 2_048);
+    assert.match(err.message, /larger than maxPayloadBytes \(2048 bytes\)/);
   });
 
   it("sends each method by name with the binding name and the documented params", async () => {

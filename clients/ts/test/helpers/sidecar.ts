@@ -27,6 +27,8 @@ export interface SidecarOptions {
   rpcPort?: number;
   registryPort?: number;
   dataDir?: string;
+  /** Extra `artreg serve` arguments, e.g. `["--call-timeout", "1"]`. */
+  args?: string[];
 }
 
 /** A running `artreg serve`. */
@@ -129,6 +131,7 @@ async function launch(
     String(options.registryPort ?? 0),
     "--data-dir",
     dataDir,
+    ...(options.args ?? []),
   ];
   const child = spawn(artregBin(), args, { env: sidecarEnv(options.token), stdio: ["ignore", "pipe", "pipe"] });
   running.add(child);

@@ -1,8 +1,8 @@
 """artreg: one interface to container registries (ECR, Artifact Registry, ACR, any OCI registry).
 
-    registry = artreg.load_artifact_registry("artifacts")
-    repo = await registry.create_repository("my-app")
-    creds = await registry.generate_credentials(repo.name, ArtifactRegistryPermissions.PULL)
+registry = artreg.load_artifact_registry("artifacts")
+repo = await registry.create_repository("my-app")
+creds = await registry.generate_credentials(repo.name, ArtifactRegistryPermissions.PULL)
 """
 
 from __future__ import annotations
@@ -66,6 +66,7 @@ def __getattr__(name: str) -> Any:
 
 def __dir__() -> list[str]:
     return sorted(set(globals()) | set(_LAZY))
+
 
 __all__ = [
     "ArtifactRegistry",

@@ -91,6 +91,7 @@ SERVICE_FEATURES: Final[dict[str, str]] = {
     "local": "local",
 }
 
+
 def read_binding(binding_name: str, env: Mapping[str, str] | None = None) -> str:
     """The raw JSON of a binding; BINDING_NOT_CONFIGURED when its variable is unset."""
     env = os.environ if env is None else env

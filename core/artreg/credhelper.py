@@ -10,15 +10,20 @@ Commands (the verb is the first argument; input on stdin, output on stdout):
 ``get``
     stdin holds a server URL (``https://host[:port]``, ``host[:port]`` or with a path). The helper
     looks through the bindings in the environment (``ALIEN_{NAME}_BINDING``; ``ARTREG_BINDING``
-    first when set) for the one whose ``registry_endpoint()`` has that host, calls its
-    ``generate_credentials`` and prints ``{"ServerURL", "Username", "Secret"}``. Bearer credentials
-    (ACR) are answered the way Docker expects an identity token: ``Username`` is ``<token>`` and
-    ``Secret`` is the token. Clients that send an identity token as a bearer token (artreg's own
-    keychain) use it as is; Docker and containers/image instead trade it at the registry's token
-    endpoint as a refresh token, which the ACR access token ``generate_credentials`` returns is
-    not — the interface exposes no refresh token, so for those clients prefer a service principal. A host no binding serves, or a binding whose registry needs no
-    credentials (Local), answers Docker's standard "credentials not found in native keychain"
-    with exit 1, which every client treats as "pull anonymously".
+    first when set) for the one whose ``registry_endpoint()`` (or registry data endpoint, when
+    configured apart) has that host and prints ``{"ServerURL", "Username", "Secret"}``:
+
+    - ACR: ``Username`` ``<token>`` and, as ``Secret``, the registry's *refresh token* from
+      ``/oauth2/exchange`` — what ``docker-credential-acr-env`` answers. Docker, podman,
+      containerd, skopeo and artreg spend it at the registry's ``/oauth2/token`` for an access
+      token scoped to each repository they touch, so no repository is named here and it is good
+      for every repository the identity may use, until its ``exp``.
+    - every other cloud: the binding's ``generate_credentials`` (e.g. ECR's ``AWS`` and the
+      decoded token, GAR's ``oauth2accesstoken`` and an access token).
+
+    A host no binding serves, or a binding whose registry needs no credentials (Local),
+    answers Docker's standard "credentials not found in native keychain" with exit 1, which
+    every client treats as "pull anonymously".
 ``list``
     ``{"host": "username"}`` for every binding with a registry endpoint (the username is known
     once credentials were cached, else empty).
@@ -31,7 +36,8 @@ Commands (the verb is the first argument; input on stdin, output on stdout):
 Credentials asked for are push-pull (pull when the binding cannot give push-pull, e.g. only a
 pull role is configured); ``ARTREG_CREDHELPER_PERMISSIONS=pull`` asks for pull only. The
 repository named in the request is the binding's upstream repository prefix, or
-``ARTREG_CREDHELPER_REPOSITORY`` when set (ACR scopes its tokens to it).
+``ARTREG_CREDHELPER_REPOSITORY`` when set. Neither applies to ACR, whose refresh token carries
+the identity's own permissions on every repository.
 
 Caching: each call is a fresh process, so credentials are cached on disk until near expiry, in
 ``$ARTREG_CACHE_DIR`` or ``$XDG_CACHE_HOME/artreg`` or ``~/.cache/artreg``, under
@@ -56,7 +62,7 @@ import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO, TYPE_CHECKING, Any, Final
+from typing import IO, TYPE_CHECKING, Any, Final, Protocol, runtime_checkable
 
 # Docker runs the helper on every pull: an answer from the cache must start fast, so the loader,
 # the providers, asyncio and msgspec's wire types are imported only on a miss.
@@ -72,6 +78,7 @@ __all__ = [
     "CachedCredentials",
     "CredentialCache",
     "HelperError",
+    "IdentityTokenSource",
     "cache_dir",
     "get",
     "list_hosts",
@@ -96,6 +103,14 @@ _BEARER: Final = "bearer"
 
 class HelperError(Exception):
     """A failure reported to the caller (one line, exit 1)."""
+
+
+@runtime_checkable
+class IdentityTokenSource(Protocol):
+    """A registry whose helper answer is an identity (refresh) token the client spends itself
+    (ACR), rather than credentials for one repository."""
+
+    async def identity_token(self) -> ArtifactRegistryCredentials: ...
 
 
 # -- the disk cache ------------------------------------------------------------------------------------
@@ -244,6 +259,8 @@ async def _generate(
     from artreg.types import ArtifactRegistryPermissions
 
     try:
+        if isinstance(registry, IdentityTokenSource):
+            return await registry.identity_token()
         return await registry.generate_credentials(repo_id, permissions)
     except (BindingConfigInvalid, OperationNotSupported):
         if permissions is ArtifactRegistryPermissions.PULL:
@@ -294,7 +311,9 @@ def get(
 
     from artreg.types import ArtifactRegistryPermissions
 
-    creds = asyncio.run(_generate(match.registry, repo_id, ArtifactRegistryPermissions(permissions)))
+    creds = asyncio.run(
+        _generate(match.registry, repo_id, ArtifactRegistryPermissions(permissions))
+    )
     if not creds.username and not creds.password:
         return None  # the registry is anonymous (Local): let the client pull without auth
     if cache is not None:
@@ -357,15 +376,16 @@ its environment; ARTREG_BINDING is tried first). Configure it per registry host 
 
   get      read a server URL on stdin; print {"ServerURL","Username","Secret"} from the binding
            whose registry endpoint has that host (generate_credentials, push-pull, else pull).
-           Bearer tokens (ACR) come back as an identity token: Username "<token>". No binding, or
+           ACR answers Username "<token>" and its refresh token, which the client spends at
+           the registry for each repository (as docker-credential-acr-env does). No binding, or
            an anonymous registry (Local): "credentials not found in native keychain", exit 1.
   list     print {"host": "username"} for every binding's registry.
   store    refused: credentials come from bindings; `docker login` is not needed.
   erase    refused, likewise.
 
 Environment: ARTREG_CREDHELPER_PERMISSIONS=pull|push-pull, ARTREG_CREDHELPER_REPOSITORY (the
-repository credentials are asked for; default: the binding's prefix), ARTREG_CREDHELPER_CACHE=0
-(no cache), ARTREG_CACHE_DIR. Credentials are cached until 80 % of their lifetime (never within
+repository credentials are asked for; default: the binding's prefix; neither is used for ACR),
+ARTREG_CREDHELPER_CACHE=0 (no cache), ARTREG_CACHE_DIR. Credentials are cached until 80 % of their lifetime (never within
 60 s of expiry; 300 s without one) in $XDG_CACHE_HOME/artreg/credhelper (directory 0700, files
 0600).
 """

@@ -129,7 +129,7 @@ def bindings_for_hosts(
     strict: bool = False,
 ) -> HostBindings:
     """For each host, the first binding (in :func:`binding_order`) whose ``registry_endpoint()``
-    has that host. Bindings load lazily and the search stops once every host is served.
+    (or ``registry_data_endpoint()``, when configured apart) has that host. Bindings load lazily and the search stops once every host is served.
 
     A binding that fails to load is skipped and noted in ``failures`` — unless it is
     ``preferred`` and ``strict``, when its error is raised (also when it is not configured)."""
@@ -152,7 +152,9 @@ def bindings_for_hosts(
                 raise
             found.failures.append(f"{name}: {exc.code}")
             continue
-        key = normalize_host(endpoint) if endpoint else ""
-        if key in wanted and key not in found.matches:
-            found.matches[key] = BindingMatch(name, registry, registry.registry_data_endpoint())
+        data_endpoint = registry.registry_data_endpoint()
+        # a binding serves its public host and, when configured apart, its data endpoint's
+        for key in {normalize_host(e) for e in (endpoint, data_endpoint) if e}:
+            if key in wanted and key not in found.matches:
+                found.matches[key] = BindingMatch(name, registry, data_endpoint)
     return found

@@ -34,7 +34,9 @@ PROGRESS_NOTIFICATION: Final = "$/progress"
 #: Client → server: stop a call (params: ``RequestCancel``).
 CANCEL_NOTIFICATION: Final = "$/cancelRequest"
 
-_INLINE: Final = f"at most {t.MAX_INLINE_BYTES // 1024} KiB, larger content through image.pushLayout"
+_INLINE: Final = (
+    f"at most {t.MAX_INLINE_BYTES // 1024} KiB, larger content through image.pushLayout"
+)
 
 
 @dataclass(frozen=True, slots=True)

@@ -266,7 +266,9 @@ Platforms = Annotated[
     ),
 ]
 Jobs = (
-    Annotated[int, msgspec.Meta(ge=1, le=64, description="Blobs transferred in parallel (default 4)")]
+    Annotated[
+        int, msgspec.Meta(ge=1, le=64, description="Blobs transferred in parallel (default 4)")
+    ]
     | None
 )
 

@@ -9,6 +9,7 @@ import os
 import stat
 import subprocess
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -236,33 +237,61 @@ def test_skopeo_pulls_through_the_helper_with_ecr_credentials(
     assert moto.calls("GetAuthorizationToken")
 
 
-# -- ACR: bearer tokens as Docker identity tokens ---------------------------------------------------
+# -- ACR: the refresh token, as docker-credential-acr-env answers ------------------------------------
 
 
-def test_acr_binding_answers_an_identity_token(
+def test_acr_binding_answers_the_refresh_token(
     cli: Cli, acr_env: tuple[dict[str, str], Any]
 ) -> None:
+    from tests.fakes.azure import docker_style_pull
+
     env, fake = acr_env
     cli.env.update(env)
+    manifest = b'{"schemaVersion":2,"mediaType":"application/vnd.oci.image.manifest.v1+json"}'
+    for repo in ("team/app", "other/api"):
+        fake.put_manifest(repo, "v1", manifest, "application/vnd.oci.image.manifest.v1+json")
     got = cli.helper("get", input="registrytest.azurecr.io")
     assert got.code == 0, got.stdout + got.stderr
     answer = json.loads(got.stdout)
     assert answer["ServerURL"] == "registrytest.azurecr.io"
     assert answer["Username"] == "<token>"
-    # the secret is ACR's access token, scoped to the binding's prefix, push and pull
-    assert fake.scope_of(answer["Secret"]) == ("team", ["pull", "push"])
+    # the secret is the exchange's refresh token: no repository was named for it
+    assert fake.refresh_token_valid(answer["Secret"])
+    assert fake.token_forms == []
     assert ACR_SECRET not in got.stdout + got.stderr
-    pull_only = cli.helper(
-        "get",
-        input="https://registrytest.azurecr.io",
-        env={"ARTREG_CREDHELPER_PERMISSIONS": "pull", "ARTREG_CREDHELPER_REPOSITORY": "team/api"},
-    )
-    assert pull_only.code == 0, pull_only.stdout
-    assert fake.scope_of(json.loads(pull_only.stdout)["Secret"]) == ("team/api", ["pull"])
+    # a Docker-style client spends it for any repository the identity may read
+    for repo in ("team/app", "other/api"):
+        status, body = docker_style_pull(
+            fake.base_url, answer["Secret"], repo, "v1", verify=env["ARTREG_AZURE_CA_BUNDLE"]
+        )
+        assert (status, body) == (200, manifest)
+    # the login server's address (as configured for the binding) is served too
+    by_address = cli.helper("get", input=fake.base_url)
+    assert by_address.code == 0, by_address.stdout + by_address.stderr
+    assert fake.refresh_token_valid(json.loads(by_address.stdout)["Secret"])
     bad = cli.helper(
         "get", input="registrytest.azurecr.io", env={"ARTREG_CREDHELPER_PERMISSIONS": "all"}
     )
     assert bad.code == 1 and "ARTREG_CREDHELPER_PERMISSIONS" in bad.stderr
+
+
+def test_acr_oauth_refusal_is_an_authentication_error_with_exit_4(
+    cli: Cli, acr_env: tuple[dict[str, str], Any]
+) -> None:
+    """An exchange the registry refuses with 401 (an ARM-audience token on a registry that
+    disabled them) is AUTHENTICATION_ERROR, exit 4 — not an internal error."""
+    env, fake = acr_env
+    fake.arm_audience_disabled = True
+    cli.env.update(env)
+    cli.env["ARTREG_ACR_AUDIENCES"] = "https://management.azure.com"
+    result = cli.artreg("creds", "team/app", "-p", "pull", "--binding", "acr")
+    assert result.code == 4, result.stdout + result.stderr
+    assert "AUTHENTICATION_ERROR" in result.stderr
+    assert ACR_SECRET not in result.stdout + result.stderr
+    # with the default audiences the same registry works
+    del cli.env["ARTREG_ACR_AUDIENCES"]
+    ok = cli.artreg("creds", "team/app", "-p", "pull", "--binding", "acr", "-o", "json")
+    assert ok.code == 0, ok.stderr
 
 
 # -- GAR: the pull service account when the binding has no push one ---------------------------------
@@ -303,3 +332,147 @@ def test_gar_binding_falls_back_to_pull_credentials(cli: Cli) -> None:
         # push-pull was refused for want of a push service account; pull was minted
         assert [r["email"] for r in fake.generate_requests] == [puller]
     assert fake.violations == []
+
+
+# -- end to end: clients spend the helper's ACR refresh token themselves ---------------------------
+
+
+@dataclass
+class AcrImage:
+    env: dict[str, str]
+    fake: Any
+    storage: Any
+    host: str
+    ca_dir: Path
+    manifest: bytes
+    blobs: dict[str, bytes]
+
+
+@pytest.fixture
+def acr_image(acr_env: tuple[dict[str, str], Any], tmp_path: Path) -> Iterator[AcrImage]:
+    """The ACR fake holding ``team/app:v1``, its blobs served through 307 redirects to a storage
+    host (``localhost``) that refuses credentials; the binding names no repository prefix."""
+    import gzip
+    import hashlib
+
+    from tests.fakes.blob_storage import FakeBlobStorage
+    from tests.fakes.tls import LoopbackServer, TestCertificate
+
+    env, fake = acr_env
+    env = dict(env)
+    env["ALIEN_ACR_BINDING"] = json.dumps(
+        {"service": "acr", "registryName": "registrytest", "resourceGroupName": "rg"}
+    )
+    ca = Path(env["ARTREG_AZURE_CA_BUNDLE"])
+    tls = TestCertificate(ca, ca.parent / "server.pem", ca.parent / "server-key.pem")
+    ca_dir = tmp_path / "certs.d"
+    ca_dir.mkdir()
+    (ca_dir / "ca.crt").write_bytes(ca.read_bytes())
+    layer = gzip.compress(bytes(range(256)) * 4_000, mtime=0)  # already compressed: kept as is
+    config = json.dumps(
+        {
+            "architecture": "amd64",
+            "os": "linux",
+            "rootfs": {
+                "type": "layers",
+                "diff_ids": ["sha256:" + hashlib.sha256(layer).hexdigest()],
+            },
+        }
+    ).encode()
+    blobs = {"sha256:" + hashlib.sha256(b).hexdigest(): b for b in (config, layer)}
+    manifest = json.dumps(
+        {
+            "schemaVersion": 2,
+            "mediaType": "application/vnd.oci.image.manifest.v1+json",
+            "config": {
+                "mediaType": "application/vnd.oci.image.config.v1+json",
+                "digest": "sha256:" + hashlib.sha256(config).hexdigest(),
+                "size": len(config),
+            },
+            "layers": [
+                {
+                    "mediaType": "application/vnd.oci.image.layer.v1.tar+gzip",
+                    "digest": "sha256:" + hashlib.sha256(layer).hexdigest(),
+                    "size": len(layer),
+                }
+            ],
+        },
+        indent=1,
+    ).encode()
+    for data in blobs.values():
+        fake.put_blob("team/app", data)
+    fake.put_manifest("team/app", "v1", manifest, "application/vnd.oci.image.manifest.v1+json")
+    storage = FakeBlobStorage()
+    with LoopbackServer(storage.app, tls=tls) as server:
+        storage.base_url = f"https://localhost:{server.port}"
+        fake.storage = storage
+        yield AcrImage(
+            env, fake, storage, fake.base_url.removeprefix("https://"), ca_dir, manifest, blobs
+        )
+    assert storage.violations == []
+
+
+def test_skopeo_pulls_from_acr_through_the_helper(
+    cli: Cli, acr_image: AcrImage, tmp_path: Path
+) -> None:
+    """skopeo (containers/image) with docker-credential-artreg in credHelpers and no repository
+    named anywhere: it spends the helper's refresh token at ACR's /oauth2/token for
+    ``repository:team/app:pull``, reads the manifest, and follows the blob redirects to storage."""
+    cli.env.update(acr_image.env)
+    authfile = tmp_path / "auth.json"
+    authfile.write_text(json.dumps({"credHelpers": {acr_image.host: "artreg"}}))
+    out = tmp_path / "out"
+    pulled = skopeo(
+        cli,
+        authfile,
+        "copy",
+        f"--src-cert-dir={acr_image.ca_dir}",
+        f"docker://{acr_image.host}/team/app:v1",
+        f"oci:{out}:v1",
+    )
+    assert pulled.returncode == 0, pulled.stderr
+    index = json.loads((out / "index.json").read_text())
+    digest = index["manifests"][0]["digest"]
+    assert (out / "blobs" / "sha256" / digest.split(":")[1]).read_bytes() == acr_image.manifest
+    for blob_digest, data in acr_image.blobs.items():
+        assert (out / "blobs" / "sha256" / blob_digest.split(":")[1]).read_bytes() == data
+    fake = acr_image.fake
+    spent = [f for f in fake.token_forms if f.get("client_id") == "containers/image"]
+    assert spent and {f["grant_type"] for f in spent} == {"refresh_token"}
+    assert {f["scope"] for f in spent} == {"repository:team/app:pull"}
+    assert all(fake.refresh_token_valid(f["refresh_token"]) for f in spent)
+    downloads = [r for r in acr_image.storage.requests if r[0] == "GET"]
+    assert len(downloads) == 2 and not any(authorized for *_, authorized in downloads)
+
+
+async def test_artreg_client_spends_the_helper_identity_token(
+    cli: Cli, acr_image: AcrImage, tmp_path: Path
+) -> None:
+    """artreg's own keychain reads the same credHelpers entry: ``<token>`` is an identity token,
+    traded at the registry's token endpoint like Docker does."""
+    import ssl
+
+    import httpx
+
+    from artreg.oci import IdentityToken, Keychain, RegistryClient
+
+    cli.env.update(acr_image.env)
+    config = tmp_path / "docker" / "config.json"
+    config.parent.mkdir()
+    config.write_text(json.dumps({"credHelpers": {acr_image.host: "artreg"}}))
+    keychain = Keychain(docker_config=config, env=cli.base_env())
+    auth = await keychain.resolve(acr_image.host)
+    assert isinstance(auth, IdentityToken)
+    assert acr_image.fake.refresh_token_valid(auth.token)
+    context = ssl.create_default_context(cafile=acr_image.env["ARTREG_AZURE_CA_BUNDLE"])
+    async with RegistryClient(
+        acr_image.fake.base_url,
+        credentials=auth,
+        transport=httpx.AsyncHTTPTransport(verify=context),
+    ) as client:
+        body, _ = await client.get_manifest("team/app", "v1")
+        assert body == acr_image.manifest
+        for digest, data in acr_image.blobs.items():
+            assert await client.read_blob("team/app", digest) == data
+    spent = [f for f in acr_image.fake.token_forms if f.get("client_id") == "artreg"]
+    assert spent and {f["scope"] for f in spent} == {"repository:team/app:pull"}

@@ -1,5 +1,25 @@
 """Local stand-ins for Microsoft Entra ID (Azure AD) and an Azure Container Registry.
 
+They follow the official definitions, not artreg's code:
+
+* Entra ID: the Microsoft identity platform's OAuth 2.0 client-credentials flow ("Microsoft
+  identity platform and the OAuth 2.0 client credentials flow"; tenant discovery through
+  ``/.well-known/openid-configuration``), as azure-identity's ClientSecretCredential drives it;
+  error replies carry ``AADSTS`` codes (7000215: a bad secret; 500011: a resource — audience —
+  unknown in the tenant).
+* ACR: the ``Azure/acr`` repository's ``docs/AAD-OAuth.md`` (``/oauth2/exchange`` turns an
+  Entra ID access token into an ACR refresh token, ``/oauth2/token`` a refresh token into an
+  access token for a scope) and azure-containerregistry's ``_exchange_client.py``
+  (``grant_type=access_token``, ``service``, ``access_token``; the refresh token is a JWT whose
+  ``exp`` the SDK reads); ``docker-credential-acr-env`` (a helper answers ``<token>`` and the
+  refresh token, which Docker-style clients spend at ``/oauth2/token`` — distribution's
+  ``docs/spec/auth/oauth.md``, with ``client_id`` and optionally ``access_type``); ACR's
+  authentication overview for the audiences: tokens for ``https://containerregistry.azure.net``
+  are always accepted, tokens for the cloud's ARM audience only while ARM-audience tokens are
+  enabled on the registry (:attr:`FakeAcr.arm_audience_disabled` turns that off, as the
+  ``azureADAuthenticationAsArmPolicy`` does); sovereign clouds serve ``{name}.azurecr.cn`` and
+  ``{name}.azurecr.us`` with their own authority and ARM audience.
+
 :class:`FakeAzureAd` serves, over HTTPS (azure-identity refuses anything else):
 
 * ``GET /{tenant}/v2.0/.well-known/openid-configuration`` — tenant discovery;
@@ -7,20 +27,26 @@
   ``client_secret``, ``grant_type=client_credentials``, ``scope``), answering
   ``{token_type, expires_in, ext_expires_in, access_token}``.
 
-:class:`FakeAcr` serves a registry ``{name}.azurecr.io``:
+:class:`FakeAcr` serves a registry ``{name}.{azurecr.io|azurecr.cn|azurecr.us}``:
 
-* ``POST /oauth2/exchange`` — form ``grant_type=access_token``, ``service``, ``access_token``
-  (an AAD token for ``https://management.azure.com/.default``), optional ``tenant`` →
-  ``{refresh_token}``;
-* ``POST /oauth2/token`` — form ``grant_type=refresh_token``, ``service``, ``scope``,
-  ``refresh_token`` → ``{access_token}``: a JWT whose ``access`` claim holds the granted scope
-  and whose ``exp`` says when it expires (opaque tokens on request);
+* ``POST /oauth2/exchange`` — form ``grant_type=access_token``, ``service``, ``access_token``,
+  optional ``tenant`` → ``{refresh_token}`` (a JWT with ``exp``, three hours);
+* ``POST /oauth2/token`` — form ``grant_type=refresh_token``, ``service``, ``scope`` (repeated
+  or space-separated), ``refresh_token``, optional ``client_id``/``access_type`` →
+  ``{access_token}``: a JWT whose ``access`` claim holds what was asked *and* granted to the
+  identity (:attr:`FakeAcr.grants`), whose ``exp`` says when it expires (opaque tokens on
+  request);
 * ``GET``/``HEAD`` ``/v2/``, ``/v2/{repo}/manifests/{ref}``, ``/v2/{repo}/blobs/{digest}`` —
   bearer-checked: the token must grant ``pull`` on that repository; without one the reply is
-  401 with ACR's ``WWW-Authenticate: Bearer realm=…,service=…`` challenge.
+  401 with ACR's ``WWW-Authenticate: Bearer realm=…,service=…`` challenge. With
+  :attr:`FakeAcr.storage` set, a blob ``GET`` is answered with 307 to a pre-signed URL on that
+  storage host, as ACR redirects to Azure Blob Storage.
 
-Both record requests the real service would refuse in ``violations`` (and answer with the
-service's error shape); tests assert the list is empty at teardown.
+:func:`docker_style_pull` is a client written from the Docker side (distribution's token
+spec), independent of artreg: it spends a credential helper's ``<token>`` secret at the realm
+as a refresh token. Both fakes record requests the real service would refuse in
+``violations`` (and answer with the service's error shape); tests assert the list is empty at
+teardown.
 """
 
 from __future__ import annotations
@@ -41,8 +67,28 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-__all__ = ["FakeAcr", "FakeAzureAd", "StaticTokenCredential"]
+__all__ = [
+    "ACR_AUDIENCE",
+    "ARM_AUDIENCES",
+    "FakeAcr",
+    "FakeAzureAd",
+    "StaticTokenCredential",
+    "docker_style_pull",
+]
 
+#: The ACR audience, the same in every cloud.
+ACR_AUDIENCE = "https://containerregistry.azure.net"
+#: Each cloud's ARM audience and ACR domain.
+ARM_AUDIENCES = {
+    "AzureCloud": "https://management.azure.com",
+    "AzureChinaCloud": "https://management.chinacloudapi.cn",
+    "AzureUSGovernment": "https://management.usgovcloudapi.net",
+}
+ACR_DOMAINS = {
+    "AzureCloud": "azurecr.io",
+    "AzureChinaCloud": "azurecr.cn",
+    "AzureUSGovernment": "azurecr.us",
+}
 MANAGEMENT_SCOPE = "https://management.azure.com/.default"
 
 
@@ -60,17 +106,28 @@ def make_jwt(claims: dict[str, Any]) -> str:
     return f"{header}.{payload}.{_b64url(sig)}"
 
 
-async def _form(request: Request) -> dict[str, str] | None:
+async def _form_pairs(request: Request) -> list[tuple[str, str]] | None:
     if not request.headers.get("content-type", "").startswith("application/x-www-form-urlencoded"):
         return None
-    pairs = parse_qsl((await request.body()).decode(), keep_blank_values=True)
-    return dict(pairs)
+    return parse_qsl((await request.body()).decode(), keep_blank_values=True)
+
+
+async def _form(request: Request) -> dict[str, str] | None:
+    pairs = await _form_pairs(request)
+    return None if pairs is None else dict(pairs)
 
 
 class FakeAzureAd:
     """The tenant's OAuth 2.0 endpoints; ``base_url`` must be set once the server runs."""
 
-    def __init__(self, *, tenant_id: str, client_id: str, client_secret: str) -> None:
+    def __init__(
+        self, *, tenant_id: str, client_id: str, client_secret: str, cloud: str = "AzureCloud"
+    ) -> None:
+        self.cloud = cloud
+        self.arm_audience = ARM_AUDIENCES[cloud]
+        #: Audiences (resources) the tenant does not know: AADSTS500011, as for a tenant where
+        #: the resource's service principal is not provisioned.
+        self.unknown_audiences: set[str] = set()
         self.tenant_id = tenant_id
         self.client_id = client_id
         self.client_secret = client_secret
@@ -91,7 +148,7 @@ class FakeAzureAd:
             ]
         )
 
-    def issue_token(self, scope: str = MANAGEMENT_SCOPE, lifetime: int = 3600) -> str:
+    def issue_token(self, scope: str = ACR_AUDIENCE + "/.default", lifetime: int = 3600) -> str:
         token = make_jwt(
             {
                 "aud": scope.removesuffix("/.default"),
@@ -104,9 +161,12 @@ class FakeAzureAd:
         self.issued[token] = (scope, time.time() + lifetime)
         return token
 
-    def valid(self, token: str, scope: str) -> bool:
+    def audience_of(self, token: str) -> str | None:
+        """The audience of a token this tenant issued and that has not expired."""
         entry = self.issued.get(token)
-        return entry is not None and entry[0] == scope and entry[1] > time.time()
+        if entry is None or entry[1] <= time.time():
+            return None
+        return entry[0].removesuffix("/.default")
 
     def _violation(self, request: Request, message: str) -> None:
         self.violations.append(f"{request.method} {request.url.path}: {message}")
@@ -167,9 +227,22 @@ class FakeAzureAd:
                 401,
             )
         scope = form.get("scope", "")
-        if scope.split() != [MANAGEMENT_SCOPE]:
+        known = {f"{ACR_AUDIENCE}/.default", f"{self.arm_audience}/.default"}
+        if len(scope.split()) != 1 or scope not in known:
+            # a client-credentials request names one resource's /.default scope
             self._violation(request, f"scope {scope!r}")
             return JSONResponse({"error": "invalid_scope"}, 400)
+        if scope.removesuffix("/.default") in self.unknown_audiences:
+            resource = scope.removesuffix("/.default")
+            return JSONResponse(
+                {
+                    "error": "invalid_resource",
+                    "error_description": f"AADSTS500011: The resource principal named {resource} "
+                    f"was not found in the tenant named {self.tenant_id}.",
+                    "error_codes": [500011],
+                },
+                400,
+            )
         token = self.issue_token(scope)
         return JSONResponse(
             {
@@ -183,8 +256,7 @@ class FakeAzureAd:
 
 @dataclass
 class _AcrToken:
-    repository: str | None  # None: the catalog scope
-    actions: list[str]
+    access: list[tuple[str | None, list[str]]]  # (repository, actions); None: the catalog
     expires: float
 
 
@@ -206,8 +278,17 @@ class FakeAcr:
 
     def __init__(self, *, registry_name: str, aad: FakeAzureAd) -> None:
         self.registry_name = registry_name
-        self.service = f"{registry_name}.azurecr.io"
+        self.service = f"{registry_name}.{ACR_DOMAINS[aad.cloud]}"
         self.aad = aad
+        #: Refuse Entra ID tokens for the ARM audience at the exchange (the registry's
+        #: ``azureADAuthenticationAsArmPolicy`` disabled, a common landing-zone policy).
+        self.arm_audience_disabled = False
+        #: What the identity may do, by repository (None: everything, as with AcrPush);
+        #: a token grants what was asked and is allowed.
+        self.grants: dict[str, set[str]] | None = None
+        #: When set, blob GETs are redirected (307) to a pre-signed URL on this storage.
+        self.storage: Any = None
+        self.exchange_audiences: list[str] = []
         self.base_url = ""
         self.violations: list[str] = []
         self.requests: list[tuple[str, str]] = []
@@ -252,8 +333,12 @@ class FakeAcr:
         return digest
 
     def scope_of(self, token: str) -> tuple[str | None, list[str]] | None:
+        """The (repository, actions) of a single-scope access token; None when unknown."""
         entry = self.access_tokens.get(token)
-        return None if entry is None else (entry.repository, entry.actions)
+        return None if entry is None or not entry.access else entry.access[0]
+
+    def refresh_token_valid(self, token: str) -> bool:
+        return token in self.refresh_tokens
 
     # -- helpers --------------------------------------------------------------------------------
 
@@ -318,8 +403,17 @@ class FakeAcr:
             status, body = self.exchange_reply
             self.exchange_reply = None
             return Response(body, status, media_type="application/json")
-        if not self.aad.valid(form["access_token"], MANAGEMENT_SCOPE):
+        audience = self.aad.audience_of(form["access_token"])
+        if audience not in (ACR_AUDIENCE, self.aad.arm_audience):
             return self._acr_error(401, "UNAUTHORIZED", "the AAD access token is invalid")
+        if audience == self.aad.arm_audience and self.arm_audience_disabled:
+            return self._acr_error(
+                401,
+                "UNAUTHORIZED",
+                "ARM audience tokens are disabled for this registry; "
+                f"use a token for {ACR_AUDIENCE}",
+            )
+        self.exchange_audiences.append(audience)
         refresh = make_jwt(
             {
                 "grant_type": "refresh_token",
@@ -332,14 +426,18 @@ class FakeAcr:
 
     async def _token(self, request: Request) -> Response:
         self.requests.append((request.method, request.url.path))
-        form = await _form(request)
+        pairs = await _form_pairs(request)
+        form = None if pairs is None else dict(pairs)
         if form is not None:
             self.token_forms.append(dict(form))
         if not self._check_form(
-            request, form, {"grant_type", "service", "scope", "refresh_token"}, set()
+            request,
+            form,
+            {"grant_type", "service", "scope", "refresh_token"},
+            {"client_id", "access_type"},
         ):
             return self._acr_error(400, "BAD_REQUEST", "invalid request")
-        assert form is not None
+        assert form is not None and pairs is not None
         if form["grant_type"] != "refresh_token":
             self._violation(request, f"grant_type {form['grant_type']!r}")
             return self._acr_error(400, "BAD_REQUEST", "unsupported grant type")
@@ -349,16 +447,24 @@ class FakeAcr:
             return Response(body, status, media_type="application/json")
         if form["refresh_token"] not in self.refresh_tokens:
             return self._acr_error(401, "UNAUTHORIZED", "the refresh token is invalid")
-        scope = form["scope"]
-        parts = scope.split(":")
-        repository: str | None
-        if scope == "registry:catalog:*":
-            repository, actions = None, ["*"]
-        elif len(parts) == 3 and parts[0] == "repository" and parts[2] in ("pull", "pull,push"):
-            repository, actions = parts[1], parts[2].split(",")
-        else:
-            self._violation(request, f"unexpected scope {scope!r}")
-            return self._acr_error(400, "BAD_REQUEST", "invalid scope")
+        scopes = [part for key, value in pairs if key == "scope" for part in value.split()]
+        access: list[tuple[str | None, list[str]]] = []
+        for scope in scopes:
+            parts = scope.split(":")
+            if scope == "registry:catalog:*":
+                access.append((None, ["*"]))
+            elif (
+                len(parts) == 3
+                and parts[0] == "repository"
+                and parts[1]
+                and set(parts[2].split(",")) <= {"pull", "push", "delete", "metadata_read"}
+            ):
+                asked = parts[2].split(",")
+                allowed = None if self.grants is None else self.grants.get(parts[1], set())
+                access.append((parts[1], [a for a in asked if allowed is None or a in allowed]))
+            else:
+                self._violation(request, f"unexpected scope {scope!r}")
+                return self._acr_error(400, "BAD_REQUEST", "invalid scope")
         expires = int(time.time()) + self.token_lifetime
         if self.opaque_tokens:
             token = "opaque-" + secrets.token_urlsafe(32)
@@ -380,10 +486,11 @@ class FakeAcr:
                             "name": "catalog" if repository is None else repository,
                             "actions": actions,
                         }
+                        for repository, actions in access
                     ],
                 }
             )
-        self.access_tokens[token] = _AcrToken(repository, actions, expires)
+        self.access_tokens[token] = _AcrToken(access, expires)
         return JSONResponse({"access_token": token})
 
     # -- registry API ---------------------------------------------------------------------------
@@ -397,7 +504,7 @@ class FakeAcr:
             return False
         if repository is None:
             return True
-        return entry.repository == repository and "pull" in entry.actions
+        return any(name == repository and "pull" in actions for name, actions in entry.access)
 
     async def _v2_root(self, request: Request) -> Response:
         self.requests.append((request.method, request.url.path))
@@ -440,6 +547,10 @@ class FakeAcr:
         blob = store.blobs.get(ref) if store else None
         if blob is None:
             return self._acr_error(404, "BLOB_UNKNOWN", "blob unknown")
+        if self.storage is not None and not head:
+            # ACR serves blob content from Azure Blob Storage through a short-lived SAS URL
+            location = self.storage.presign(self.storage.put(blob))
+            return Response(status_code=307, headers={"Location": location})
         headers = {"Docker-Content-Digest": ref, "Content-Length": str(len(blob))}
         return Response(
             b"" if head else blob, 200, headers=headers, media_type="application/octet-stream"
@@ -459,3 +570,52 @@ class StaticTokenCredential:
 
         self.calls.append(scopes)
         return AccessToken(self.aad.issue_token(scopes[0]), int(time.time()) + 3600)
+
+
+def docker_style_pull(
+    base_url: str,
+    secret: str,
+    repository: str,
+    reference: str,
+    *,
+    verify: Any = True,
+) -> tuple[int, bytes]:
+    """Fetch a manifest the way Docker does with a credential helper's identity token
+    (Username ``<token>``): ping ``/v2/``, read the Bearer challenge, spend ``secret`` at the
+    realm as a refresh token (distribution's ``docs/spec/auth/oauth.md``: ``grant_type=
+    refresh_token``, ``client_id``, ``service``, ``scope``), then GET the manifest with the
+    access token. Returns the manifest's status and body."""
+    import ssl
+
+    import httpx
+
+    from artreg.oci.auth import parse_challenges
+
+    if isinstance(verify, str):
+        verify = ssl.create_default_context(cafile=verify)
+    with httpx.Client(base_url=base_url, verify=verify, timeout=30) as client:
+        ping = client.get("/v2/")
+        assert ping.status_code == 401, ping.status_code
+        (challenge,) = parse_challenges(ping.headers["www-authenticate"])
+        assert challenge.scheme == "bearer"
+        reply = client.post(
+            challenge.params["realm"],
+            data={
+                "grant_type": "refresh_token",
+                "refresh_token": secret,
+                "client_id": "docker",
+                "service": challenge.params["service"],
+                "scope": f"repository:{repository}:pull",
+            },
+        )
+        if reply.status_code != 200:
+            return reply.status_code, reply.content
+        token = reply.json()["access_token"]
+        manifest = client.get(
+            f"/v2/{repository}/manifests/{reference}",
+            headers={
+                "Authorization": f"Bearer {token}",
+                "Accept": "application/vnd.oci.image.manifest.v1+json",
+            },
+        )
+        return manifest.status_code, manifest.content

@@ -12,7 +12,15 @@ from pathlib import Path
 
 import pytest
 
-from artreg.oci import Anonymous, Basic, BearerToken, ImageRegistry, Keychain, RegistryClient
+from artreg.oci import (
+    Anonymous,
+    Basic,
+    BearerToken,
+    IdentityToken,
+    ImageRegistry,
+    Keychain,
+    RegistryClient,
+)
 from artreg.oci.keychain import docker_config_path, normalize_host
 from artreg.providers.local import LocalArtifactRegistry
 from tests.oci.helpers import make_image
@@ -70,6 +78,7 @@ async def test_docker_config_sources(tmp_path: Path) -> None:
                     "auth": base64.b64encode(f"u1:{SECRET}".encode()).decode()
                 },
                 "plain.example": {"username": "u2", "password": "p2"},
+                "identity.example": {"identitytoken": "refresh-from-docker-login"},
                 "stored.example": {},
             },
             "credHelpers": {"helped.example": "fake", "broken.example": "missing-helper"},
@@ -81,8 +90,10 @@ async def test_docker_config_sources(tmp_path: Path) -> None:
     assert await keychain.resolve("explicit.example") == Basic("me", "mine")
     assert await keychain.resolve("auth.example") == BearerToken("explicit wins")
     assert await keychain.resolve("plain.example") == Basic("u2", "p2")
+    assert await keychain.resolve("identity.example") == IdentityToken("refresh-from-docker-login")
     assert await keychain.resolve("helped.example") == Basic("helper-user", SECRET)
-    assert await keychain.resolve("stored.example") == BearerToken("identity-token")
+    # Docker's identity token: a refresh token the client spends at the token endpoint
+    assert await keychain.resolve("stored.example") == IdentityToken("identity-token")
     assert await keychain.resolve("nowhere.example") == Anonymous()
     assert await keychain.resolve("broken.example") == Anonymous()
     assert SECRET not in repr(keychain)

@@ -13,12 +13,15 @@ import pytest
 
 from artreg.binding import AcrBinding
 from artreg.errors import (
+    ArtregError,
     AuthenticationError,
     BindingConfigInvalid,
     ClientConfigInvalid,
     InvalidInput,
     OperationNotSupported,
-    Other,
+    RemoteAccessDenied,
+    RemoteServiceUnavailable,
+    UnexpectedResponseFormat,
 )
 from artreg.loader import clear_cache, load_artifact_registry
 from artreg.providers import acr
@@ -239,7 +242,7 @@ async def test_real_client_secret_credential(
     (form,) = aad.token_forms
     assert form["grant_type"] == "client_credentials"
     assert form["client_id"] == CLIENT
-    assert form["scope"] == "https://management.azure.com/.default"
+    assert form["scope"] == "https://containerregistry.azure.net/.default"
     assert ("GET", f"/{TENANT}/v2.0/.well-known/openid-configuration") in aad.requests
     # the AAD token is cached by azure-identity: a second call does not sign in again
     await registry.generate_credentials("app", ArtifactRegistryPermissions.PUSH_PULL)
@@ -284,7 +287,7 @@ LEAKY = "eyJhbGciOiJIUzI1NiJ9.eyJzZWNyZXQiOnRydWV9.c2lnbmF0dXJl"
 
 
 @pytest.mark.parametrize(
-    ("step", "reply", "message"),
+    ("step", "reply", "error", "message"),
     [
         (
             "exchange",
@@ -292,20 +295,33 @@ LEAKY = "eyJhbGciOiJIUzI1NiJ9.eyJzZWNyZXQiOnRydWV9.c2lnbmF0dXJl"
                 401,
                 json.dumps({"errors": [{"code": "UNAUTHORIZED", "message": f"bad token {LEAKY}"}]}),
             ),
-            "ACR OAuth2 exchange failed with 401: ",
+            AuthenticationError,
+            "ACR OAuth2 exchange: authentication failed: HTTP 401: ",
         ),
-        ("exchange", (200, "not json"), "Failed to parse ACR exchange response"),
+        (
+            "exchange",
+            (200, "not json"),
+            UnexpectedResponseFormat,
+            "Unexpected response format from acr for 'artifact-registry': field 'refresh_token'",
+        ),
         (
             "exchange",
             (200, json.dumps({"access_token": LEAKY})),
-            "Failed to parse ACR exchange response",
+            UnexpectedResponseFormat,
+            "Unexpected response format from acr for 'artifact-registry': field 'refresh_token'",
         ),
         (
             "token",
             (403, json.dumps({"refresh_token": "opaque-refresh-secret", "errors": []})),
-            "ACR OAuth2 token failed with 403: ",
+            RemoteAccessDenied,
+            "ACR OAuth2 token: access denied",
         ),
-        ("token", (200, "{"), "Failed to parse ACR token response"),
+        (
+            "token",
+            (200, "{"),
+            UnexpectedResponseFormat,
+            "Unexpected response format from acr for 'artifact-registry': field 'access_token'",
+        ),
     ],
 )
 async def test_error_messages_never_echo_tokens(
@@ -313,12 +329,15 @@ async def test_error_messages_never_echo_tokens(
     registry_fake: FakeAcr,
     step: str,
     reply: tuple[int, str],
+    error: type[Exception],
     message: str,
 ) -> None:
+    unit.audiences = ("https://containerregistry.azure.net",)  # no fallback to retry with
     setattr(registry_fake, f"{step}_reply", reply)
-    with pytest.raises(Other) as info:
+    with pytest.raises(error) as info:
         await unit.generate_credentials("app", ArtifactRegistryPermissions.PULL)
-    assert info.value.context["message"].startswith(message)
+    assert isinstance(info.value, ArtregError)
+    assert info.value.message.startswith(message)
     dumped = json.dumps(info.value.to_dict()) + repr(info.value)
     assert LEAKY not in dumped and "opaque-refresh-secret" not in dumped
     for form in registry_fake.exchange_forms + registry_fake.token_forms:
@@ -332,9 +351,9 @@ async def test_unreachable_login_server(env: dict[str, str], aad: FakeAzureAd) -
 
     env["ARTREG_ACR_LOGIN_SERVER"] = f"https://127.0.0.1:{free_port()}"
     reg = acr.from_binding("b", binding(), env, credential=StaticTokenCredential(aad))
-    with pytest.raises(Other) as info:
+    with pytest.raises(RemoteServiceUnavailable) as info:
         await reg.generate_credentials("app", ArtifactRegistryPermissions.PULL)
-    assert info.value.context["message"].startswith("ACR OAuth2 exchange request failed")
+    assert info.value.message.startswith("ACR OAuth2 exchange: service unavailable: request failed")
     await reg.aclose()
 
 
@@ -467,3 +486,212 @@ def test_a_loaded_provider_serves_two_event_loops(
     assert registry_fake.scope_of(second) == ("app", ["pull"])
     asyncio.run(reg.aclose())
     clear_cache()
+
+
+# -- the Entra ID audience -----------------------------------------------------------------------
+
+ACR_SCOPE = "https://containerregistry.azure.net/.default"
+ARM_SCOPE = "https://management.azure.com/.default"
+
+
+async def test_arm_audience_disabled_registry_still_mints_credentials(
+    registry: acr.AcrArtifactRegistry, aad: FakeAzureAd, registry_fake: FakeAcr
+) -> None:
+    """Landing-zone registries refuse ARM-audience tokens at the exchange; the ACR audience is
+    accepted everywhere, so it is asked for first."""
+    registry_fake.arm_audience_disabled = True
+    creds = await registry.generate_credentials("app", ArtifactRegistryPermissions.PULL)
+    assert registry_fake.scope_of(creds.password) == ("app", ["pull"])
+    assert [f["scope"] for f in aad.token_forms] == [ACR_SCOPE]
+    assert registry_fake.exchange_audiences == ["https://containerregistry.azure.net"]
+
+
+async def test_arm_only_against_a_hardened_registry_is_an_authentication_error(
+    env: dict[str, str], registry_fake: FakeAcr
+) -> None:
+    registry_fake.arm_audience_disabled = True
+    env["ARTREG_ACR_AUDIENCES"] = "https://management.azure.com"
+    reg = acr.from_binding("artifact-registry", binding(), env)
+    with pytest.raises(AuthenticationError) as info:
+        await reg.generate_credentials("app", ArtifactRegistryPermissions.PULL)
+    assert info.value.code == "AUTHENTICATION_ERROR"
+    assert "ARM audience tokens are disabled" in info.value.message
+    await reg.aclose()
+
+
+async def test_arm_audience_is_the_fallback(
+    registry: acr.AcrArtifactRegistry, aad: FakeAzureAd, registry_fake: FakeAcr
+) -> None:
+    """A tenant without ACR's service principal refuses the ACR audience (AADSTS500011)."""
+    aad.unknown_audiences = {"https://containerregistry.azure.net"}
+    creds = await registry.generate_credentials("app", ArtifactRegistryPermissions.PULL)
+    assert registry_fake.scope_of(creds.password) == ("app", ["pull"])
+    assert [f["scope"] for f in aad.token_forms] == [ACR_SCOPE, ARM_SCOPE]
+    assert registry_fake.exchange_audiences == ["https://management.azure.com"]
+
+
+async def test_both_audiences_refused_names_both(
+    registry: acr.AcrArtifactRegistry, aad: FakeAzureAd, registry_fake: FakeAcr
+) -> None:
+    aad.unknown_audiences = {"https://containerregistry.azure.net"}
+    registry_fake.arm_audience_disabled = True
+    with pytest.raises(AuthenticationError) as info:
+        await registry.generate_credentials("app", ArtifactRegistryPermissions.PULL)
+    assert "https://containerregistry.azure.net: " in info.value.message
+    assert "https://management.azure.com: " in info.value.message
+    assert "AADSTS500011" in info.value.message
+
+
+# -- sovereign clouds ----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("authority", "endpoint"),
+    [
+        ("login.chinacloudapi.cn", "https://registrytest.azurecr.cn"),
+        ("https://login.chinacloudapi.cn/", "https://registrytest.azurecr.cn"),
+        ("https://login.microsoftonline.us", "https://registrytest.azurecr.us"),
+        ("https://login.microsoftonline.com", "https://registrytest.azurecr.io"),
+    ],
+)
+def test_the_authority_picks_the_cloud(authority: str, endpoint: str) -> None:
+    env = {
+        "AZURE_TENANT_ID": TENANT,
+        "AZURE_CLIENT_ID": CLIENT,
+        "AZURE_CLIENT_SECRET": SECRET,
+        "AZURE_AUTHORITY_HOST": authority,
+    }
+    reg = acr.from_binding("b", binding(), env)
+    assert reg.registry_endpoint() == endpoint
+    assert reg.registry_data_endpoint() == endpoint
+    assert reg.login_server == endpoint.removeprefix("https://")
+    assert acr.from_binding("b", binding("p"), env).create_repository is not None
+
+
+def test_cloud_audiences() -> None:
+    china = acr.cloud_for({"AZURE_AUTHORITY_HOST": "login.chinacloudapi.cn"})
+    reg = acr.AcrArtifactRegistry(
+        registry_name="r",
+        resource_group_name="g",
+        credential=object(),
+        cloud=china,  # type: ignore[arg-type]
+    )
+    assert reg.audiences == (
+        "https://containerregistry.azure.net",
+        "https://management.chinacloudapi.cn",
+    )
+    gov = acr.cloud_for({"ARTREG_AZURE_CLOUD": "azureusgovernment"})
+    assert (gov.acr_domain, gov.arm_audience) == (
+        "azurecr.us",
+        "https://management.usgovcloudapi.net",
+    )
+    with pytest.raises(ClientConfigInvalid):
+        acr.cloud_for({"ARTREG_AZURE_CLOUD": "AzureGermanCloud"})
+
+
+@pytest.mark.parametrize(
+    ("cloud", "host", "arm"),
+    [
+        ("AzureChinaCloud", "registrytest.azurecr.cn", "https://management.chinacloudapi.cn"),
+        ("AzureUSGovernment", "registrytest.azurecr.us", "https://management.usgovcloudapi.net"),
+    ],
+)
+def test_sovereign_cloud_end_to_end(cert: TestCertificate, cloud: str, host: str, arm: str) -> None:
+    """Entra ID and ACR of a sovereign cloud: the exchange's ``service`` is the cloud's login
+    server, and the fallback audience is that cloud's ARM."""
+    import asyncio
+
+    aad = FakeAzureAd(tenant_id=TENANT, client_id=CLIENT, client_secret=SECRET, cloud=cloud)
+    aad.unknown_audiences = {"https://containerregistry.azure.net"}
+    fake = FakeAcr(registry_name=REGISTRY, aad=aad)
+    assert fake.service == host
+    with LoopbackServer(aad.app, tls=cert) as a, LoopbackServer(fake.app, tls=cert) as r:
+        aad.base_url, fake.base_url = a.base_url, r.base_url
+        env = {
+            "AZURE_TENANT_ID": TENANT,
+            "AZURE_CLIENT_ID": CLIENT,
+            "AZURE_CLIENT_SECRET": SECRET,
+            "AZURE_AUTHORITY_HOST": aad.base_url,
+            "ARTREG_AZURE_CLOUD": cloud,
+            "ARTREG_AZURE_CA_BUNDLE": str(cert.ca_file),
+            "ARTREG_ACR_LOGIN_SERVER": fake.base_url,
+        }
+        reg = acr.from_binding("b", binding(), env)
+        assert reg.registry_endpoint() == f"https://{host}"
+
+        async def mint() -> str:
+            try:
+                return (
+                    await reg.generate_credentials("app", ArtifactRegistryPermissions.PULL)
+                ).password
+            finally:
+                await reg.aclose()
+
+        token = asyncio.run(mint())
+    assert fake.scope_of(token) == ("app", ["pull"])
+    assert [f["service"] for f in fake.exchange_forms] == [host]
+    assert fake.exchange_audiences == [arm]
+    assert aad.violations == [] and fake.violations == []
+
+
+# -- the refresh token ---------------------------------------------------------------------------
+
+
+async def test_identity_token_is_the_refresh_token(
+    unit: acr.AcrArtifactRegistry, registry_fake: FakeAcr, cert: TestCertificate
+) -> None:
+    """What docker-credential-acr-env answers: ``<token>`` and the exchange's refresh token,
+    which a Docker-style client spends for any repository the identity may read."""
+    import asyncio
+
+    from tests.fakes.azure import docker_style_pull
+
+    manifest = b'{"schemaVersion":2}'
+    registry_fake.put_manifest(
+        "team/app", "v1", manifest, "application/vnd.oci.image.manifest.v1+json"
+    )
+    registry_fake.put_manifest(
+        "other/api", "v2", manifest, "application/vnd.oci.image.manifest.v1+json"
+    )
+    before = datetime.now(UTC)
+    creds = await unit.identity_token()
+    assert creds.username == "<token>"
+    assert registry_fake.refresh_token_valid(creds.password)
+    assert registry_fake.token_forms == []  # no repository was named
+    assert creds.expires_at is not None
+    expires = parse_timestamp(creds.expires_at)
+    assert before + timedelta(hours=3) - timedelta(seconds=5) <= expires
+    assert expires <= datetime.now(UTC) + timedelta(hours=3, seconds=5)
+    for repo, ref in (("team/app", "v1"), ("other/api", "v2")):
+        status, body = await asyncio.to_thread(
+            docker_style_pull,
+            registry_fake.base_url,
+            creds.password,
+            repo,
+            ref,
+            verify=str(cert.ca_file),
+        )
+        assert (status, body) == (200, manifest)
+    # an ACR access token is not a refresh token: Docker's flow refuses it
+    access = await unit.generate_credentials("team/app", ArtifactRegistryPermissions.PULL)
+    status, _ = await asyncio.to_thread(
+        docker_style_pull,
+        registry_fake.base_url,
+        access.password,
+        "team/app",
+        "v1",
+        verify=str(cert.ca_file),
+    )
+    assert status == 401
+
+
+async def test_refresh_token_is_kept_and_renewed_when_revoked(
+    unit: acr.AcrArtifactRegistry, registry_fake: FakeAcr
+) -> None:
+    await unit.generate_credentials("a", ArtifactRegistryPermissions.PULL)
+    await unit.generate_credentials("b", ArtifactRegistryPermissions.PULL)
+    assert len(registry_fake.exchange_forms) == 1
+    registry_fake.refresh_tokens.clear()  # revoked
+    creds = await unit.generate_credentials("c", ArtifactRegistryPermissions.PULL)
+    assert registry_fake.scope_of(creds.password) == ("c", ["pull"])
+    assert len(registry_fake.exchange_forms) == 2

@@ -24,12 +24,17 @@ async def test_200_concurrent_calls_on_one_connection(sidecar: RpcServer) -> Non
                 assert repo["name"] == "artifacts/busy"
             elif i % 4 == 1:
                 head = await rpc.call(
-                    "headManifest", bindingName=BINDING, repoName="artifacts/busy", reference="latest"
+                    "headManifest",
+                    bindingName=BINDING,
+                    repoName="artifacts/busy",
+                    reference="latest",
                 )
                 assert head["digest"].startswith("sha256:")
             elif i % 4 == 2:
                 creds = await rpc.call(
-                    "generateCredentials", bindingName=BINDING, repoId=f"artifacts/r{i}",
+                    "generateCredentials",
+                    bindingName=BINDING,
+                    repoId=f"artifacts/r{i}",
                     permissions="pull",
                 )
                 assert creds["authMethod"] == "basic"
@@ -63,9 +68,16 @@ async def test_replies_come_as_calls_finish(sidecar: RpcServer) -> None:
 async def test_batch_entries_run_concurrently(sidecar: RpcServer, slow_proxy: SlowProxy) -> None:
     """The slow registry sees the three calls of one batch at the same time."""
     batch = [
-        {"jsonrpc": "2.0", "method": "artifactRegistry.headBlob",
-         "params": {"bindingName": SLOW_BINDING, "repoName": "slow/x", "digest": "sha256:" + "a" * 64},
-         "id": i}
+        {
+            "jsonrpc": "2.0",
+            "method": "artifactRegistry.headBlob",
+            "params": {
+                "bindingName": SLOW_BINDING,
+                "repoName": "slow/x",
+                "digest": "sha256:" + "a" * 64,
+            },
+            "id": i,
+        }
         for i in range(3)
     ]
     async with connect(sidecar.url) as ws:
@@ -84,8 +96,12 @@ async def test_in_flight_limit_applies_backpressure(
     try:
         async with rpc_client(server.url) as rpc:
             calls = [
-                rpc.call("headBlob", bindingName=SLOW_BINDING, repoName="slow/x",
-                         digest="sha256:" + "b" * 64)
+                rpc.call(
+                    "headBlob",
+                    bindingName=SLOW_BINDING,
+                    repoName="slow/x",
+                    digest="sha256:" + "b" * 64,
+                )
                 for _ in range(3)
             ]
             assert await asyncio.gather(*calls) == [None, None, None]
@@ -98,9 +114,16 @@ async def test_batch_concurrency_is_bounded(rpc_env: dict[str, str], slow_proxy:
     """A large batch cannot start unbounded work: entries beyond the bound wait their turn."""
     server = await start_sidecar(rpc_env, batch_concurrency=2)
     batch = [
-        {"jsonrpc": "2.0", "method": "artifactRegistry.headBlob",
-         "params": {"bindingName": SLOW_BINDING, "repoName": "slow/x", "digest": "sha256:" + "f" * 64},
-         "id": i}
+        {
+            "jsonrpc": "2.0",
+            "method": "artifactRegistry.headBlob",
+            "params": {
+                "bindingName": SLOW_BINDING,
+                "repoName": "slow/x",
+                "digest": "sha256:" + "f" * 64,
+            },
+            "id": i,
+        }
         for i in range(3)
     ]
     try:

@@ -29,14 +29,18 @@ def read(path: Path) -> str:
 
 
 def clean_env(**extra: str) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items()
-           if not (k.startswith("ALIEN_") and k.endswith("_BINDING")) and not k.startswith("ARTREG_")}
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if not (k.startswith("ALIEN_") and k.endswith("_BINDING")) and not k.startswith("ARTREG_")
+    }
     return {**env, **extra}
 
 
 class Running:
-    def __init__(self, proc: asyncio.subprocess.Process, rpc: str, registry: str | None,
-                 lines: list[str]) -> None:
+    def __init__(
+        self, proc: asyncio.subprocess.Process, rpc: str, registry: str | None, lines: list[str]
+    ) -> None:
         self.proc, self.rpc, self.registry, self.lines = proc, rpc, registry, lines
 
 
@@ -63,8 +67,17 @@ async def artreg(*args: str, env: dict[str, str], log: Path) -> AsyncIterator[Ru
 
 async def test_artreg_serve_end_to_end(tmp_path: Path) -> None:
     data = tmp_path / "data"
-    async with artreg("serve", "--rpc-port", "0", "--registry-port", "0", "--data-dir", str(data),
-                      env=clean_env(), log=tmp_path / "log") as run:
+    async with artreg(
+        "serve",
+        "--rpc-port",
+        "0",
+        "--registry-port",
+        "0",
+        "--data-dir",
+        str(data),
+        env=clean_env(),
+        log=tmp_path / "log",
+    ) as run:
         assert run.registry is not None and run.registry.startswith("127.0.0.1:")
         assert run.proc.stdout is not None
         async with asyncio.timeout(10):
@@ -79,14 +92,21 @@ async def test_artreg_serve_end_to_end(tmp_path: Path) -> None:
         async with rpc_client(run.rpc) as rpc:
             repo = await rpc.call("createRepository", bindingName="artifacts", repoName="e2e")
             assert repo["name"] == "artifacts/e2e"
-            assert (await rpc.call("getRepository", bindingName="artifacts", repoId=repo["name"])) == repo
-            got = await rpc.call("getManifest", bindingName="artifacts", repoName=repo["name"],
-                                 reference="latest")
+            assert (
+                await rpc.call("getRepository", bindingName="artifacts", repoId=repo["name"])
+            ) == repo
+            got = await rpc.call(
+                "getManifest", bindingName="artifacts", repoName=repo["name"], reference="latest"
+            )
             assert base64.b64decode(got["manifest"]).startswith(b'{"schemaVersion":2')
-            head = await rpc.call("headManifest", bindingName="artifacts", repoName=repo["name"],
-                                  reference="latest")
+            head = await rpc.call(
+                "headManifest", bindingName="artifacts", repoName=repo["name"], reference="latest"
+            )
             assert head["digest"].startswith("sha256:")
-            assert await rpc.call("registryEndpoint", bindingName="artifacts") == f"http://{run.registry}"
+            assert (
+                await rpc.call("registryEndpoint", bindingName="artifacts")
+                == f"http://{run.registry}"
+            )
             doc = await rpc.call("rpc.discover")
             assert doc["openrpc"].startswith("1.")
         run.proc.send_signal(signal.SIGTERM)
@@ -97,12 +117,25 @@ async def test_artreg_serve_end_to_end(tmp_path: Path) -> None:
 
 async def test_sigterm_finishes_the_call_in_flight(slow_proxy: SlowProxy, tmp_path: Path) -> None:
     env = clean_env(ALIEN_SLOW_BINDING=local_binding(slow_proxy.address))
-    async with artreg("serve", "--rpc-port", "0", "--registry-port", "0",
-                      "--data-dir", str(tmp_path / "d"), env=env, log=tmp_path / "log") as run:
+    async with artreg(
+        "serve",
+        "--rpc-port",
+        "0",
+        "--registry-port",
+        "0",
+        "--data-dir",
+        str(tmp_path / "d"),
+        env=env,
+        log=tmp_path / "log",
+    ) as run:
         async with rpc_client(run.rpc) as rpc:
             slow = asyncio.create_task(
-                rpc.call("headBlob", bindingName=SLOW_BINDING, repoName="slow/x",
-                         digest="sha256:" + "e" * 64)
+                rpc.call(
+                    "headBlob",
+                    bindingName=SLOW_BINDING,
+                    repoName="slow/x",
+                    digest="sha256:" + "e" * 64,
+                )
             )
             await until(lambda: slow_proxy.holding > 0)
             run.proc.send_signal(signal.SIGTERM)
@@ -113,7 +146,9 @@ async def test_sigterm_finishes_the_call_in_flight(slow_proxy: SlowProxy, tmp_pa
 
 
 async def test_rpc_serve_alone_with_a_token(slow_proxy: SlowProxy, tmp_path: Path) -> None:
-    env = clean_env(ALIEN_SLOW_BINDING=local_binding(slow_proxy.address), ARTREG_RPC_TOKEN="tok-123456")
+    env = clean_env(
+        ALIEN_SLOW_BINDING=local_binding(slow_proxy.address), ARTREG_RPC_TOKEN="tok-123456"
+    )
     log = tmp_path / "log"
     async with artreg("rpc", "serve", "--port", "0", env=env, log=log) as run:
         assert run.registry is None
@@ -127,12 +162,19 @@ async def test_rpc_serve_alone_with_a_token(slow_proxy: SlowProxy, tmp_path: Pat
     assert "tok-123456" not in read(log)
 
 
-@pytest.mark.parametrize("command", [["rpc", "serve", "--port", "0"],
-                                     ["serve", "--rpc-port", "0", "--registry-port", "0"]])
+@pytest.mark.parametrize(
+    "command",
+    [["rpc", "serve", "--port", "0"], ["serve", "--rpc-port", "0", "--registry-port", "0"]],
+)
 async def test_refuses_a_public_address_without_a_token(command: list[str], tmp_path: Path) -> None:
     proc = await asyncio.create_subprocess_exec(
-        ARTREG, *command, "--host", "0.0.0.0", env=clean_env(ARTREG_DATA_DIR=str(tmp_path)),
-        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+        ARTREG,
+        *command,
+        "--host",
+        "0.0.0.0",
+        env=clean_env(ARTREG_DATA_DIR=str(tmp_path)),
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
     )
     async with asyncio.timeout(20):
         out, err = await proc.communicate()
@@ -151,15 +193,31 @@ async def _banner_until(run: Running, last: str) -> list[str]:
 
 
 async def test_the_next_steps_serve_prints_work_as_typed(tmp_path: Path) -> None:
-    async with artreg("serve", "--rpc-port", "0", "--registry-port", "0", "--data-dir",
-                      str(tmp_path / "data"), env=clean_env(), log=tmp_path / "log") as run:
+    async with artreg(
+        "serve",
+        "--rpc-port",
+        "0",
+        "--registry-port",
+        "0",
+        "--data-dir",
+        str(tmp_path / "data"),
+        env=clean_env(),
+        log=tmp_path / "log",
+    ) as run:
         lines = await _banner_until(run, "repo create my-app")
         start = next(i for i, line in enumerate(lines) if line.startswith("next:"))
         typed = "\n".join(line.strip() for line in lines[start + 1 :])
-        assert typed.startswith("export ALIEN_ARTIFACTS_BINDING='{\"service\":\"local\"")
+        assert typed.startswith('export ALIEN_ARTIFACTS_BINDING=\'{"service":"local"')
         proc = await asyncio.create_subprocess_exec(
-            "bash", "-euo", "pipefail", "-c", typed, env=clean_env(), cwd=Path.cwd(),  # serve's
-            stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+            "bash",
+            "-euo",
+            "pipefail",
+            "-c",
+            typed,
+            env=clean_env(),
+            cwd=Path.cwd(),  # serve's
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.PIPE,
         )
         out, err = await proc.communicate()
         assert proc.returncode == 0, err.decode()
@@ -168,9 +226,17 @@ async def test_the_next_steps_serve_prints_work_as_typed(tmp_path: Path) -> None
 
 async def test_no_push_hint_for_a_binding_serve_does_not_serve(tmp_path: Path) -> None:
     other = '{"service":"local","registryUrl":"127.0.0.1:9","dataDir":null}'
-    async with artreg("serve", "--rpc-port", "0", "--registry-port", "0", "--data-dir",
-                      str(tmp_path / "data"), env=clean_env(ALIEN_OTHER_BINDING=other),
-                      log=tmp_path / "log") as run:
+    async with artreg(
+        "serve",
+        "--rpc-port",
+        "0",
+        "--registry-port",
+        "0",
+        "--data-dir",
+        str(tmp_path / "data"),
+        env=clean_env(ALIEN_OTHER_BINDING=other),
+        log=tmp_path / "log",
+    ) as run:
         lines = await _banner_until(run, "bindings:")
         assert lines[-1] == "bindings: other (from the environment)"
         run.proc.send_signal(signal.SIGTERM)
@@ -183,9 +249,19 @@ def test_serve_logs_no_info_line_under_an_error_logger(tmp_path: Path) -> None:
     import subprocess
 
     proc = subprocess.Popen(
-        [ARTREG, "serve", "--rpc-port", "0", "--registry-port", "0", "--data-dir",
-         str(tmp_path / "data")],
-        env=clean_env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+        [
+            ARTREG,
+            "serve",
+            "--rpc-port",
+            "0",
+            "--registry-port",
+            "0",
+            "--data-dir",
+            str(tmp_path / "data"),
+        ],
+        env=clean_env(),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
     )
     assert proc.stdout is not None
     assert READY.match(proc.stdout.readline().decode().rstrip("\n"))

@@ -29,7 +29,9 @@ async def guarded(rpc_env: dict[str, str]) -> AsyncIterator[RpcServer]:
 async def test_token_accepted(guarded: RpcServer) -> None:
     headers = {"Authorization": f"Bearer {TOKEN}"}
     async with rpc_client(guarded.url, additional_headers=headers) as rpc:
-        assert await rpc.call("upstreamRepositoryPrefix", bindingName=BINDING) == "artifacts/default"
+        assert (
+            await rpc.call("upstreamRepositoryPrefix", bindingName=BINDING) == "artifacts/default"
+        )
 
 
 @pytest.mark.parametrize(
@@ -104,8 +106,9 @@ async def test_shutdown_finishes_calls_in_flight(rpc_env: dict[str, str]) -> Non
     port = server.port
     async with rpc_client(server.url) as rpc:
         slow = asyncio.create_task(
-            rpc.call("headBlob", bindingName=SLOW_BINDING, repoName="slow/x",
-                     digest="sha256:" + "c" * 64)
+            rpc.call(
+                "headBlob", bindingName=SLOW_BINDING, repoName="slow/x", digest="sha256:" + "c" * 64
+            )
         )
         await until(lambda: server.in_flight > 0)
         stopping = asyncio.create_task(server.shutdown(timeout=10))
@@ -129,8 +132,9 @@ async def test_shutdown_is_bounded(rpc_env: dict[str, str]) -> None:
     server = await start_sidecar(rpc_env)
     async with rpc_client(server.url) as rpc:
         slow = asyncio.create_task(
-            rpc.call("headBlob", bindingName=SLOW_BINDING, repoName="slow/x",
-                     digest="sha256:" + "d" * 64)
+            rpc.call(
+                "headBlob", bindingName=SLOW_BINDING, repoName="slow/x", digest="sha256:" + "d" * 64
+            )
         )
         await until(lambda: server.in_flight > 0)
         await server.shutdown(timeout=0.1)  # gives up on the call and closes

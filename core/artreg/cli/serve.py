@@ -255,7 +255,9 @@ class _EmbeddedRegistry:
         self._server = _signal_free_server(config)
         self._shutdown_timeout = shutdown_timeout
         bound_host, bound_port = self._sock.getsockname()[:2]
-        self.address = f"[{bound_host}]:{bound_port}" if ":" in bound_host else f"{bound_host}:{bound_port}"
+        self.address = (
+            f"[{bound_host}]:{bound_port}" if ":" in bound_host else f"{bound_host}:{bound_port}"
+        )
 
     @contextlib.asynccontextmanager
     async def serving(self) -> AsyncIterator[None]:

@@ -341,9 +341,7 @@ class FilesystemStore(Store):
         :class:`CollectionRunning` when another collection holds the directory."""
         from .gc import collect_garbage
 
-        report = collect_garbage(
-            self, grace=grace, upload_max_age=upload_max_age, dry_run=dry_run
-        )
+        report = collect_garbage(self, grace=grace, upload_max_age=upload_max_age, dry_run=dry_run)
         if not dry_run:
             self._stored_bytes = report.stored_bytes
         return report

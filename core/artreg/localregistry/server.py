@@ -350,4 +350,11 @@ def start_in_thread(
 #: Alias of :func:`start_in_thread`.
 serve_in_thread = start_in_thread
 
-__all__ = ["Listener", "RegistryConfigError", "ThreadedRegistry", "serve", "serve_in_thread", "start_in_thread"]
+__all__ = [
+    "Listener",
+    "RegistryConfigError",
+    "ThreadedRegistry",
+    "serve",
+    "serve_in_thread",
+    "start_in_thread",
+]

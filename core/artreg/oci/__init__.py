@@ -9,7 +9,14 @@ import types
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from artreg.oci.auth import Anonymous, Auth, Basic, BearerToken, CredentialsProvider
+    from artreg.oci.auth import (
+        Anonymous,
+        Auth,
+        Basic,
+        BearerToken,
+        CredentialsProvider,
+        IdentityToken,
+    )
     from artreg.oci.blobs import UploadResult, bytes_source, file_source
     from artreg.oci.client import RegistryClient
     from artreg.oci.copy import (
@@ -37,6 +44,7 @@ _LAZY: dict[str, str] = {
     "Basic": "artreg.oci.auth",
     "BearerToken": "artreg.oci.auth",
     "CredentialsProvider": "artreg.oci.auth",
+    "IdentityToken": "artreg.oci.auth",
     "UploadResult": "artreg.oci.blobs",
     "bytes_source": "artreg.oci.blobs",
     "file_source": "artreg.oci.blobs",
@@ -99,6 +107,7 @@ __all__ = [
     "CopyResult",
     "CredentialsProvider",
     "Descriptor",
+    "IdentityToken",
     "Image",
     "ImageRegistry",
     "Index",

@@ -29,6 +29,7 @@ __all__ = [
     "Challenge",
     "CredentialCache",
     "CredentialsProvider",
+    "IdentityToken",
     "TokenCache",
     "auth_from_credentials",
     "parse_challenges",
@@ -69,7 +70,19 @@ class BearerToken:
         return "BearerToken('***')"
 
 
-Auth: TypeAlias = Anonymous | Basic | BearerToken
+@dataclass(frozen=True)
+class IdentityToken:
+    """A Docker identity token (a credential helper's ``<token>`` answer, ``identitytoken`` in
+    ``config.json``): an OAuth refresh token spent at the registry's token endpoint
+    (``grant_type=refresh_token``) for an access token per scope; never shown in a repr."""
+
+    token: str = field(repr=False)
+
+    def __repr__(self) -> str:
+        return "IdentityToken('***')"
+
+
+Auth: TypeAlias = Anonymous | Basic | BearerToken | IdentityToken
 
 #: ``async (repository, permissions) -> credentials``: e.g. a provider's ``generate_credentials``.
 CredentialsProvider: TypeAlias = Callable[

@@ -32,6 +32,7 @@ from artreg.oci.auth import (
     Challenge,
     CredentialCache,
     CredentialsProvider,
+    IdentityToken,
     TokenCache,
     parse_challenges,
 )
@@ -73,7 +74,9 @@ class AuthLayer:
         self.registry = urlsplit(base_url).netloc
         self._static: Auth | None = None
         self._creds: CredentialCache | None = None
-        if credentials is None or isinstance(credentials, (Anonymous, Basic, BearerToken)):
+        if credentials is None or isinstance(
+            credentials, (Anonymous, Basic, BearerToken, IdentityToken)
+        ):
             self._static = credentials or Anonymous()
         else:
             self._creds = CredentialCache(credentials)
@@ -189,22 +192,18 @@ class AuthLayer:
             params.append(("service", challenge.params["service"]))
         params += [("scope", s) for s in wanted]
         response = await self._token_sender.send(
-            Call(
-                "GET",
-                httpx.URL(realm, params=httpx.QueryParams(params)),
-                operation=f"{call.operation} (token request)",
-                resource_type="token service",
-                resource_name=self.registry,
-                headers={"Authorization": auth.header()} if isinstance(auth, Basic) else {},
-                retryable=True,
-            )
+            _token_call(realm, params, call, auth, self.registry)
         )
         if response.status_code != 200:
             raise AuthenticationError(
                 operation_context=call.operation,
                 details=f"token endpoint answered {response.status_code}",
             ) from RegistryStatusError(
-                response.status_code, (), "GET", urlsplit(realm).path, "token request refused"
+                response.status_code,
+                (),
+                response.request.method,
+                urlsplit(realm).path,
+                "token request refused",
             )
         token, expires_in = _token_of(response.content)
         if token is None:
@@ -234,6 +233,48 @@ class AuthLayer:
                 details="refusing a plain-HTTP token realm for an HTTPS registry",
             )
         return realm
+
+
+def _token_call(
+    realm: str,
+    params: list[tuple[str, str | int | float | bool | None]],
+    call: Call,
+    auth: Auth,
+    registry: str,
+) -> Call:
+    """The token request: ``GET realm?service&scope`` (anonymous or Basic); with an identity
+    token, Docker's OAuth form ``POST realm`` with ``grant_type=refresh_token`` (distribution's
+    ``docs/spec/auth/oauth.md``; ACR's ``/oauth2/token``), scopes space-separated."""
+    operation = f"{call.operation} (token request)"
+    if not isinstance(auth, IdentityToken):
+        return Call(
+            "GET",
+            httpx.URL(realm, params=httpx.QueryParams(params)),
+            operation,
+            "token service",
+            registry,
+            headers={"Authorization": auth.header()} if isinstance(auth, Basic) else {},
+            retryable=True,
+        )
+    form: list[tuple[str, str | int | float | bool | None]] = [
+        ("grant_type", "refresh_token"),
+        ("refresh_token", auth.token),
+        ("client_id", "artreg"),
+    ]
+    form += [(k, str(v)) for k, v in params if k == "service"]
+    scopes = " ".join(str(v) for k, v in params if k == "scope")
+    if scopes:
+        form.append(("scope", scopes))
+    return Call(
+        "POST",
+        httpx.URL(realm),
+        operation,
+        "token service",
+        registry,
+        headers={"Content-Type": "application/x-www-form-urlencoded"},
+        body=str(httpx.QueryParams(form)).encode(),
+        retryable=True,
+    )
 
 
 def _permissions(push: bool) -> ArtifactRegistryPermissions:

@@ -16,7 +16,14 @@ from typing import TYPE_CHECKING, Final
 
 from artreg.errors import InvalidInput
 from artreg.hosts import normalize_host
-from artreg.oci.auth import Anonymous, Auth, Basic, BearerToken, CredentialsProvider
+from artreg.oci.auth import (
+    Anonymous,
+    Auth,
+    Basic,
+    BearerToken,
+    CredentialsProvider,
+    IdentityToken,
+)
 from artreg.types import ArtifactRegistryCredentials, ArtifactRegistryPermissions
 
 if TYPE_CHECKING:
@@ -189,7 +196,8 @@ class Keychain:
         secret = str(data.get("Secret") or "")
         auth: Auth
         if username == "<token>":
-            auth = BearerToken(secret)
+            # Docker's identity token: a refresh token for the registry's token endpoint
+            auth = IdentityToken(secret)
         elif username or secret:
             auth = Basic(username, secret)
         else:
@@ -213,6 +221,9 @@ def _decode_auth_entry(entry: Mapping[str, object]) -> Auth | None:
     secret = entry.get("password")
     if isinstance(user, str) and isinstance(secret, str) and (user or secret):
         return Basic(user, secret)
+    identity = entry.get("identitytoken")
+    if isinstance(identity, str) and identity:
+        return IdentityToken(identity)
     token = entry.get("registrytoken")
     if isinstance(token, str) and token:
         return BearerToken(token)

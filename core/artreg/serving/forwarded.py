@@ -45,9 +45,11 @@ class ForwardedAllow:
         """From ``--forwarded-allow-ips`` values (comma-separated addresses or CIDR networks)."""
         if values is None:
             return cls()
-        items = values.split(",") if isinstance(values, str) else [
-            part for v in values for part in v.split(",")
-        ]
+        items = (
+            values.split(",")
+            if isinstance(values, str)
+            else [part for v in values for part in v.split(",")]
+        )
         networks: list[_Network] = []
         any_peer = False
         for item in (i.strip() for i in items):

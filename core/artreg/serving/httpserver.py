@@ -135,9 +135,7 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
 
     def _arm_header_timer(self) -> None:
         self._cancel_header_timer()
-        self._header_timer = self.loop.call_later(
-            self.limits.header_timeout, self._header_timeout
-        )
+        self._header_timer = self.loop.call_later(self.limits.header_timeout, self._header_timeout)
 
     def _cancel_header_timer(self) -> None:
         if self._header_timer is not None:

@@ -30,7 +30,13 @@ def _escape_char(c: str) -> str:
     if c in _ESCAPES:
         return _ESCAPES[c]
     code = ord(c)
-    return f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}" if code < 0x10000 else f"\\U{code:08x}"
+    return (
+        f"\\x{code:02x}"
+        if code < 0x100
+        else f"\\u{code:04x}"
+        if code < 0x10000
+        else f"\\U{code:08x}"
+    )
 
 
 def escape(value: object, limit: int = MAX_VALUE, *, backslash: bool = True) -> str:
@@ -76,7 +82,9 @@ def configure_logging(
     """Install one escaping, redacting handler on the root logger (replacing any other root
     handler) at ``level``. Below debug, the per-request chatter of ``quiet`` loggers is
     dropped. Returns the handler."""
-    numeric = level if isinstance(level, int) else getattr(logging, str(level).upper(), logging.INFO)
+    numeric = (
+        level if isinstance(level, int) else getattr(logging, str(level).upper(), logging.INFO)
+    )
     handler = logging.StreamHandler(stream if stream is not None else sys.stderr)
     handler.setFormatter(SafeFormatter(fmt))
     root = logging.getLogger()
@@ -85,7 +93,9 @@ def configure_logging(
     root.addHandler(handler)
     root.setLevel(numeric)
     for name in quiet:
-        logging.getLogger(name).setLevel(logging.WARNING if numeric > logging.DEBUG else logging.NOTSET)
+        logging.getLogger(name).setLevel(
+            logging.WARNING if numeric > logging.DEBUG else logging.NOTSET
+        )
     for name in ("uvicorn", "uvicorn.error", "uvicorn.access"):
         # uvicorn's own handlers would print around ours, unredacted
         logger = logging.getLogger(name)

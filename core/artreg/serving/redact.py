@@ -34,12 +34,16 @@ _SUBSTRING_MIN: Final = 8
 _PATTERNS: Final = (
     # PEM private keys
     (
-        re.compile(r"-----BEGIN [A-Z ]*PRIVATE KEY-----.*?(?:-----END [A-Z ]*PRIVATE KEY-----|$)", re.S),
+        re.compile(
+            r"-----BEGIN [A-Z ]*PRIVATE KEY-----.*?(?:-----END [A-Z ]*PRIVATE KEY-----|$)", re.S
+        ),
         "-----BEGIN PRIVATE KEY-----" + MASK,
     ),
     # "key": "value" / 'key': 'value' (JSON, Python reprs, with escaped quotes inside strings)
     (
-        re.compile(rf"(?i)((?:\\?[\"'])(?:{CREDENTIAL_KEY})(?:\\?[\"'])\s*:\s*b?(\\?[\"']))(.*?)(\2)"),
+        re.compile(
+            rf"(?i)((?:\\?[\"'])(?:{CREDENTIAL_KEY})(?:\\?[\"'])\s*:\s*b?(\\?[\"']))(.*?)(\2)"
+        ),
         rf"\1{MASK}\4",
     ),
     # key=value (query strings, forms, SigV4's Credential=/Signature=)

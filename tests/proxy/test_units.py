@@ -324,3 +324,48 @@ async def test_a_failed_mint_names_the_binding_not_the_secret() -> None:
     assert info.value.binding == "images" and info.value.code == "BINDINGS_ERROR"
     registry.fail = False
     assert await cache.authorization(registry, "https://e", "a", PULL) is not None  # not cached
+
+
+# -- upstream refusals (a real upstream, a binding that hands out a stale credential first) ----
+
+
+def test_upstream_401_is_retried_once_with_fresh_credentials() -> None:
+    import bcrypt
+    import httpx
+
+    from artreg.localregistry import start_in_thread as start_registry
+    from artreg.localregistry.auth import Authenticator
+    from artreg.proxy import ProxyApp, ProxyConfig
+    from artreg.proxy import start_in_thread as start_proxy
+    from artreg.proxy.auth import ClientAuth
+    from artreg.proxy.location import UploadSigner
+
+    # The upstream accepts only the second credential the binding mints ("secret-2").
+    hashed = bcrypt.hashpw(b"secret-2", bcrypt.gensalt(rounds=4))
+    with start_registry(auth=Authenticator(users={"AWS": hashed})) as upstream:
+
+        class Stale(Minting):
+            def registry_endpoint(self) -> str:
+                return upstream.url
+
+        registry = Stale("ecr", "team")
+        routes = RoutingTable.build([("ecr", registry)])
+        key = b"k" * 32
+        app = ProxyApp(
+            routes,
+            ClientAuth(None, TokenIssuer(key, service="artreg-proxy"), None),
+            UploadSigner(key),
+        )
+        with start_proxy(ProxyConfig(port=0), app=app) as proxy:
+            first = httpx.get(f"{proxy.url}/v2/team-app/tags/list")
+            assert first.status_code == 404  # the upstream answered: the name is unknown there
+            assert [c[:2] for c in registry.calls] == [("team-app", PULL), ("team-app", PULL)]
+            again = httpx.get(f"{proxy.url}/v2/team-app/tags/list")
+            assert again.status_code == 404 and len(registry.calls) == 2  # cached, still valid
+            # fresh credentials refused too ("secret-3", "secret-4"): the upstream's 401 reaches
+            # the client, with the OCI body and the proxy's own challenge (not the upstream's)
+            refused = httpx.get(f"{proxy.url}/v2/team-other/tags/list")
+            assert refused.status_code == 401
+            assert refused.json()["errors"][0]["code"] == "UNAUTHORIZED"
+            assert refused.headers["www-authenticate"].startswith(f'Bearer realm="{proxy.url}/')
+            assert len(registry.calls) == 4

@@ -130,10 +130,14 @@ class ThreadedProxy:
         self.stop()
 
 
-def start_in_thread(config: ProxyConfig, *, startup_timeout: float = 10.0) -> ThreadedProxy:
+def start_in_thread(
+    config: ProxyConfig, *, app: ProxyApp | None = None, startup_timeout: float = 10.0
+) -> ThreadedProxy:
     """Start the proxy on a daemon thread and return once it accepts connections (``port=0``
-    picks a free port). Use the result as a context manager to stop it."""
-    app = build_app(config)
+    picks a free port). Use the result as a context manager to stop it. ``app`` serves an
+    application built beforehand instead of the one ``config`` describes (the listener
+    settings still come from ``config``)."""
+    app = app if app is not None else build_app(config)
     server = uvicorn.Server(_uvicorn(app, config))
     sock = _bind(config.host, config.port)
     errors: list[BaseException] = []

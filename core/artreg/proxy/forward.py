@@ -66,9 +66,9 @@ DROPPED_RESPONSE_HEADERS: Final = frozenset(
 _BODY_METHODS: Final = frozenset({"POST", "PUT", "PATCH"})
 
 
-#: Chunks read ahead of the side that writes (each up to a few hundred KiB): reading one socket
-#: while writing the other keeps both busy, and memory stays bounded.
-PREFETCH: Final = 8
+#: Bytes read ahead of the side that writes: reading one socket while writing the other keeps
+#: both busy, and memory per transfer stays bounded (READ_AHEAD plus one batch in flight).
+READ_AHEAD: Final = 2 << 20
 #: Bytes handed on at once (see read_ahead).
 BATCH: Final = 1 << 20
 
@@ -107,7 +107,7 @@ class Exchange:
             raise UpstreamFailed(type(exc).__name__) from None
 
     def body(self) -> AsyncIterator[bytes]:
-        """The response body, read ahead of the client by up to PREFETCH chunks."""
+        """The response body, read ahead of the client (see read_ahead)."""
         return read_ahead(self._raw())
 
     async def aclose(self) -> None:
@@ -143,44 +143,70 @@ async def _request_body(receive: Receive) -> AsyncIterator[bytes]:
             return
 
 
-_END: Final = object()
+class _Buffer:
+    """Chunks between a producer task and a consumer, bounded in bytes."""
+
+    def __init__(self, limit: int, batch: int) -> None:
+        self.limit = limit
+        self.batch = batch
+        self.parts: list[bytes] = []
+        self.size = 0
+        self.done = False
+        self.error: BaseException | None = None
+        self.ready = asyncio.Event()  # a batch (or the end) is waiting
+        self.room = asyncio.Event()  # below the limit: the producer may add
+        self.room.set()
+
+    async def put(self, chunk: bytes) -> None:
+        while self.size >= self.limit:
+            self.room.clear()
+            await self.room.wait()
+        self.parts.append(chunk)
+        self.size += len(chunk)
+        if self.size >= self.batch:
+            self.ready.set()
+
+    def finish(self, error: BaseException | None = None) -> None:
+        self.done = True
+        self.error = error
+        self.ready.set()
+
+    def take(self) -> bytes:
+        parts, self.parts, self.size = self.parts, [], 0
+        if not self.done:
+            self.ready.clear()
+        self.room.set()
+        return parts[0] if len(parts) == 1 else b"".join(parts)
 
 
 async def read_ahead(
-    source: AsyncIterator[bytes], depth: int = PREFETCH, batch: int = BATCH
+    source: AsyncIterator[bytes], limit: int = READ_AHEAD, batch: int = BATCH
 ) -> AsyncIterator[bytes]:
-    """``source``'s chunks, read by a task of their own up to ``depth`` chunks ahead, and
-    handed on joined into pieces of at least ``batch`` bytes (the last may be smaller): the
-    receiving end then gets fewer, fuller reads, which costs it (and us) less per byte."""
-    queue: asyncio.Queue[object] = asyncio.Queue(depth)
+    """``source``'s chunks, read by a task of their own up to ``limit`` bytes ahead of the
+    consumer, and handed on joined into pieces of at least ``batch`` bytes (the last may be
+    smaller): both sockets stay busy, and the receiving end gets fewer, fuller writes."""
+    buffer = _Buffer(limit, batch)
 
     async def pump() -> None:
         try:
             async for chunk in source:
-                await queue.put(chunk)
+                await buffer.put(chunk)
         except BaseException as exc:  # handed to the consumer, which re-raises it
-            await queue.put(exc)
+            buffer.finish(exc)
             return
-        await queue.put(_END)
+        buffer.finish()
 
     task = asyncio.ensure_future(pump())
     try:
-        parts: list[bytes] = []
-        size = 0
         while True:
-            item = await queue.get()
-            if isinstance(item, BaseException):
-                raise item
-            if item is not _END:
-                assert isinstance(item, bytes)
-                parts.append(item)
-                size += len(item)
-                if size < batch:
-                    continue
-            if parts:
-                yield parts[0] if len(parts) == 1 else b"".join(parts)
-                parts, size = [], 0
-            if item is _END:
+            await buffer.ready.wait()
+            done, error = buffer.done, buffer.error
+            data = buffer.take()
+            if error is not None:
+                raise error
+            if data:
+                yield data
+            if done:
                 return
     finally:
         task.cancel()

@@ -61,11 +61,7 @@ from artreg.errors import (
     ClientConfigInvalid,
     CloudPlatformError,
     InvalidInput,
-    RateLimitExceeded,
-    RemoteAccessDenied,
-    RemoteResourceConflict,
-    RemoteResourceNotFound,
-    RemoteServiceUnavailable,
+    error_for_status,
 )
 from artreg.providers import gcp_iam
 from artreg.providers._naming import check_repository_path
@@ -426,30 +422,14 @@ def _api_error(
 def _status_error(
     status: int | None, details: str, context: str, resource_type: str, resource_name: str
 ) -> ArtregError:
-    if status == 404:
-        return RemoteResourceNotFound(
-            operation_context=context, resource_type=resource_type, resource_name=resource_name
-        )
-    if status in (401,):
-        return AuthenticationError(operation_context=context, details=details)
-    if status == 403:
-        return RemoteAccessDenied(
-            operation_context=context, resource_type=resource_type, resource_name=resource_name
-        )
-    if status in (409, 412):
-        return RemoteResourceConflict(
-            operation_context=context,
-            resource_type=resource_type,
-            resource_name=resource_name,
-            conflict_reason=details,
-        )
-    if status == 429:
-        return RateLimitExceeded(operation_context=context, details=details)
-    if status in (502, 503, 504):
-        return RemoteServiceUnavailable(operation_context=context, details=details)
-    if status == 400:
-        return InvalidInput(operation_context=context, details=details)
-    return CloudPlatformError(message=f"{context}: {details}", resource_id=resource_name)
+    """Google's HTTP status as an artreg error, by the one status table every provider uses."""
+    return error_for_status(
+        status,
+        operation=context,
+        resource_type=resource_type,
+        resource_name=resource_name,
+        details=details,
+    )
 
 
 def _auth_error(

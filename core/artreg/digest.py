@@ -13,7 +13,7 @@ from typing import Final
 #: Algorithms this project can compute, with the hex length the OCI image spec registers for each.
 ALGORITHMS: Final[dict[str, int]] = {"sha256": 64, "sha512": 128}
 
-_DIGEST_RE: Final = re.compile(r"^[a-z0-9]+(?:[.+_-][a-z0-9]+)*:[a-zA-Z0-9=_-]+$")
+_DIGEST_RE: Final = re.compile(r"^[a-z0-9]+(?:[.+_-][a-z0-9]+)*:[a-zA-Z0-9=_-]+\Z")
 
 
 class DigestError(ValueError):

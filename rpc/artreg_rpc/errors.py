@@ -81,7 +81,7 @@ def method_not_found(method: str) -> RpcError:
     return RpcError(METHOD_NOT_FOUND, "Method not found", err.to_dict())
 
 
-_AT: Final = re.compile(r" - at `\$(?P<path>[^`]*)`$")
+_AT: Final = re.compile(r" - at `\$(?P<path>[^`]*)`\Z")
 _NAMED: Final = re.compile(r"(?:missing required|contains unknown) field `(?P<name>[^`]+)`")
 
 

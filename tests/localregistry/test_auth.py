@@ -4,6 +4,7 @@ reach the log."""
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import logging
 import subprocess
@@ -285,14 +286,14 @@ def test_issued_tokens_expire() -> None:
     now = [1000.0]
     auth = Authenticator(token="static", token_ttl=60, clock=lambda: now[0])
     basic = "Basic " + base64.b64encode(b"x:static").decode()
-    issued = auth.issue_token(basic)
+    issued = asyncio.run(auth.issue_token(basic))
     assert issued is not None
     assert issued.expires_in == 60
     assert issued.refresh_token is None
     assert auth.check(f"Bearer {issued.access_token}")
     now[0] += 61
     assert not auth.check(f"Bearer {issued.access_token}")
-    assert auth.issue_token("Basic " + base64.b64encode(b"x:wrong").decode()) is None
+    assert asyncio.run(auth.issue_token("Basic " + base64.b64encode(b"x:wrong").decode())) is None
 
 
 def test_no_token_service_without_auth(embedded: RunningRegistry) -> None:

@@ -10,20 +10,21 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import json
 import logging
 import re
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, MutableMapping
 from dataclasses import dataclass, field
-from typing import Any, Final
+from typing import Any, Final, TypeVar
 from urllib.parse import parse_qs, quote
 
 from artreg.digest import ALGORITHMS, Digest, DigestError
 from artreg.serving.logs import escape
 
 from .apierrors import RegistryHTTPError
-from .auth import Authenticator
+from .auth import Authenticator, TooManyAttempts
 from .manifests import MAX_MANIFEST_SIZE, OCI_INDEX, ManifestInvalid, parse_manifest
 from .metrics import CONTENT_TYPE as METRICS_CONTENT_TYPE
 from .metrics import METRICS_PATH, RegistryMetrics
@@ -44,6 +45,7 @@ Message = MutableMapping[str, Any]
 Receive = Callable[[], Awaitable[Message]]
 Send = Callable[[Message], Awaitable[None]]
 Headers = list[tuple[str, str]]
+T = TypeVar("T")
 
 log = logging.getLogger("artreg.localregistry")
 
@@ -56,17 +58,17 @@ MAX_DRAIN: Final = 4 << 20
 MAX_TAG_PARAMS: Final = 100
 
 _ROUTES: Final = [
-    ("tags", re.compile(r"^/v2/(?P<name>.+)/tags/list$")),
-    ("manifest", re.compile(r"^/v2/(?P<name>.+)/manifests/(?P<ref>[^/]+)$")),
-    ("uploads", re.compile(r"^/v2/(?P<name>.+)/blobs/uploads/?$")),
-    ("upload", re.compile(r"^/v2/(?P<name>.+)/blobs/uploads/(?P<uuid>[^/]+)$")),
-    ("blob", re.compile(r"^/v2/(?P<name>.+)/blobs/(?P<digest>[^/]+)$")),
-    ("referrers", re.compile(r"^/v2/(?P<name>.+)/referrers/(?P<digest>[^/]+)$")),
+    ("tags", re.compile(r"^/v2/(?P<name>.+)/tags/list\Z")),
+    ("manifest", re.compile(r"^/v2/(?P<name>.+)/manifests/(?P<ref>[^/]+)\Z")),
+    ("uploads", re.compile(r"^/v2/(?P<name>.+)/blobs/uploads/?\Z")),
+    ("upload", re.compile(r"^/v2/(?P<name>.+)/blobs/uploads/(?P<uuid>[^/]+)\Z")),
+    ("blob", re.compile(r"^/v2/(?P<name>.+)/blobs/(?P<digest>[^/]+)\Z")),
+    ("referrers", re.compile(r"^/v2/(?P<name>.+)/referrers/(?P<digest>[^/]+)\Z")),
 ]
-_CONTENT_RANGE: Final = re.compile(r"^(?:bytes[ =])?(\d+)-(\d+)(?:/(?:\d+|\*))?$")
-_RANGE: Final = re.compile(r"^bytes=(\d*)-(\d*)$")
+_CONTENT_RANGE: Final = re.compile(r"^(?:bytes[ =])?(\d+)-(\d+)(?:/(?:\d+|\*))?\Z")
+_RANGE: Final = re.compile(r"^bytes=(\d*)-(\d*)\Z")
 _BASE_HEADERS: Final = [("docker-distribution-api-version", "registry/2.0")]
-_HOST_RE: Final = re.compile(r"^[A-Za-z0-9.\-]+(?::\d{1,5})?$|^\[[0-9a-fA-F:.]+\](?::\d{1,5})?$")
+_HOST_RE: Final = re.compile(r"^[A-Za-z0-9.\-]+(?::\d{1,5})?\Z|^\[[0-9a-fA-F:.]+\](?::\d{1,5})?\Z")
 #: Where the token endpoint lives (advertised in Bearer challenges).
 TOKEN_PATH: Final = "/v2/token"
 #: Largest token request form read (POST /v2/token).
@@ -86,6 +88,7 @@ class Request:
     receive: Receive
     send: Send
     scheme: str = "http"
+    client: str = "-"
     status: int = 0
     sent: int = 0
     received: int = 0
@@ -167,6 +170,7 @@ class RegistryApp:
             receive,
             send,
             scope.get("scheme", "http"),
+            scope["client"][0] if scope.get("client") else "-",
         )
         started = time.perf_counter()
         try:
@@ -272,6 +276,19 @@ class RegistryApp:
             headers=[("www-authenticate", c) for c in self.auth.challenges(self.token_realm)],
         )
 
+    async def _authenticated(
+        self, req: Request, check: Callable[[str | None, str | None], Awaitable[T]]
+    ) -> T:
+        """``check(authorization, client)``; a throttled client gets 429 with Retry-After."""
+        try:
+            return await check(req.headers.get("authorization"), req.client)
+        except TooManyAttempts as exc:
+            raise RegistryHTTPError(
+                "TOOMANYREQUESTS",
+                "too many failed authentication attempts",
+                headers=[("retry-after", str(exc.retry_after))],
+            ) from None
+
     async def _token(self, req: Request) -> None:
         """Docker's token flow (the token spec's GET with Basic auth, and its OAuth2 POST form
         with the password and refresh-token grants): credentials in, a bearer token out."""
@@ -279,9 +296,10 @@ class RegistryApp:
             raise RegistryHTTPError("UNSUPPORTED", "no token service: authentication is off")
         if req.method == "GET":
             offline = (req.arg("offline_token") or "").lower() == "true"
-            grant = self.auth.issue_token(req.headers.get("authorization"), offline=offline)
+            issue = functools.partial(self.auth.issue_token, offline=offline)
+            grant = await self._authenticated(req, issue)
         elif req.method == "POST":
-            grant = self._token_grant(await self._token_form(req))
+            grant = await self._token_grant(req, await self._token_form(req))
         else:
             raise RegistryHTTPError(
                 "UNSUPPORTED",
@@ -324,14 +342,18 @@ class RegistryApp:
             req.query.setdefault("scope", [fields["scope"]])
         return fields
 
-    def _token_grant(self, form: dict[str, str]) -> Grant | None:
+    async def _token_grant(self, req: Request, form: dict[str, str]) -> Grant | None:
         assert self.auth is not None
         grant_type = form.get("grant_type")
         offline = form.get("access_type") == "offline"
         if grant_type == "password":
-            return self.auth.grant_password(
-                form.get("username", ""), form.get("password", ""), offline=offline
-            )
+            username, password = form.get("username", ""), form.get("password", "")
+            grant_password = self.auth.grant_password
+
+            async def check(_: str | None, address: str | None) -> Grant | None:
+                return await grant_password(username, password, offline=offline, address=address)
+
+            return await self._authenticated(req, check)
         if grant_type == "refresh_token":
             return self.auth.grant_refresh(form.get("refresh_token", ""))
         raise RegistryHTTPError(
@@ -353,7 +375,7 @@ class RegistryApp:
             req.route = "token"
             await self._token(req)
             return
-        if self.auth is not None and not self.auth.check(req.headers.get("authorization")):
+        if self.auth is not None and not await self._authenticated(req, self.auth.verify):
             raise self._challenge(req)
         if req.path == METRICS_PATH and self.metrics is not None:
             req.route = "metrics"

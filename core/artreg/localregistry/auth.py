@@ -1,29 +1,36 @@
 """Authentication for the embedded registry: htpasswd (bcrypt) basic auth and a static token.
 
 Credentials are compared in constant time, and neither they nor the Authorization header are
-ever logged or put in an error. A successful bcrypt check is remembered (keyed by a SHA-256 of
-the header) so a client's many requests do not each pay bcrypt's cost.
+ever logged or put in an error. Passwords are checked by :class:`artreg.serving.PasswordChecker`:
+bcrypt off the event loop in a bounded pool, the same cost for unknown users, failed attempts
+throttled per client address and per user (the server answers 429 with ``Retry-After``).
+:meth:`Authenticator.check` is the blocking, unthrottled form, for tools and tests.
 """
 
 from __future__ import annotations
 
 import base64
 import binascii
-import hashlib
 import hmac
-import threading
 import time
-from collections import OrderedDict
 from collections.abc import Callable
 from pathlib import Path
 from typing import Final
 
-import bcrypt
+from artreg.serving import AuthThrottle, PasswordChecker, TooManyAttempts
 
 from .tokens import Grant, TokenService
 
+__all__ = [
+    "REALM",
+    "STATIC_TOKEN_HOLDER",
+    "AuthConfigError",
+    "Authenticator",
+    "TooManyAttempts",
+    "load_htpasswd",
+]
+
 REALM: Final = "artreg"
-_CACHE_SIZE: Final = 256
 #: The holder name of tokens issued to clients of the static token (no user can be named so).
 STATIC_TOKEN_HOLDER: Final = ":token"
 
@@ -49,18 +56,25 @@ class Authenticator:
         token: str | None = None,
         token_ttl: float = 3600.0,
         clock: Callable[[], float] = time.time,
+        throttle: AuthThrottle | None = None,
     ) -> None:
         if not users and not token:
             raise AuthConfigError("no credentials configured")
-        self._users = dict(users or {})
+        self.throttle = throttle or AuthThrottle()
+        self._passwords = PasswordChecker(users or {}, throttle=self.throttle) if users else None
+        self._user_count = len(users or {})
         self._token = token.encode() if token else None
         self.token_ttl = token_ttl
         self.tokens = TokenService(access_ttl=token_ttl, clock=clock)
-        self._verified: OrderedDict[bytes, None] = OrderedDict()
-        self._lock = threading.Lock()
 
     def __repr__(self) -> str:
-        return f"Authenticator(users={len(self._users)}, token={'set' if self._token else 'unset'})"
+        token = "set" if self._token else "unset"
+        return f"Authenticator(users={self._user_count}, token={token})"
+
+    def close(self) -> None:
+        """Stop the password-check threads."""
+        if self._passwords is not None:
+            self._passwords.close()
 
     @classmethod
     def from_files(
@@ -93,19 +107,23 @@ class Authenticator:
             return [f'Bearer realm="{token_realm}",service="{REALM}"']
         return [f'Basic realm="{REALM}"']
 
-    def issue_token(self, authorization: str | None, *, offline: bool = False) -> Grant | None:
+    async def issue_token(
+        self, authorization: str | None, address: str | None = None, *, offline: bool = False
+    ) -> Grant | None:
         """A bearer token (and a refresh token when ``offline``) for a request carrying a
         valid user name and password as Basic auth; None otherwise. A bearer token, even a
-        valid one, never buys another."""
+        valid one, never buys another. Raises :class:`TooManyAttempts` as :meth:`verify`."""
         credentials = _basic(authorization)
         if credentials is None:
             return None
-        holder = self._holder(*credentials)
+        holder = await self._holder(*credentials, address)
         return self.tokens.grant(holder, offline=offline) if holder is not None else None
 
-    def grant_password(self, username: str, password: str, *, offline: bool) -> Grant | None:
+    async def grant_password(
+        self, username: str, password: str, *, offline: bool, address: str | None = None
+    ) -> Grant | None:
         """The token endpoint's ``grant_type=password``: tokens for valid credentials."""
-        holder = self._holder(username.encode(), password.encode())
+        holder = await self._holder(username.encode(), password.encode(), address)
         return self.tokens.grant(holder, offline=offline) if holder is not None else None
 
     def grant_refresh(self, refresh_token: str) -> Grant | None:
@@ -113,8 +131,31 @@ class Authenticator:
         holder = self.tokens.holder(refresh_token, "refresh")
         return self.tokens.grant(holder, offline=False) if holder is not None else None
 
+    async def verify(self, authorization: str | None, address: str | None = None) -> bool:
+        """True when the ``Authorization`` header carries valid credentials. A wrong one counts
+        against ``address`` (and the user named); raises :class:`TooManyAttempts` when either
+        has failed too often — checked before any comparison, so a throttled client learns
+        nothing. No header at all is not a failure (clients start anonymous)."""
+        if not authorization:
+            return False
+        scheme, _, value = authorization.strip().partition(" ")
+        if scheme.lower() == "bearer":
+            raw = value.strip()
+            if self.tokens.holder(raw, "access") is not None:
+                return True  # signed, unguessable: nothing to throttle
+            self.throttle.charge(address)
+            if self._token is not None and hmac.compare_digest(raw.encode(), self._token):
+                self.throttle.refund(address)
+                return True
+            return False
+        credentials = _basic(authorization)
+        if credentials is None:
+            self.throttle.charge(address)
+            return False
+        return await self._holder(*credentials, address) is not None
+
     def check(self, authorization: str | None) -> bool:
-        """True when the ``Authorization`` header carries valid credentials."""
+        """:meth:`verify`, blocking and unthrottled: for tools and tests, never a server."""
         if not authorization:
             return False
         scheme, _, value = authorization.strip().partition(" ")
@@ -124,33 +165,26 @@ class Authenticator:
                 return True
             return self.tokens.holder(raw, "access") is not None
         credentials = _basic(authorization)
-        return credentials is not None and self._holder(*credentials) is not None
-
-    def _holder(self, user: bytes, password: bytes) -> str | None:
-        """Who the user name and password identify: the user, the static token's holder, or
-        None when they are not valid."""
+        if credentials is None:
+            return False
+        user, password = credentials
         if self._token is not None and hmac.compare_digest(password, self._token):
-            return STATIC_TOKEN_HOLDER
+            return True
         name = user.decode("utf-8", "replace")
-        stored = self._users.get(name)
-        if stored is None:
-            return None
-        key = hashlib.sha256(user + b":" + password).digest()
-        with self._lock:
-            if key in self._verified:
-                self._verified.move_to_end(key)
-                return name
-        try:
-            ok = bcrypt.checkpw(password, stored)
-        except ValueError:
-            return None
-        if not ok:
-            return None
-        with self._lock:
-            self._verified[key] = None
-            while len(self._verified) > _CACHE_SIZE:
-                self._verified.popitem(last=False)
-        return name
+        return self._passwords is not None and self._passwords.check_sync(name, password)
+
+    async def _holder(self, user: bytes, password: bytes, address: str | None) -> str | None:
+        """Who the user name and password identify: the user, the static token's holder, or
+        None when they are not valid (throttled; see :class:`~artreg.serving.PasswordChecker`)."""
+        name = user.decode("utf-8", "replace")
+        if self._token is not None:
+            self.throttle.check(address)
+            if hmac.compare_digest(password, self._token):
+                return STATIC_TOKEN_HOLDER
+        if self._passwords is not None:
+            return name if await self._passwords.check(name, password, address) else None
+        self.throttle.charge(address, name)
+        return None
 
 
 def _basic(authorization: str | None) -> tuple[bytes, bytes] | None:

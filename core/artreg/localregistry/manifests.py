@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from typing import Any, Final
 
 from artreg.digest import Digest, DigestError
+from artreg.serving.jsondepth import JsonTooDeep, check_depth
 
 OCI_MANIFEST: Final = "application/vnd.oci.image.manifest.v1+json"
 OCI_INDEX: Final = "application/vnd.oci.image.index.v1+json"
@@ -19,6 +20,8 @@ KNOWN_TYPES: Final = IMAGE_TYPES | INDEX_TYPES
 
 #: Manifests larger than this are refused (CNCF distribution uses the same limit).
 MAX_MANIFEST_SIZE: Final = 4 * 1024 * 1024
+#: Deeper nesting is refused before parsing (a real manifest nests about five levels).
+MAX_MANIFEST_DEPTH: Final = 64
 
 _FOREIGN_LAYER_TYPES: Final = frozenset(
     {
@@ -130,7 +133,10 @@ def parse_manifest(body: bytes, content_type: str | None) -> ParsedManifest:
     if len(body) > MAX_MANIFEST_SIZE:
         raise ManifestInvalid(f"manifest is larger than {MAX_MANIFEST_SIZE} bytes")
     try:
+        check_depth(body, MAX_MANIFEST_DEPTH)
         doc = json.loads(body)
+    except JsonTooDeep as exc:
+        raise ManifestInvalid(f"manifest is not accepted: {exc}") from None
     except (UnicodeDecodeError, ValueError) as exc:
         raise ManifestInvalid(f"manifest is not valid JSON: {exc}") from exc
     if not isinstance(doc, dict):

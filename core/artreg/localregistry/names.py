@@ -14,8 +14,8 @@ from typing import Final
 MAX_NAME_LENGTH: Final = 255
 
 _COMPONENT: Final = r"[a-z0-9]+(?:(?:\.|_|__|-+)[a-z0-9]+)*"
-_NAME_RE: Final = re.compile(rf"^{_COMPONENT}(?:/{_COMPONENT})*$")
-_TAG_RE: Final = re.compile(r"^[a-zA-Z0-9_][a-zA-Z0-9._-]{0,127}$")
+_NAME_RE: Final = re.compile(rf"^{_COMPONENT}(?:/{_COMPONENT})*\Z")
+_TAG_RE: Final = re.compile(r"^[a-zA-Z0-9_][a-zA-Z0-9._-]{0,127}\Z")
 
 
 def is_valid_name(name: str) -> bool:

@@ -11,7 +11,7 @@ __all__ = ["check_repository_path"]
 
 # The OCI distribution spec's repository name grammar (path components joined by "/").
 _COMPONENT: Final = r"[a-z0-9]+(?:(?:\.|_|__|-+)[a-z0-9]+)*"
-_PATH: Final = re.compile(rf"^{_COMPONENT}(?:/{_COMPONENT})*$")
+_PATH: Final = re.compile(rf"^{_COMPONENT}(?:/{_COMPONENT})*\Z")
 
 
 def check_repository_path(value: str, *, operation: str, field_name: str) -> str:

@@ -27,7 +27,7 @@ __all__ = [
 
 READER_ROLE: Final = "roles/artifactregistry.reader"
 _ROBOT_DOMAIN: Final = "serverless-robot-prod.iam.gserviceaccount.com"
-_ROBOT: Final = re.compile(r"^service-(\d+)@" + re.escape(_ROBOT_DOMAIN) + r"$")
+_ROBOT: Final = re.compile(r"^service-(\d+)@" + re.escape(_ROBOT_DOMAIN) + r"\Z")
 _SA_PREFIX: Final = "serviceAccount:"
 
 Policy = dict[str, Any]

@@ -10,10 +10,12 @@ users, the response time tells which names exist. Here every check:
 - costs one bcrypt verification whether or not the user exists (unknown users are checked
   against a dummy hash of the same cost);
 - is throttled per client address and per user name (:class:`AuthThrottle`) *before* any
-  bcrypt work, and counts as a failure when it fails.
+  bcrypt work, and counts as a failure when it fails. A pair already verified is still
+  answered for a throttled *user* from the address that verified it (the owner keeps working
+  while someone guesses their password elsewhere), never for a throttled *address*.
 
-A successful check is remembered (a SHA-256 of user and password, never the password) so a
-client's many requests do not each pay bcrypt's cost.
+A successful check is remembered (a SHA-256 of client address, user and password, never the
+password) so a client's many requests do not each pay bcrypt's cost.
 """
 
 from __future__ import annotations
@@ -74,8 +76,11 @@ class PasswordChecker:
     def close(self) -> None:
         self._pool.shutdown(wait=False, cancel_futures=True)
 
-    def _cache_key(self, user: str, password: bytes) -> bytes:
-        return hashlib.sha256(user.encode("utf-8", "surrogateescape") + b"\0" + password).digest()
+    def _cache_key(self, user: str, password: bytes, address: str | None) -> bytes:
+        # per address: a pair verified from one client does not answer a guess from another
+        # while the user is throttled (a 200-or-429 answer would tell a right guess apart)
+        who = f"{address or ''}\0{user}".encode("utf-8", "surrogateescape")
+        return hashlib.sha256(who + b"\0" + password).digest()
 
     def _verify(self, user: str, password: bytes) -> bool:
         stored = self._users.get(user)
@@ -95,24 +100,29 @@ class PasswordChecker:
     async def check(self, user: str, password: bytes, address: str | None) -> bool:
         """True for a valid pair. Raises :class:`TooManyAttempts` when the address or the
         user is throttled, or when the pool is saturated."""
-        key = self._cache_key(user, password)
+        # The address is throttled before the cache (a throttled guesser gets no answer, even
+        # a right one); the user after it, so an attack on a name does not lock its owner out
+        # of a session already verified.
+        self.throttle.check(address)
+        key = self._cache_key(user, password, address)
         with self._lock:
             if key in self._verified:
                 self._verified.move_to_end(key)
                 return True
-        self.throttle.check(address, user)
+        self.throttle.charge(address, user)
         if not self._slots.acquire(blocking=False):
+            self.throttle.refund(address, user)  # not tried: not a failure
             raise TooManyAttempts(BUSY_RETRY_AFTER)
         loop = asyncio.get_running_loop()
         try:
             future = loop.run_in_executor(self._pool, self._verify_in_slot, user, password)
         except RuntimeError:  # the pool is shut down
             self._slots.release()
+            self.throttle.refund(address, user)
             raise
-        ok = await future
-        if not ok:
-            self.throttle.failed(address, user)
-            return False
+        if not await future:
+            return False  # the charge stays: one failure
+        self.throttle.refund(address, user)
         with self._lock:
             self._verified[key] = None
             while len(self._verified) > _CACHE_SIZE:

@@ -69,6 +69,31 @@ class FailureLimiter:
             return None
         return max(1, math.ceil((level + 1 - self.burst) * self.refill_seconds))
 
+    def charge(self, key: str) -> int | None:
+        """Count an attempt by ``key`` as failed up front (so concurrent attempts cannot all
+        slip through before the first failure is recorded): None when it was charged, else
+        the seconds to wait (nothing charged). :meth:`refund` it when the attempt succeeds."""
+        now = self._clock()
+        with self._lock:
+            bucket = self._buckets.get(key)
+            level = self._level(bucket, now) if bucket is not None else 0.0
+            if level + 1 > self.burst:
+                return max(1, math.ceil((level + 1 - self.burst) * self.refill_seconds))
+            self._buckets.pop(key, None)
+            self._buckets[key] = _Bucket(level + 1, now)
+            if len(self._buckets) > self.max_keys:
+                self._evict(now)
+            return None
+
+    def refund(self, key: str) -> None:
+        """Take back a :meth:`charge` (the attempt succeeded)."""
+        now = self._clock()
+        with self._lock:
+            bucket = self._buckets.get(key)
+            if bucket is not None:
+                bucket.level = max(0.0, self._level(bucket, now) - 1)
+                bucket.updated = now
+
     def failed(self, key: str) -> None:
         """Record one failed attempt by ``key``."""
         now = self._clock()
@@ -110,7 +135,29 @@ class AuthThrottle:
         if longest is not None:
             raise TooManyAttempts(longest)
 
+    def charge(self, address: str | None, user: str | None = None) -> None:
+        """Charge an attempt to the address and the user before checking it; raises
+        :class:`TooManyAttempts` (charging nothing) when either must wait."""
+        if address is not None:
+            wait = self.per_address.charge(address)
+            if wait is not None:
+                raise TooManyAttempts(wait)
+        if user is not None:
+            wait = self.per_user.charge(user)
+            if wait is not None:
+                if address is not None:
+                    self.per_address.refund(address)
+                raise TooManyAttempts(wait)
+
+    def refund(self, address: str | None, user: str | None = None) -> None:
+        """The charged attempt succeeded."""
+        if address is not None:
+            self.per_address.refund(address)
+        if user is not None:
+            self.per_user.refund(user)
+
     def failed(self, address: str | None, user: str | None = None) -> None:
+        """Record a failed attempt that was not charged."""
         if address is not None:
             self.per_address.failed(address)
         if user is not None:

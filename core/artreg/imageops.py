@@ -19,6 +19,7 @@ from typing import Final
 
 from artreg.digest import Digest
 from artreg.errors import ArtregError, InvalidInput, RemoteResourceNotFound
+from artreg.hosts import normalize_host
 from artreg.oci.blobs import BlobData, Progress, UploadResult
 from artreg.oci.client import RegistryClient
 from artreg.oci.descriptor import Descriptor
@@ -243,14 +244,19 @@ class ImageOps:
         self._clients: dict[int, tuple[ArtifactRegistry, RegistryClient]] = {}
 
     async def images(self) -> ImageRegistry:
-        """The image registry, its keychain holding every binding's host (built once)."""
+        """The image registry, its keychain holding every binding's host, each reached at the
+        binding's registry data endpoint (built once; the first binding by name wins a host)."""
         async with self._lock:
             if self._images is None:
+                routes: dict[str, str] = {}
                 for registry in (await self._bindings()).values():
                     with contextlib.suppress(ArtregError):
-                        if registry.registry_endpoint():
-                            self._keychain.add_binding(registry)
-                self._images = ImageRegistry(self._keychain, insecure=self._insecure)
+                        endpoint = registry.registry_endpoint()
+                        host = normalize_host(endpoint) if endpoint else ""
+                        if host and host not in routes:
+                            self._keychain.add_binding(registry, host=host)
+                            routes[host] = registry.registry_data_endpoint()
+                self._images = ImageRegistry(self._keychain, insecure=self._insecure, routes=routes)
             return self._images
 
     async def aclose(self) -> None:

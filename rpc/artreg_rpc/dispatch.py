@@ -26,8 +26,8 @@ with warnings.catch_warnings():  # jsonrpcserver 5.0.9 uses importlib.resources'
 
 from artreg import schemagen
 from artreg import types as t
-from artreg.binding import bindings_from_env
 from artreg.errors import ArtregError
+from artreg.hosts import binding_order
 from artreg.imageops import ImageOps
 from artreg.oci.keychain import Keychain
 from artreg.registry import ArtifactRegistry
@@ -226,7 +226,7 @@ class Dispatcher:
     async def _bindings(self) -> dict[str, ArtifactRegistry]:
         """Every binding of the environment that loads (for image operations' credentials)."""
         loaded = {}
-        for name in sorted(bindings_from_env(self.registries.env)):
+        for name in binding_order(self.registries.env):
             try:
                 loaded[name] = await self.registries.get(name)
             except ArtregError as exc:

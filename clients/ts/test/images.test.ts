@@ -71,6 +71,18 @@ function fileNames(dir: string): string[] {
   return names;
 }
 
+/** The upload sessions the embedded registry holds (the entries of its `uploads` directories). */
+function uploadSessions(dir: string): string[] {
+  const found: string[] = [];
+  for (const entry of readdirSync(dir, { withFileTypes: true })) {
+    if (!entry.isDirectory()) continue;
+    const path = join(dir, entry.name);
+    if (entry.name === "uploads") found.push(...readdirSync(path));
+    else found.push(...uploadSessions(path));
+  }
+  return found;
+}
+
 describe("image operations against artreg serve", { skip }, () => {
   let sidecar: Sidecar;
   let client: ArtregClient;
@@ -195,8 +207,9 @@ describe("image operations against artreg serve", { skip }, () => {
     assert.ok(last !== undefined && last.digest === layer && last.done < 256 * MiB, "cancelled midway");
     assert.equal(await client.artifactRegistry("artifacts").headBlob("artifacts/big", layer), null);
     assert.equal(await client.artifactRegistry("artifacts").headManifest("artifacts/big", "v1"), null);
-    // nothing of it in the registry's storage either
+    // nothing of it in the registry's storage either, not even the upload session
     assert.ok(!fileNames(sidecar.dataDir).includes(layer.slice("sha256:".length)));
+    assert.deepEqual(uploadSessions(sidecar.dataDir), []);
     assert.ok(statSync(blobFile(big.dir, layer)).size === 256 * MiB); // the source is untouched
     // the connection still serves
     assert.deepEqual(await client.images.listTags(`${sidecar.registry}/artifacts/app`), ["v1"]);

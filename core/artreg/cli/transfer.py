@@ -5,7 +5,7 @@ are mounted)."""
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
@@ -21,7 +21,7 @@ from artreg.oci.reference import Reference
 
 if TYPE_CHECKING:  # the OCI client (httpx) is imported when a command runs, not at start-up
     from artreg.oci.copy import CopyResult
-    from artreg.oci.image import Image, Taggable
+    from artreg.oci.image import Taggable
 
 __all__ = ["blob_sizes"]
 
@@ -44,21 +44,9 @@ PlatformOption = Annotated[
 
 def blob_sizes(taggable: Taggable) -> dict[str, int]:
     """Every blob an image or index references (children included): digest → size."""
-    from artreg.oci.image import Index
+    from artreg.imageops import blob_sizes as sizes  # when a command runs, not at start-up
 
-    sizes: dict[str, int] = {}
-
-    def walk(item: Taggable) -> Iterator[Image]:
-        if isinstance(item, Index):
-            for child in item.children.values():
-                yield from walk(child)
-        else:
-            yield item
-
-    for image in walk(taggable):
-        for desc in image.parsed.blobs:
-            sizes.setdefault(desc.digest, desc.size)
-    return sizes
+    return sizes(taggable)
 
 
 class _Transfer:

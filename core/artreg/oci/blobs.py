@@ -4,6 +4,7 @@ fallback to chunked PATCH honouring ``OCI-Chunk-Min-Length``). Memory stays flat
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import os
 from collections.abc import AsyncIterable, AsyncIterator, Callable, Iterator
@@ -568,6 +569,12 @@ async def upload_blob(
         u.location = ""
         try:
             return await _attempt(u)
+        except asyncio.CancelledError:
+            # The caller gave up (a cancelled transfer): end the session, so the registry drops
+            # what it received, then let the cancellation go on.
+            if u.location:
+                await asyncio.shield(_abandon(u))
+            raise
         except AuthenticationError:
             # Credentials can expire during a long upload (ECR tokens do); the next session's
             # POST gets a 401 that refreshes them. Retry once.

@@ -4,6 +4,7 @@ plain HTTP for the corners (a chunked upload whose Location drops auth, refusals
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import json
 import os
 import subprocess
@@ -166,21 +167,17 @@ def test_anonymous_client_gets_401_with_a_bearer_challenge(
     assert httpx.get(f"{proxy.url}/healthz").json() == {"status": "ok"}
 
 
-def test_chunked_upload_whose_location_drops_auth(
-    upstream: ThreadedRegistry, run_proxy: ProxyFactory, users_file: Path
-) -> None:
-    import hashlib
-
-    proxy = run_proxy({"ALIEN_MAIN_BINDING": local_binding(upstream)}, users_file=users_file)
-    auth = {"authorization": basic("alice", PASSWORDS["alice"])}
+def chunked_upload(proxy_url: str, repo: str, auth: dict[str, str]) -> tuple[str, bytes]:
+    """A two-chunk upload through the proxy that sends ``auth`` only on the POST and follows
+    the signed Locations without it; returns the digest and the bytes, checked on the way."""
     chunks = [os.urandom(70_000), os.urandom(30_000)]
     blob = b"".join(chunks)
     digest = "sha256:" + hashlib.sha256(blob).hexdigest()
     with httpx.Client(timeout=30) as client:
-        start = client.post(f"{proxy.url}/v2/main/chunked/blobs/uploads/", headers=auth)
+        start = client.post(f"{proxy_url}/v2/{repo}/blobs/uploads/", headers=auth)
         assert start.status_code == 202, start.text
         location = start.headers["location"]
-        assert location.startswith(f"{proxy.url}/v2/main/chunked/blobs/uploads/")
+        assert location.startswith(f"{proxy_url}/v2/{repo}/blobs/uploads/")
         assert "_artreg_sig=" in location
         offset = 0
         for chunk in chunks:  # no Authorization from here on: the signature carries it
@@ -203,8 +200,17 @@ def test_chunked_upload_whose_location_drops_auth(
         assert done.status_code == 201, done.text
         assert done.headers["docker-content-digest"] == digest
         assert "_artreg" not in done.headers["location"]
-        fetched = client.get(f"{proxy.url}/v2/main/chunked/blobs/{digest}", headers=auth)
+        fetched = client.get(f"{proxy_url}/v2/{repo}/blobs/{digest}", headers=auth)
         assert fetched.status_code == 200 and fetched.content == blob
+    return digest, blob
+
+
+def test_chunked_upload_whose_location_drops_auth(
+    upstream: ThreadedRegistry, run_proxy: ProxyFactory, users_file: Path
+) -> None:
+    proxy = run_proxy({"ALIEN_MAIN_BINDING": local_binding(upstream)}, users_file=users_file)
+    auth = {"authorization": basic("alice", PASSWORDS["alice"])}
+    digest, blob = chunked_upload(proxy.url, "main/chunked", auth)
     assert httpx.get(f"{upstream.url}/v2/main/chunked/blobs/{digest}").content == blob
 
 

@@ -3,8 +3,9 @@
 The request body goes upstream chunk by chunk as the client sends it, and the answer goes back
 chunk by chunk as the upstream sends it (``send`` waits while the client is slow, so a 1 GiB
 blob never sits in memory). Only the request headers the distribution API needs are forwarded;
-hop-by-hop response headers are dropped. A 401/403 from the upstream is retried once with freshly
-minted credentials when the request has no body to replay.
+hop-by-hop response headers are dropped. When the request has no body to replay, an upstream 401
+with a Bearer challenge is answered once with Docker's token flow, and a 401/403 that remains is
+retried once with freshly minted credentials.
 """
 
 from __future__ import annotations
@@ -245,31 +246,59 @@ class Forwarder:
             sent.pop("content-length", None)
             if method in _BODY_METHODS:
                 sent["content-length"] = "0"
-        for fresh in (False, True):
-            auth = await self.credentials.authorization(
-                route.registry, route.endpoint, repository, permission, fresh=fresh
-            )
-            request_headers = dict(sent)
-            if auth is not None:
-                request_headers["authorization"] = auth
-            content = read_ahead(_request_body(receive)) if has_body else None
-            request = self.client.build_request(
-                method, url, headers=request_headers, content=content
-            )
-            try:
-                response = await self.client.send(request, stream=True)
-            except ClientGone:
-                raise
-            except httpx.HTTPError as exc:
-                log.warning(
-                    "upstream %s for binding %r failed: %s",
-                    route.endpoint,
-                    route.binding,
-                    type(exc).__name__,
+        key = (route.endpoint, repository, permission)
+        fresh = exchanged = False
+        auth = await self.credentials.authorization(
+            route.registry, route.endpoint, repository, permission
+        )
+        while True:
+            response = await self._send(route, method, url, sent, auth, receive, has_body)
+            if response.status_code not in (401, 403) or has_body:
+                return Exchange(response, url)
+            challenge = response.headers.get("www-authenticate", "")
+            if response.status_code == 401 and not exchanged and "bearer" in challenge.lower():
+                # Docker's token flow: trade what was sent for a bearer token, once
+                exchanged = True
+                token = await self.credentials.exchange(
+                    self.client, key, challenge, auth, route.binding
                 )
-                raise UpstreamFailed(type(exc).__name__) from None
-            if response.status_code in (401, 403) and not fresh and not has_body:
-                await response.aclose()
-                continue
-            return Exchange(response, url)
-        raise AssertionError("unreachable")  # pragma: no cover
+                if token is not None:
+                    await response.aclose()
+                    auth = token
+                    continue
+            if fresh:
+                return Exchange(response, url)
+            # the cached credentials may have been revoked: mint new ones, once
+            await response.aclose()
+            fresh, exchanged = True, False
+            auth = await self.credentials.authorization(
+                route.registry, route.endpoint, repository, permission, fresh=True
+            )
+
+    async def _send(
+        self,
+        route: Route,
+        method: str,
+        url: str,
+        sent: dict[str, str],
+        auth: str | None,
+        receive: Receive,
+        has_body: bool,
+    ) -> httpx.Response:
+        request_headers = dict(sent)
+        if auth is not None:
+            request_headers["authorization"] = auth
+        content = read_ahead(_request_body(receive)) if has_body else None
+        request = self.client.build_request(method, url, headers=request_headers, content=content)
+        try:
+            return await self.client.send(request, stream=True)
+        except ClientGone:
+            raise
+        except httpx.HTTPError as exc:
+            log.warning(
+                "upstream %s for binding %r failed: %s",
+                route.endpoint,
+                route.binding,
+                type(exc).__name__,
+            )
+            raise UpstreamFailed(type(exc).__name__) from None

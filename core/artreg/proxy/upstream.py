@@ -4,6 +4,11 @@
 never shared between repositories, since ACR and ECR scope them to one. An entry is kept until
 80 % of its remaining lifetime has passed (300 s when the binding gives no expiry), and one
 mint runs per key at a time: concurrent requests for the same key wait for it.
+
+An upstream that answers the minted Basic credentials (or none) with a ``Bearer`` challenge runs
+Docker's token flow, as registries with token auth do (distribution's ``auth.token``, Harbor,
+Docker Hub): :meth:`CredentialCache.exchange` trades them at the challenge's realm for a bearer
+token, which then stands in the cache for the key until 80 % of its ``expires_in``.
 """
 
 from __future__ import annotations
@@ -13,10 +18,13 @@ import base64
 import logging
 import time
 from collections import OrderedDict
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import Final
 
+import httpx
+
 from artreg.errors import ArtregError
+from artreg.oci.auth import Challenge, parse_challenges
 from artreg.registry import ArtifactRegistry
 from artreg.types import (
     ArtifactRegistryCredentials,
@@ -36,6 +44,9 @@ NO_EXPIRY_TTL: Final = 300.0
 #: Share of the remaining lifetime an entry is used for.
 LIFETIME_SHARE: Final = 0.8
 MAX_ENTRIES: Final = 4096
+
+#: A token endpoint's answer without ``expires_in`` is valid this long (the token spec's default).
+DEFAULT_TOKEN_TTL: Final = 60
 
 Key = tuple[str, str, ArtifactRegistryPermissions]
 
@@ -69,7 +80,7 @@ class CredentialCache:
         self._clock = clock
         self._max = max_entries
         self._entries: OrderedDict[Key, tuple[str | None, float]] = OrderedDict()
-        self._inflight: dict[Key, asyncio.Future[str | None]] = {}
+        self._inflight: dict[tuple[str, Key], asyncio.Future[str | None]] = {}
 
     def __repr__(self) -> str:
         return f"CredentialCache(entries={len(self._entries)})"
@@ -94,15 +105,82 @@ class CredentialCache:
             if entry is not None and entry[1] > self._clock():
                 self._entries.move_to_end(key)
                 return entry[0]
+        return await self._once(("mint", key), lambda: self._mint(registry, key))
+
+    async def exchange(
+        self,
+        client: httpx.AsyncClient,
+        key: Key,
+        challenge: str,
+        sent: str | None,
+        binding: str,
+    ) -> str | None:
+        """``Bearer TOKEN`` from the token endpoint a ``WWW-Authenticate: Bearer`` challenge
+        names, asked with the credentials ``sent`` upstream (Basic, or None: anonymous), and
+        cached under ``key``; None when the challenge offers no usable token endpoint or it
+        refuses (the upstream's 401 then stands)."""
+        bearer = next((c for c in parse_challenges(challenge) if c.scheme == "bearer"), None)
+        if bearer is None or (sent is not None and not sent.lower().startswith("basic ")):
+            return None
+        realm = httpx.URL(bearer.realm) if bearer.realm else None
+        endpoint = httpx.URL(key[0])
+        if realm is None or realm.scheme not in ("http", "https"):
+            return None
+        if endpoint.scheme == "https" and realm.scheme != "https":
+            return None  # never send credentials in clear for a registry reached over TLS
+        return await self._once(
+            ("exchange", key), lambda: self._exchange(client, key, bearer, sent, binding)
+        )
+
+    async def _once(
+        self, key: tuple[str, Key], work: Callable[[], Awaitable[str | None]]
+    ) -> str | None:
         task = self._inflight.get(key)
         if task is None:
-            # A task of its own, so a requester that goes away does not cancel the others' mint.
-            task = asyncio.ensure_future(self._mint(registry, key))
+            # A task of its own, so a requester that goes away does not cancel the others' work.
+            task = asyncio.ensure_future(work())
             self._inflight[key] = task
             task.add_done_callback(lambda t: self._settled(key, t))
         return await asyncio.shield(task)
 
-    def _settled(self, key: Key, task: asyncio.Future[str | None]) -> None:
+    async def _exchange(
+        self,
+        client: httpx.AsyncClient,
+        key: Key,
+        challenge: Challenge,
+        sent: str | None,
+        binding: str,
+    ) -> str | None:
+        _, repository, permission = key
+        actions = "pull" if permission == ArtifactRegistryPermissions.PULL else "pull,push"
+        params = {"scope": challenge.params.get("scope") or f"repository:{repository}:{actions}"}
+        if challenge.params.get("service"):
+            params["service"] = challenge.params["service"]
+        headers = {"authorization": sent} if sent else {}
+        try:
+            answer = await client.get(challenge.realm, params=params, headers=headers)
+            doc = answer.json() if answer.status_code == 200 else None
+        except (httpx.HTTPError, ValueError):
+            doc = None
+        token = (doc.get("token") or doc.get("access_token")) if isinstance(doc, dict) else None
+        if not isinstance(token, str) or not token:
+            log.warning("the token endpoint of binding %r refused its credentials", binding)
+            return None
+        expires_in = doc.get("expires_in") if isinstance(doc, dict) else None
+        ttl = expires_in if isinstance(expires_in, int) and expires_in > 0 else DEFAULT_TOKEN_TTL
+        value = f"Bearer {token}"
+        self._store(key, value, self._clock() + ttl * LIFETIME_SHARE)
+        return value
+
+    def _store(self, key: Key, value: str | None, until: float) -> None:
+        if until <= self._clock():
+            return
+        self._entries[key] = (value, until)
+        self._entries.move_to_end(key)
+        while len(self._entries) > self._max:
+            self._entries.popitem(last=False)
+
+    def _settled(self, key: tuple[str, Key], task: asyncio.Future[str | None]) -> None:
         self._inflight.pop(key, None)
         if not task.cancelled():
             task.exception()  # retrieved here: every waiter may have gone away
@@ -121,12 +199,7 @@ class CredentialCache:
             )
             raise MintFailed(registry.binding_name, exc.code) from None
         value = authorization_header(creds)
-        until = self._keep_until(creds)
-        if until > self._clock():
-            self._entries[key] = (value, until)
-            self._entries.move_to_end(key)
-            while len(self._entries) > self._max:
-                self._entries.popitem(last=False)
+        self._store(key, value, self._keep_until(creds))
         return value
 
     def _keep_until(self, creds: ArtifactRegistryCredentials) -> float:

@@ -8,9 +8,15 @@ Run it with ``artreg rpc serve`` (or ``python -m artreg_rpc``), or with the embe
 with ``artreg serve``.
 """
 
-from artreg_rpc.dispatch import Dispatcher, openrpc_document
-from artreg_rpc.registries import RegistryPool
-from artreg_rpc.server import DEFAULT_PORT, TOKEN_ENV, RpcServer, ServerConfig
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from artreg_rpc.dispatch import Dispatcher, openrpc_document
+    from artreg_rpc.registries import RegistryPool
+    from artreg_rpc.server import DEFAULT_PORT, TOKEN_ENV, RpcServer, ServerConfig
 
 __all__ = [
     "DEFAULT_PORT",
@@ -21,3 +27,28 @@ __all__ = [
     "ServerConfig",
     "openrpc_document",
 ]
+
+# Imported on first use (PEP 562): the command line wires in artreg_rpc.cli at start-up and must
+# not pay for the server, jsonrpcserver and websockets until a sidecar runs.
+_LAZY: dict[str, str] = {
+    "Dispatcher": "artreg_rpc.dispatch",
+    "openrpc_document": "artreg_rpc.dispatch",
+    "RegistryPool": "artreg_rpc.registries",
+    "DEFAULT_PORT": "artreg_rpc.server",
+    "TOKEN_ENV": "artreg_rpc.server",
+    "RpcServer": "artreg_rpc.server",
+    "ServerConfig": "artreg_rpc.server",
+}
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'artreg_rpc' has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted([*globals(), *_LAZY])

@@ -84,6 +84,28 @@ def test_every_known_code_has_a_class() -> None:
     }
 
 
+def test_epilog_is_the_table() -> None:
+    from artreg.cli.errors import EXIT_CODES_EPILOG
+    from artreg.exitcodes import BY_CODE
+
+    assert EXIT_CODES_EPILOG.splitlines() == [
+        "Exit codes (errors print one line on stderr; --debug adds the cause chain):",
+        "  0  ok",
+        "  1  internal error (anything unexpected; BINDINGS_ERROR takes the class of its cause)",
+        "  2  usage: bad arguments, INVALID_INPUT, BINDING_NOT_CONFIGURED, BINDING_CONFIG_INVALID,"
+        " CLIENT_CONFIG_INVALID",
+        "  3  not found: RESOURCE_NOT_FOUND, REMOTE_RESOURCE_NOT_FOUND",
+        "  4  auth: AUTHENTICATION_ERROR, REMOTE_ACCESS_DENIED",
+        "  5  unsupported: OPERATION_NOT_SUPPORTED, FEATURE_NOT_ENABLED",
+        "  6  remote failure: CLOUD_PLATFORM_ERROR, REMOTE_SERVICE_UNAVAILABLE, TIMEOUT,"
+        " RATE_LIMIT_EXCEEDED, QUOTA_EXCEEDED, REMOTE_RESOURCE_CONFLICT,"
+        " UNEXPECTED_RESPONSE_FORMAT, BINDING_SETUP_FAILED",
+        "  130  interrupted: Ctrl-C",
+    ]
+    # every error class has a line in the table, so the epilog cannot drift from the lookup
+    assert set(BY_CODE) == {c.code for c in errors.ERROR_CLASSES.values()}
+
+
 def test_unknown_wire_codes_are_classed_by_status() -> None:
     remote = errors.error_from_data(
         ErrorData(

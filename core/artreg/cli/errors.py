@@ -1,19 +1,6 @@
 """How the command line reports failures: one line on stderr (code, message and hint) and an exit
-code per class of error, the same for every command.
-
-| exit | class          | error codes                                                        |
-|------|----------------|--------------------------------------------------------------------|
-| 0    | success        |                                                                    |
-| 1    | internal       | anything unexpected; BINDINGS_ERROR takes its cause's class      |
-| 2    | usage          | bad arguments, INVALID_INPUT, BINDING_NOT_CONFIGURED,              |
-|      |                | BINDING_CONFIG_INVALID, CLIENT_CONFIG_INVALID                      |
-| 3    | not found      | RESOURCE_NOT_FOUND, REMOTE_RESOURCE_NOT_FOUND                      |
-| 4    | auth           | AUTHENTICATION_ERROR, REMOTE_ACCESS_DENIED                         |
-| 5    | unsupported    | OPERATION_NOT_SUPPORTED, FEATURE_NOT_ENABLED                       |
-| 6    | remote failure | CLOUD_PLATFORM_ERROR, REMOTE_SERVICE_UNAVAILABLE, TIMEOUT,         |
-|      |                | RATE_LIMIT_EXCEEDED, QUOTA_EXCEEDED, REMOTE_RESOURCE_CONFLICT,     |
-|      |                | UNEXPECTED_RESPONSE_FORMAT, BINDING_SETUP_FAILED                   |
-| 130  | interrupted    | Ctrl-C                                                             |
+code per class of error, the same for every command (the table: :data:`artreg.exitcodes.EXIT_CLASSES`,
+shown by every ``--help`` and on the docs-site page ``getting-started/cli.md``).
 
 ``--debug`` adds the cause chain (the ``source`` entries of :meth:`ArtregError.to_dict`), one
 indented line per cause. Every line printed passes through :func:`redact`, which removes the
@@ -22,12 +9,12 @@ secrets this process has seen and anything shaped like a credential.
 
 from __future__ import annotations
 
-import enum
 import sys
 from collections.abc import Iterator, Mapping
 from typing import IO, Any, Final
 
 from artreg.errors import ArtregError
+from artreg.exitcodes import BY_CODE, ExitCode, epilog
 from artreg.serving.redact import redact, register_secret
 
 __all__ = [
@@ -42,57 +29,10 @@ __all__ = [
 ]
 
 
-class ExitCode(enum.IntEnum):
-    """Process exit status per class of error."""
-
-    OK = 0
-    INTERNAL = 1
-    USAGE = 2
-    NOT_FOUND = 3
-    AUTH = 4
-    UNSUPPORTED = 5
-    REMOTE = 6
-    INTERRUPTED = 130
-
-
-_BY_CODE: Final[Mapping[str, ExitCode]] = {
-    "INVALID_INPUT": ExitCode.USAGE,
-    "BINDING_NOT_CONFIGURED": ExitCode.USAGE,
-    "BINDING_CONFIG_INVALID": ExitCode.USAGE,
-    "CLIENT_CONFIG_INVALID": ExitCode.USAGE,
-    "RESOURCE_NOT_FOUND": ExitCode.NOT_FOUND,
-    "REMOTE_RESOURCE_NOT_FOUND": ExitCode.NOT_FOUND,
-    "AUTHENTICATION_ERROR": ExitCode.AUTH,
-    "REMOTE_ACCESS_DENIED": ExitCode.AUTH,
-    "OPERATION_NOT_SUPPORTED": ExitCode.UNSUPPORTED,
-    "FEATURE_NOT_ENABLED": ExitCode.UNSUPPORTED,
-    "CLOUD_PLATFORM_ERROR": ExitCode.REMOTE,
-    "REMOTE_SERVICE_UNAVAILABLE": ExitCode.REMOTE,
-    "TIMEOUT": ExitCode.REMOTE,
-    "RATE_LIMIT_EXCEEDED": ExitCode.REMOTE,
-    "QUOTA_EXCEEDED": ExitCode.REMOTE,
-    "REMOTE_RESOURCE_CONFLICT": ExitCode.REMOTE,
-    "UNEXPECTED_RESPONSE_FORMAT": ExitCode.REMOTE,
-    "BINDING_SETUP_FAILED": ExitCode.REMOTE,
-    "BINDINGS_ERROR": ExitCode.INTERNAL,
-}
+_BY_CODE: Final = BY_CODE
 
 #: The exit-code table, as shown at the end of every command's ``--help``.
-EXIT_CODES_EPILOG: Final = "\n".join(
-    (
-        "Exit codes (errors print one line on stderr; --debug adds the cause chain):",
-        "  0  ok",
-        "  1  internal error (anything unexpected; BINDINGS_ERROR takes the class of its cause)",
-        "  2  usage: bad arguments, INVALID_INPUT, BINDING_NOT_CONFIGURED, "
-        "BINDING_CONFIG_INVALID, CLIENT_CONFIG_INVALID",
-        "  3  not found: RESOURCE_NOT_FOUND, REMOTE_RESOURCE_NOT_FOUND",
-        "  4  auth: AUTHENTICATION_ERROR, REMOTE_ACCESS_DENIED",
-        "  5  unsupported: OPERATION_NOT_SUPPORTED, FEATURE_NOT_ENABLED",
-        "  6  remote failure: CLOUD_PLATFORM_ERROR, REMOTE_SERVICE_UNAVAILABLE, TIMEOUT, "
-        "RATE_LIMIT_EXCEEDED, QUOTA_EXCEEDED, REMOTE_RESOURCE_CONFLICT, UNEXPECTED_RESPONSE_FORMAT",
-        "  130  interrupted",
-    )
-)
+EXIT_CODES_EPILOG: Final = epilog()
 
 
 def exit_code_for(error: BaseException) -> ExitCode:

@@ -1,5 +1,5 @@
-"""``artreg serve`` (the embedded registry and the JSON-RPC sidecar in one process) and
-``artreg rpc serve`` (the sidecar alone, over the bindings in the environment).
+"""``artreg serve``: the embedded registry and the JSON-RPC sidecar in one process. (``artreg rpc
+serve``, the sidecar alone, is :mod:`artreg_rpc.cli`'s; it is wired in here.)
 
 Both print one machine-readable line on stdout as soon as they listen, then flush it::
 
@@ -20,8 +20,7 @@ import shlex
 import shutil
 import socket
 import sys
-from collections.abc import AsyncIterator, Callable, Iterator
-from contextlib import AbstractAsyncContextManager
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, Final
 
@@ -29,174 +28,33 @@ import typer
 
 from artreg.binding import binding_env_var_name, bindings_from_env
 from artreg.cli import app
-from artreg.cli.errors import ExitCode, register_secret
+from artreg.cli.errors import ExitCode
+from artreg_rpc.cli import (
+    DEFAULT_RPC_PORT,
+    CallTimeoutOption,
+    HostOption,
+    LogLevelOption,
+    MaxInFlightOption,
+    MaxMessageOption,
+    ShutdownTimeoutOption,
+    ready_line,
+    rpc_app,
+    run_sidecar,
+    say,
+    setup_logging,
+)
 
 if TYPE_CHECKING:
     import uvicorn
 
 __all__ = ["DEFAULT_REGISTRY_PORT", "DEFAULT_RPC_PORT", "ready_line"]
 
-DEFAULT_RPC_PORT: Final = 7450
 DEFAULT_REGISTRY_PORT: Final = 5000
 #: The binding ``artreg serve`` adds when the environment configures none.
 DEFAULT_BINDING_NAME: Final = "artifacts"
 
-rpc_app = typer.Typer(
-    name="rpc", help="The JSON-RPC 2.0 sidecar over WebSocket.", no_args_is_help=True
-)
+# The sidecar's command group and options belong to artreg_rpc; the command line only wires them.
 app.add_typer(rpc_app, name="rpc")
-
-HostOption = Annotated[
-    str,
-    typer.Option(
-        "--host",
-        envvar="ARTREG_HOST",
-        help="Address to listen on. Anything but loopback needs ARTREG_RPC_TOKEN.",
-    ),
-]
-MaxMessageOption = Annotated[
-    int,
-    typer.Option(
-        "--max-message-size",
-        min=1024,
-        help="Largest request in bytes; larger ones get an INVALID_REQUEST reply "
-        "(frames over 8x this close the connection with 1009).",
-    ),
-]
-ShutdownTimeoutOption = Annotated[
-    float,
-    typer.Option(
-        "--shutdown-timeout",
-        min=0.0,
-        help="On SIGTERM, seconds to wait for calls in flight before cancelling them.",
-    ),
-]
-MaxInFlightOption = Annotated[
-    int,
-    typer.Option(
-        "--max-in-flight",
-        min=1,
-        help="Calls running at once per connection; beyond that the server reads no further "
-        "messages from it until one finishes.",
-    ),
-]
-CallTimeoutOption = Annotated[
-    float | None,
-    typer.Option(
-        "--call-timeout",
-        min=0.0,
-        envvar="ARTREG_RPC_CALL_TIMEOUT",
-        help="Seconds a call may run before it fails with TIMEOUT (a transfer: seconds "
-        "without progress); 0: no limit.  [default: 25]",
-        show_default=False,
-    ),
-]
-LogLevelOption = Annotated[
-    str,
-    typer.Option("--log-level", envvar="ARTREG_LOG_LEVEL", help="debug, info, warning or error."),
-]
-
-
-def ready_line(rpc_url: str, registry: str | None = None) -> str:
-    """The machine-readable line printed once listening."""
-    line = f"artreg: rpc={rpc_url}"
-    return f"{line} registry={registry}" if registry else line
-
-
-def _setup_logging(level: str) -> None:
-    """Every log line (third-party loggers' included, at any level) escaped and redacted."""
-    from artreg.serving.logs import QUIET_LOGGERS, configure_logging
-
-    register_secret(os.environ.get("ARTREG_RPC_TOKEN"))
-    # uvicorn logs its start-up and shutdown chatter at INFO under "uvicorn.error"
-    configure_logging(level, quiet=(*QUIET_LOGGERS, "uvicorn.error"))
-
-
-def _say(line: str) -> None:
-    sys.stdout.write(line + "\n")
-    sys.stdout.flush()
-
-
-def _run_sidecar(
-    *,
-    host: str,
-    port: int,
-    env: dict[str, str],
-    max_message_size: int,
-    max_in_flight: int,
-    shutdown_timeout: float,
-    call_timeout: float | None,
-    on_ready: Callable[[str], None],
-    around: AbstractAsyncContextManager[object] | None = None,
-) -> None:
-    from artreg_rpc.errors import RpcConfigError
-    from artreg_rpc.runner import config_from_env, run
-
-    try:
-        config = config_from_env(
-            env,
-            host=host,
-            port=port,
-            max_message_size=max_message_size,
-            max_in_flight=max_in_flight,
-            shutdown_timeout=shutdown_timeout,
-        )
-        if call_timeout is not None:
-            config.call_timeout = call_timeout or None
-        config.check()
-    except RpcConfigError as exc:
-        sys.stderr.write(f"error: {exc}\n")
-        raise typer.Exit(ExitCode.USAGE) from None
-    try:
-        run(config, env, on_ready=lambda server: on_ready(server.url), around=around)
-    except OSError as exc:
-        sys.stderr.write(f"error: cannot listen on {host}:{port}: {exc.strerror or exc}\n")
-        raise typer.Exit(ExitCode.USAGE) from None
-
-
-@rpc_app.command("serve")
-def rpc_serve(
-    host: HostOption = "127.0.0.1",
-    port: Annotated[
-        int,
-        typer.Option(
-            "--port", "--rpc-port", min=0, max=65535, help="TCP port; 0 picks a free one."
-        ),
-    ] = DEFAULT_RPC_PORT,
-    max_message_size: MaxMessageOption = 1 << 20,
-    max_in_flight: MaxInFlightOption = 1024,
-    shutdown_timeout: ShutdownTimeoutOption = 10.0,
-    call_timeout: CallTimeoutOption = None,
-    log_level: LogLevelOption = "info",
-) -> None:
-    """Run the JSON-RPC sidecar alone, serving the bindings in the environment (ALIEN_{NAME}_BINDING).
-
-    Prints `artreg: rpc=ws://HOST:PORT` once listening. SIGTERM or Ctrl-C finishes the calls in flight and exits 0.
-    """
-    _setup_logging(log_level)
-    env = dict(os.environ)
-    names = sorted(bindings_from_env(env))
-    if not names:
-        logging.getLogger("artreg_rpc").warning(
-            "no binding is configured (ALIEN_{NAME}_BINDING); every call will fail "
-            "with BINDING_NOT_CONFIGURED"
-        )
-
-    def ready(url: str) -> None:
-        _say(ready_line(url))
-        _say(f"bindings: {', '.join(names) or '(none)'}")
-
-    _run_sidecar(
-        host=host,
-        port=port,
-        env=env,
-        max_message_size=max_message_size,
-        max_in_flight=max_in_flight,
-        shutdown_timeout=shutdown_timeout,
-        call_timeout=call_timeout,
-        on_ready=ready,
-    )
-
 
 def _default_data_dir() -> Path:
     base = os.environ.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
@@ -365,7 +223,7 @@ def serve(
 
     Once listening it prints `artreg: rpc=ws://HOST:PORT registry=HOST:PORT` (one line, for scripts), then the RPC URL, the registry address and the binding JSON. SIGTERM or Ctrl-C finishes the calls in flight and exits 0.
     """
-    _setup_logging(log_level)
+    setup_logging(log_level)
     directory = (data_dir or _default_data_dir()).expanduser().resolve()
     try:
         directory.mkdir(parents=True, exist_ok=True)
@@ -389,21 +247,21 @@ def serve(
             shown[DEFAULT_BINDING_NAME] = binding
 
         def ready(url: str) -> None:
-            _say(ready_line(url, registry_address))
-            _say(f"rpc:      {url}")
-            _say(f"registry: http://{registry_address}  (data in {directory})")
+            say(ready_line(url, registry_address))
+            say(f"rpc:      {url}")
+            say(f"registry: http://{registry_address}  (data in {directory})")
             for name, raw in shown.items():
-                _say(f"binding:  {binding_env_var_name(name)}={raw}")
+                say(f"binding:  {binding_env_var_name(name)}={raw}")
                 for line in _next_steps(registry_address, raw):
-                    _say(line)
+                    say(line)
             if not shown:
                 # The bindings come from the environment: `artifacts` is not served, so there is
                 # no push hint to give for it.
-                _say(
+                say(
                     f"bindings: {', '.join(sorted(bindings_from_env(env)))} (from the environment)"
                 )
 
-        _run_sidecar(
+        run_sidecar(
             host=host,
             port=rpc_port,
             env=env,

@@ -349,3 +349,22 @@ def test_token_endpoint_get_and_post_forms(
         bad = client.post(token_url, data={**form, "password": "wrong"})
         assert bad.status_code == 401
         assert PASSWORDS["alice"] not in bad.text
+
+
+def test_failed_logins_are_throttled_per_user(
+    upstream: ThreadedRegistry, run_proxy: ProxyFactory, users_file: Path
+) -> None:
+    proxy = run_proxy({"ALIEN_MAIN_BINDING": local_binding(upstream)}, users_file=users_file)
+    wrong = {"authorization": basic("alice", "guess")}
+    with httpx.Client(timeout=30) as client:
+        statuses = [client.get(f"{proxy.url}/v2/", headers=wrong).status_code for _ in range(12)]
+        assert statuses[:10] == [401] * 10
+        assert statuses[-1] == 429
+        limited = client.get(f"{proxy.url}/v2/", headers=wrong)
+        assert limited.json()["errors"][0]["code"] == "TOOMANYREQUESTS"
+        assert int(limited.headers["retry-after"]) >= 1
+        # another user is not held up by alice's guesses
+        ok = client.get(
+            f"{proxy.url}/v2/", headers={"authorization": basic("reader", PASSWORDS["reader"])}
+        )
+        assert ok.status_code == 200

@@ -19,7 +19,7 @@ from artreg.proxy import ProxyConfig, ThreadedProxy
 from artreg.proxy import start_in_thread as start_proxy
 
 #: Users of the proxy in the tests (bcrypt at the lowest cost keeps the tests quick).
-PASSWORDS = {"alice": "alice-secret", "reader": "reader-secret"}
+PASSWORDS = {"alice": "alice-secret", "reader": "reader-secret", "team": "team-secret"}
 USERS_TOML = """
 [users.alice]
 password_hash = "{alice}"
@@ -28,6 +28,10 @@ push = ["*"]
 [users.reader]
 password_hash = "{reader}"
 pull = ["*"]
+
+[users.team]
+password_hash = "{team}"
+push = ["main/team"]
 """
 
 
@@ -43,7 +47,7 @@ def basic(user: str, password: str) -> str:
 def users_file(tmp_path: Path) -> Path:
     path = tmp_path / "users.toml"
     path.write_text(
-        USERS_TOML.format(alice=hashed(PASSWORDS["alice"]), reader=hashed(PASSWORDS["reader"]))
+        USERS_TOML.format(**{name: hashed(password) for name, password in PASSWORDS.items()})
     )
     return path
 

@@ -368,3 +368,27 @@ def test_failed_logins_are_throttled_per_user(
             f"{proxy.url}/v2/", headers={"authorization": basic("reader", PASSWORDS["reader"])}
         )
         assert ok.status_code == 200
+
+
+def test_mounts_need_pull_rights_on_the_source(
+    upstream: ThreadedRegistry, run_proxy: ProxyFactory, users_file: Path
+) -> None:
+    proxy = run_proxy({"ALIEN_MAIN_BINDING": local_binding(upstream)}, users_file=users_file)
+    alice = {"authorization": basic("alice", PASSWORDS["alice"])}
+    team = {"authorization": basic("team", PASSWORDS["team"])}
+    blob = os.urandom(2000)
+    digest = "sha256:" + hashlib.sha256(blob).hexdigest()
+    with httpx.Client(base_url=proxy.url, timeout=30) as client:
+        put = client.post(
+            f"/v2/main/secret/blobs/uploads/?digest={digest}", content=blob, headers=alice
+        )
+        assert put.status_code == 201, put.text
+        # team may push main/team but not read main/secret: no mount, a plain upload session
+        for query in (f"mount={digest}&from=main/secret", f"mount={digest}"):
+            answer = client.post(f"/v2/main/team/blobs/uploads/?{query}", headers=team)
+            assert answer.status_code == 202, answer.text
+        assert client.head(f"/v2/main/team/blobs/{digest}", headers=team).status_code == 404
+        mounted = client.post(
+            f"/v2/main/copy/blobs/uploads/?mount={digest}&from=main/secret", headers=alice
+        )
+        assert mounted.status_code == 201, mounted.text

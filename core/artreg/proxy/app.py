@@ -327,12 +327,16 @@ class ProxyApp:
 
     async def _checked_mount(self, req: _Request, route: Route, query: str) -> str:
         """A cross-repository mount is kept only when the caller may pull the source and the
-        same binding serves it; otherwise the upload starts plainly (the spec allows a 202)."""
+        same binding serves it; otherwise the upload starts plainly (the spec allows a 202).
+        A mount without ``from`` (the registry picks any repository holding the blob) is never
+        passed on: the upstream would search with the binding's rights, not the caller's."""
         pairs = parse_qsl(query, keep_blank_values=True)
-        source = next((v for k, v in pairs if k == "from"), None)
-        if source is None:
+        if not any(k == "mount" for k, _ in pairs):
             return query
+        source = next((v for k, v in pairs if k == "from"), None)
         caller_ok = False
+        if source is None:
+            return urlencode([(k, v) for k, v in pairs if k != "mount"], quote_via=quote)
         try:
             await self._authorize(req, source, "pull")
             caller_ok = self.routes.resolve(source) is route

@@ -33,6 +33,8 @@ __all__ = [
 REALM: Final = "artreg"
 #: The holder name of tokens issued to clients of the static token (no user can be named so).
 STATIC_TOKEN_HOLDER: Final = ":token"
+#: The holder name of tokens issued to the in-process client of the service token.
+SERVICE_TOKEN_HOLDER: Final = ":service"
 
 
 class AuthConfigError(ValueError):
@@ -57,6 +59,7 @@ class Authenticator:
         token_ttl: float = 3600.0,
         clock: Callable[[], float] = time.time,
         throttle: AuthThrottle | None = None,
+        service_token: str | None = None,
     ) -> None:
         if not users and not token:
             raise AuthConfigError("no credentials configured")
@@ -64,6 +67,9 @@ class Authenticator:
         self._passwords = PasswordChecker(users or {}, throttle=self.throttle) if users else None
         self._user_count = len(users or {})
         self._token = token.encode() if token else None
+        # A second static token, for a client in this process (``artreg serve``'s sidecar):
+        # accepted like ``token`` but never advertised (challenges follow ``token`` alone).
+        self._service_token = service_token.encode() if service_token else None
         self.token_ttl = token_ttl
         self.tokens = TokenService(access_ttl=token_ttl, clock=clock)
 
@@ -78,7 +84,11 @@ class Authenticator:
 
     @classmethod
     def from_files(
-        cls, *, htpasswd: str | Path | None = None, token_file: str | Path | None = None
+        cls,
+        *,
+        htpasswd: str | Path | None = None,
+        token_file: str | Path | None = None,
+        service_token: str | None = None,
     ) -> Authenticator:
         """Read an htpasswd file (bcrypt entries only) and/or a file holding one token."""
         users = load_htpasswd(htpasswd) if htpasswd is not None else None
@@ -92,7 +102,7 @@ class Authenticator:
                 ) from None
             if not token:
                 raise AuthConfigError(f"token file {token_file} is empty")
-        return cls(users=users, token=token)
+        return cls(users=users, token=token, service_token=service_token)
 
     @property
     def uses_tokens(self) -> bool:
@@ -144,7 +154,7 @@ class Authenticator:
             if self.tokens.holder(raw, "access") is not None:
                 return True  # signed, unguessable: nothing to throttle
             self.throttle.charge(address)
-            if self._token is not None and hmac.compare_digest(raw.encode(), self._token):
+            if self._static(raw.encode()) is not None:
                 self.throttle.refund(address)
                 return True
             return False
@@ -161,26 +171,36 @@ class Authenticator:
         scheme, _, value = authorization.strip().partition(" ")
         if scheme.lower() == "bearer":
             raw = value.strip()
-            if self._token is not None and hmac.compare_digest(raw.encode(), self._token):
+            if self._static(raw.encode()) is not None:
                 return True
             return self.tokens.holder(raw, "access") is not None
         credentials = _basic(authorization)
         if credentials is None:
             return False
         user, password = credentials
-        if self._token is not None and hmac.compare_digest(password, self._token):
+        if self._static(password) is not None:
             return True
         name = user.decode("utf-8", "replace")
         return self._passwords is not None and self._passwords.check_sync(name, password)
+
+    def _static(self, value: bytes) -> str | None:
+        """The holder name when ``value`` is one of the static tokens, compared in constant
+        time; None otherwise."""
+        if self._token is not None and hmac.compare_digest(value, self._token):
+            return STATIC_TOKEN_HOLDER
+        if self._service_token is not None and hmac.compare_digest(value, self._service_token):
+            return SERVICE_TOKEN_HOLDER
+        return None
 
     async def _holder(self, user: bytes, password: bytes, address: str | None) -> str | None:
         """Who the user name and password identify: the user, the static token's holder, or
         None when they are not valid (throttled; see :class:`~artreg.serving.PasswordChecker`)."""
         name = user.decode("utf-8", "replace")
-        if self._token is not None:
+        if self._token is not None or self._service_token is not None:
             self.throttle.check(address)
-            if hmac.compare_digest(password, self._token):
-                return STATIC_TOKEN_HOLDER
+            static = self._static(password)
+            if static is not None:
+                return static
         if self._passwords is not None:
             return name if await self._passwords.check(name, password, address) else None
         self.throttle.charge(address, name)

@@ -44,17 +44,24 @@ class RegistryConfig:
                 raise RegistryConfigError(f"TLS file {path} does not exist")
         return str(self.tls_cert), str(self.tls_key)
 
-    def authenticator(self) -> Authenticator | None:
-        """The configured credentials; refuses a non-loopback bind without any."""
+    def authenticator(
+        self, *, service_token: str | None = None, option_prefix: str = ""
+    ) -> Authenticator | None:
+        """The configured credentials (plus ``service_token``, for a client in this process,
+        when there are any); refuses a non-loopback bind without any. ``option_prefix`` is
+        how the command spells its options (``registry-`` for ``artreg serve``)."""
         if self.htpasswd is None and self.token_file is None:
             if not is_loopback(self.host):
                 raise RegistryConfigError(
                     f"refusing to listen on {self.host} without credentials: "
-                    "pass --htpasswd FILE and/or --token-file FILE, or bind to 127.0.0.1"
+                    f"pass --{option_prefix}htpasswd FILE and/or --{option_prefix}token-file "
+                    "FILE, or bind to 127.0.0.1"
                 )
             return None
         try:
-            return Authenticator.from_files(htpasswd=self.htpasswd, token_file=self.token_file)
+            return Authenticator.from_files(
+                htpasswd=self.htpasswd, token_file=self.token_file, service_token=service_token
+            )
         except ValueError as exc:
             raise RegistryConfigError(str(exc)) from None
 

@@ -2,7 +2,8 @@
 how it is read from ``ALIEN_{NAME}_BINDING`` environment variables, and how field values resolve.
 
 A field may hold a value, a ``{"secretRef": {"name", "key"}}`` or any other JSON (an IaC
-expression such as ``{"Fn::GetAtt": ...}``); only values resolve at run time (reference §2.2).
+expression such as ``{"Fn::GetAtt": ...}``); only values resolve at run time
+(docs-site: concepts/bindings.md).
 """
 
 from __future__ import annotations

@@ -1,4 +1,5 @@
-"""Loading an :class:`ArtifactRegistry` for a binding name from the environment (reference §2.3)."""
+"""Loading an :class:`ArtifactRegistry` for a binding name from the environment
+(docs-site: concepts/bindings.md)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,5 @@
-"""The ArtifactRegistry interface: seven required methods and seven provided ones (seed 000).
+"""The ArtifactRegistry interface: seven required methods and the provided ones
+(docs-site: reference/providers.md).
 
 Routable names: ``create_repository(logical)`` returns a :class:`RepositoryResponse` whose ``name``
 is the *routable* name; every other method takes that name as ``repo_id`` and never re-applies a

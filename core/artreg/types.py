@@ -47,7 +47,6 @@ __all__ = [
     "TransferProgress",
     "TransferStatus",
     "UploadBlobParams",
-    "WireError",
     "convert",
     "decode",
     "encode",
@@ -446,9 +445,6 @@ PARAMS_TYPES: Final[dict[str, Any]] = {
 
 T = TypeVar("T")
 
-WireError = msgspec.ValidationError
-"""Raised when JSON does not match a wire type; its message names the offending field path."""
-
 _encoder: Final = msgspec.json.Encoder()
 _ACCESS_KEYS: Final = frozenset(
     {"accountIds", "projectNumbers", "roleArns", "serviceAccountEmails"}
@@ -468,8 +464,8 @@ def _normalize(obj: Any) -> Any:
 
 
 def decode(data: bytes | str, type: type[T]) -> T:
-    """Decode JSON into a wire type. Raises :data:`WireError` (``msgspec.ValidationError``)
-    or ``msgspec.DecodeError`` for malformed JSON; both messages name the offending path."""
+    """Decode JSON into a wire type. Raises ``msgspec.ValidationError`` when the JSON does not
+    fit the type, or ``msgspec.DecodeError`` for malformed JSON; both name the offending path."""
     return convert(msgspec.json.decode(data), type)
 
 

@@ -165,13 +165,6 @@ class RpcServer:
         self._server = None
         log.info("artreg RPC stopped")
 
-    async def serve_until(self, stop: asyncio.Event) -> None:
-        """Start, serve until ``stop`` is set, then shut down gracefully."""
-        if self._server is None:
-            await self.start()
-        await stop.wait()
-        await self.shutdown()
-
     # -- HTTP: health, auth, origin ---------------------------------------------------------------
 
     def _process_request(self, connection: ServerConnection, request: Request) -> Response | None:

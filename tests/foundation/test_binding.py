@@ -1,4 +1,4 @@
-"""Binding JSON, env-var naming, value resolution and load_artifact_registry (reference §2)."""
+"""Binding JSON, env-var naming, value resolution and load_artifact_registry (docs-site: concepts/bindings.md)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Each error kind carries the code, status, flags, message and context of reference §4.2."""
+"""Each error kind carries the code, status, flags, message and context of docs-site page reference/errors.md."""
 
 from __future__ import annotations
 

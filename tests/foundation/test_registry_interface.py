@@ -1,4 +1,4 @@
-"""The ArtifactRegistry interface's provided methods behave as reference §1.3 says."""
+"""The ArtifactRegistry interface's provided methods behave as artreg.registry documents."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""The Local provider against real registries (reference §3.4 and §7, seed 001)."""
+"""The Local provider against real registries (docs-site: providers/local.md)."""
 
 from __future__ import annotations
 
@@ -80,7 +80,7 @@ async def test_lifecycle(local: LocalArtifactRegistry, any_registry: RunningRegi
     assert created.uri == f"{any_registry.host}/artifacts/{logical}"
     assert created.created_at is None
     got = await local.get_repository(created.name)
-    assert got == created  # the round trip of reference §7
+    assert got == created  # the round-trip invariant of artreg.registry
     # A logical name is accepted too (the binding prefix is not re-applied).
     assert (await local.get_repository(logical)).name == created.name
     # Idempotent.

@@ -1,5 +1,6 @@
 """Images and indexes as values, and writing them to targets with parallel, deduplicated blob
-uploads and progress events (imgpkg's ``registry`` package, seed 004).
+uploads and progress events (as imgpkg's ``registry`` package;
+docs-site: reference/oci.md).
 
 An :class:`Image` is its manifest's exact bytes plus a way to open each blob it references; an
 :class:`Index` is its bytes plus its children. Reading one from a registry fetches manifests only;

@@ -1,4 +1,4 @@
-"""Push primitives (seed 003): upload one blob by digest, PUT one manifest's bytes verbatim.
+"""Push primitives (docs-site: reference/oci.md): upload one blob by digest, PUT one manifest's bytes verbatim.
 
 ``PushTarget`` is the minimal surface a builder needs and pushes to real registries (also
 exported as ``RegistryPushTarget``); :class:`RecordingPushTarget` is a double that records what

@@ -1,4 +1,4 @@
-"""GCP Artifact Registry (GAR) provider on google-auth (reference §3.2, with fixes).
+"""GCP Artifact Registry (GAR) provider on google-auth (docs-site: providers/gar.md).
 
 One GAR Docker repository (the binding's ``repositoryName``) holds every image; "repositories"
 are image paths inside it, so create, get and delete make no API call. Routable names are

@@ -1,5 +1,5 @@
 """Local provider: any OCI registry reached at ``registryUrl`` (the embedded one by default),
-spoken to over plain HTTP unless the URL says https, anonymously (reference §3.4, seed 001) or
+spoken to over plain HTTP unless the URL says https, anonymously (docs-site: providers/local.md) or
 with the binding's ``username`` and ``password``.
 
 Repositories live under the binding's name as a namespace: the logical name ``x`` is the routable

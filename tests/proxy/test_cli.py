@@ -47,9 +47,7 @@ def test_duplicate_prefixes_name_both_bindings() -> None:
     }
     answer = serve(env=env)
     assert answer.returncode == 2
-    assert (
-        "bindings 'first' and 'second' both claim the repository prefix 'team'" in answer.stderr
-    )
+    assert "bindings 'first' and 'second' both claim the repository prefix 'team'" in answer.stderr
 
 
 def test_bad_users_file_and_short_signing_key(tmp_path: Path) -> None:

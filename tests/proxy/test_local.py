@@ -7,6 +7,7 @@ import asyncio
 import hashlib
 import json
 import os
+import ssl
 import subprocess
 import sys
 from pathlib import Path
@@ -392,3 +393,27 @@ def test_mounts_need_pull_rights_on_the_source(
             f"/v2/main/copy/blobs/uploads/?mount={digest}&from=main/secret", headers=alice
         )
         assert mounted.status_code == 201, mounted.text
+
+
+def test_tls_listener_advertises_https(
+    upstream: ThreadedRegistry, run_proxy: ProxyFactory, users_file: Path, tmp_path: Path
+) -> None:
+    from tests.fakes.tls import make_certificate
+
+    cert = make_certificate(tmp_path / "tls")
+    proxy = run_proxy(
+        {"ALIEN_MAIN_BINDING": local_binding(upstream)},
+        users_file=users_file,
+        tls_cert=cert.cert_file,
+        tls_key=cert.key_file,
+    )
+    assert proxy.url.startswith("https://")
+    context = ssl.create_default_context(cafile=str(cert.ca_file))
+    with httpx.Client(verify=context, timeout=30) as client:
+        hello = client.get(f"{proxy.url}/v2/")
+        assert hello.status_code == 401
+        assert hello.headers["www-authenticate"].startswith(f'Bearer realm="{proxy.url}/v2/token"')
+        auth = {"authorization": basic("alice", PASSWORDS["alice"])}
+        start = client.post(f"{proxy.url}/v2/main/tls/blobs/uploads/", headers=auth)
+        assert start.status_code == 202
+        assert start.headers["location"].startswith(f"{proxy.url}/v2/main/tls/blobs/uploads/")

@@ -369,3 +369,19 @@ def test_upstream_401_is_retried_once_with_fresh_credentials() -> None:
             assert refused.json()["errors"][0]["code"] == "UNAUTHORIZED"
             assert refused.headers["www-authenticate"].startswith(f'Bearer realm="{proxy.url}/')
             assert len(registry.calls) == 4
+
+
+def test_upstream_urls_keep_ecr_trailing_slash() -> None:
+    from artreg.proxy.forward import upstream_url
+
+    route = RoutingTable.build([("ecr", Minting("ecr", "team"))]).routes[0]
+    assert route.endpoint == "https://ecr.example"
+    assert upstream_url(route, "/v2/team-a/blobs/uploads", "") == (
+        "https://ecr.example/v2/team-a/blobs/uploads/"
+    )
+    assert upstream_url(route, "/v2/team-a/blobs/uploads/", "mount=x") == (
+        "https://ecr.example/v2/team-a/blobs/uploads/?mount=x"
+    )
+    assert upstream_url(route, "/v2/team%2Fa/tags/list", "n=1") == (
+        "https://ecr.example/v2/team%2Fa/tags/list?n=1"
+    )

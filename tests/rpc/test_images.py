@@ -360,3 +360,66 @@ async def test_a_down_registry_is_remote_service_unavailable_with_its_host(
     data = failure.value.data
     assert data["code"] == "REMOTE_SERVICE_UNAVAILABLE"
     assert f"connection to {host} failed" in data["message"]
+
+
+def _htpasswd_registry(tmp: Path, user: str, password: str) -> Any:
+    import subprocess
+
+    from tests.peers import require_binary
+    from tests.registries import distribution_registry
+
+    entry = subprocess.run(
+        [require_binary("htpasswd"), "-Bbn", user, password],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    (tmp / "htpasswd").write_text(entry)
+    auth = f"auth:\n  htpasswd:\n    realm: artreg-test\n    path: {tmp / 'htpasswd'}\n"
+    return distribution_registry(tmp, auth_yaml=auth)
+
+
+async def test_credentials_come_from_the_binding_then_dockers_config(
+    tmp_path: Path, rpc_env: dict[str, str]
+) -> None:
+    """A host a binding serves gets the binding's credentials; another host gets Docker's
+    config.json of the sidecar's environment; a host with neither is anonymous (refused)."""
+    (tmp_path / "a").mkdir()
+    (tmp_path / "b").mkdir()
+    with (
+        _htpasswd_registry(tmp_path / "a", "ci", "binding-Pa55") as bound,
+        _htpasswd_registry(tmp_path / "b", "docker", "config-Pa55") as other,
+    ):
+        docker = tmp_path / "docker"
+        docker.mkdir()
+        token = base64.b64encode(b"docker:config-Pa55").decode()
+        (docker / "config.json").write_text(json.dumps({"auths": {other.host: {"auth": token}}}))
+        binding = {
+            "service": "local",
+            "registryUrl": bound.host,
+            "dataDir": None,
+            "username": "ci",
+            "password": "binding-Pa55",
+        }
+        env = {**rpc_env, "ALIEN_SECURED_BINDING": json.dumps(binding)}
+        layout = build_layout(tmp_path / "layout", tag="v1", layer_sizes=(2000,))
+        for docker_config in (str(docker), str(tmp_path / "empty")):
+            server = await start_sidecar({**env, "DOCKER_CONFIG": docker_config})
+            try:
+                async with rpc_client(server.url) as client:
+                    pushed = await client.call(
+                        "image.pushLayout", dir=str(layout.path), ref=f"{bound.host}/sec/app:v1"
+                    )
+                    assert pushed["digest"] == layout.manifest_digest
+                    if docker_config == str(docker):
+                        copied = await client.call(
+                            "image.copy", src=f"{bound.host}/sec/app:v1", dst=f"{other.host}/o/app"
+                        )
+                        assert copied["images"][0]["digest"] == layout.manifest_digest
+                        assert copied["images"][0]["bytes"] > 0  # another registry: sent
+                    else:
+                        with pytest.raises(RpcFailure) as refused:
+                            await client.call("image.digest", ref=f"{other.host}/o/app:v1")
+                        assert refused.value.data["code"] == "AUTHENTICATION_ERROR"
+            finally:
+                await server.shutdown(timeout=2)

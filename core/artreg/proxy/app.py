@@ -162,11 +162,21 @@ class ProxyApp:
         while True:
             message = await receive()
             if message["type"] == "lifespan.startup":
+                await self._warm_up()
                 await send({"type": "lifespan.startup.complete"})
             elif message["type"] == "lifespan.shutdown":
                 await self.aclose()
                 await send({"type": "lifespan.shutdown.complete"})
                 return
+
+    async def _warm_up(self) -> None:
+        """Pay before the first request what it would otherwise wait for: the upstream pool
+        with its TLS context, and the import of anyio's asyncio backend (httpcore's), which
+        takes a few hundred milliseconds on a cold interpreter."""
+        import anyio.lowlevel
+
+        _ = self.forwarder
+        await anyio.lowlevel.checkpoint()
 
     @property
     def forwarder(self) -> Forwarder:

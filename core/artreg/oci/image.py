@@ -268,66 +268,81 @@ async def write_all(
             details="concurrency must be at least 1",
             field_name="concurrency",
         )
-    # Group the work: per (registry or target name, digest) one job with every target needing it.
+    semaphore = asyncio.Semaphore(concurrency)
+
+    async def run(job: _BlobJob) -> None:
+        async with semaphore:
+            await _write_blob(job, progress)
+
+    await _gather(run(job) for job in _blob_jobs(items).values())
+    digests = []
+    for target, taggable, reference in items:
+        digests.append(await _write_manifests(target, taggable, reference))
+    return digests
+
+
+def _blob_jobs(
+    items: Iterable[tuple[Target, Taggable, str | None]],
+) -> dict[tuple[str, str], _BlobJob]:
+    """The blob work grouped per (registry or target name, digest): one job with every target
+    that needs the blob. Foreign layers stay where their ``urls`` say."""
     jobs: dict[tuple[str, str], _BlobJob] = {}
     for target, taggable, _ in items:
         group = target.location[0] if target.location else f"target:{target.name}"
         for image in _walk(taggable):
             for desc in image.parsed.blobs:
-                if desc.urls and desc.media_type in (mediatypes.DOCKER_FOREIGN_LAYER,):
-                    continue  # foreign layers stay where their urls say
+                if desc.urls and desc.media_type == mediatypes.DOCKER_FOREIGN_LAYER:
+                    continue
                 job = jobs.setdefault(
                     (group, desc.digest), _BlobJob(desc, image.opener, image.origin)
                 )
                 if all(t.name != target.name for t in job.targets):
                     job.targets.append(target)
-    semaphore = asyncio.Semaphore(concurrency)
+    return jobs
 
-    async def run(job: _BlobJob) -> None:
-        async with semaphore:
-            first_repo: str | None = None
-            for target in job.targets:
-                loc = target.location
-                mount_from = None
-                if loc is not None:
-                    if first_repo is not None:
-                        mount_from = first_repo
-                    elif (
-                        job.origin is not None
-                        and job.origin[0] == loc[0]
-                        and job.origin[1] != loc[1]
-                    ):
-                        mount_from = job.origin[1]
 
-                def report(done: int, total: int | None, _t: Target = target) -> None:
-                    if progress is not None:
-                        progress(ProgressEvent(_t.name, job.desc.digest, done, total))
+def _mount_source(job: _BlobJob, location: tuple[str, str], first_repo: str | None) -> str | None:
+    """Where a target's blob can be mounted from: the job's first repository on this registry,
+    else the source repository when it is on the same registry."""
+    if first_repo is not None:
+        return first_repo
+    origin = job.origin
+    if origin is not None and origin[0] == location[0] and origin[1] != location[1]:
+        return origin[1]
+    return None
 
-                result = await target.put_blob(
-                    job.desc,
-                    job.opener(job.desc),
-                    mount_from=mount_from,
-                    progress=report if progress else None,
+
+async def _write_blob(job: _BlobJob, progress: ProgressCallback | None) -> None:
+    """Put one blob to each of its targets, mounting after the first where the registry allows."""
+    first_repo: str | None = None
+    for target in job.targets:
+        loc = target.location
+        mount_from = _mount_source(job, loc, first_repo) if loc is not None else None
+
+        def report(done: int, total: int | None, _t: Target = target) -> None:
+            if progress is not None:
+                progress(ProgressEvent(_t.name, job.desc.digest, done, total))
+
+        result = await target.put_blob(
+            job.desc,
+            job.opener(job.desc),
+            mount_from=mount_from,
+            progress=report if progress else None,
+        )
+        if progress is not None and result in ("exists", "mounted"):
+            size = job.desc.size
+            progress(
+                ProgressEvent(
+                    target.name,
+                    job.desc.digest,
+                    size,
+                    size,
+                    skipped=result == "exists",
+                    mounted=result == "mounted",
                 )
-                if progress is not None and result in ("exists", "mounted"):
-                    progress(
-                        ProgressEvent(
-                            target.name,
-                            job.desc.digest,
-                            job.desc.size,
-                            job.desc.size,
-                            skipped=result == "exists",
-                            mounted=result == "mounted",
-                        )
-                    )
-                if loc is not None and first_repo is None:
-                    first_repo = loc[1]
-
-    await _gather(run(job) for job in jobs.values())
-    digests = []
-    for target, taggable, reference in items:
-        digests.append(await _write_manifests(target, taggable, reference))
-    return digests
+            )
+        if loc is not None and first_repo is None:
+            first_repo = loc[1]
 
 
 async def _gather(coros: Iterable[Coroutine[Any, Any, None]]) -> None:

@@ -115,38 +115,47 @@ class Keychain:
         return normalized
 
     async def resolve(self, host: str) -> Auth | CredentialsProvider:
-        """The credentials for ``host``: explicit, then Docker's configuration, then anonymous."""
+        """The credentials for ``host``: explicit, then Docker's configuration (``credHelpers``,
+        ``auths``, ``credsStore``, in Docker's order), then anonymous."""
         key = normalize_host(host)
         if key in self._entries:
             return self._entries[key]
         config = self._read_docker_config()
         if config is None:
             return Anonymous()
-        helpers = config.get("credHelpers")
-        if isinstance(helpers, dict):
-            for server, helper in helpers.items():
-                if normalize_host(str(server)) == key and isinstance(helper, str) and helper:
-                    found = await self._run_helper(helper, server)
-                    if found is not None:
-                        return found
         auths = config.get("auths")
-        if isinstance(auths, dict):
-            for server, entry in auths.items():
-                if normalize_host(str(server)) == key and isinstance(entry, dict):
-                    decoded = _decode_auth_entry(entry)
-                    if decoded is not None:
-                        return decoded
-        store = config.get("credsStore")
-        if isinstance(store, str) and store:
-            # Docker stores Docker Hub credentials under its v1 index URL.
-            servers = ["https://index.docker.io/v1/" if key == "index.docker.io" else host]
-            if isinstance(auths, dict):
-                servers = [str(s) for s in auths if normalize_host(str(s)) == key] or servers
-            for server in servers:
-                found = await self._run_helper(store, server)
+        auths = auths if isinstance(auths, dict) else {}
+        found = (
+            await self._from_helpers(config.get("credHelpers"), key)
+            or _from_auths(auths, key)
+            or await self._from_store(config.get("credsStore"), auths, key, host)
+        )
+        return found or Anonymous()
+
+    async def _from_helpers(self, helpers: object, key: str) -> Auth | None:
+        if not isinstance(helpers, dict):
+            return None
+        for server, helper in helpers.items():
+            if normalize_host(str(server)) == key and isinstance(helper, str) and helper:
+                found = await self._run_helper(helper, server)
                 if found is not None:
                     return found
-        return Anonymous()
+        return None
+
+    async def _from_store(
+        self, store: object, auths: dict[str, object], key: str, host: str
+    ) -> Auth | None:
+        if not isinstance(store, str) or not store:
+            return None
+        # Docker stores Docker Hub credentials under its v1 index URL.
+        servers = [str(s) for s in auths if normalize_host(str(s)) == key] or [
+            "https://index.docker.io/v1/" if key == "index.docker.io" else host
+        ]
+        for server in servers:
+            found = await self._run_helper(store, server)
+            if found is not None:
+                return found
+        return None
 
     def _read_docker_config(self) -> dict[str, object] | None:
         path = self._docker_config
@@ -204,6 +213,15 @@ class Keychain:
             return None
         self._helper_cache[cache_key] = auth
         return auth
+
+
+def _from_auths(auths: dict[str, object], key: str) -> Auth | None:
+    for server, entry in auths.items():
+        if normalize_host(str(server)) == key and isinstance(entry, dict):
+            decoded = _decode_auth_entry(entry)
+            if decoded is not None:
+                return decoded
+    return None
 
 
 def _decode_auth_entry(entry: Mapping[str, object]) -> Auth | None:

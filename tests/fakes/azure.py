@@ -276,18 +276,27 @@ class _Repo:
 class FakeAcr:
     """A registry ``{registry_name}.azurecr.io`` that trusts tokens from ``aad``."""
 
-    def __init__(self, *, registry_name: str, aad: FakeAzureAd) -> None:
+    def __init__(
+        self,
+        *,
+        registry_name: str,
+        aad: FakeAzureAd,
+        arm_audience_disabled: bool = False,
+        grants: dict[str, set[str]] | None = None,
+        storage: Any = None,
+    ) -> None:
         self.registry_name = registry_name
         self.service = f"{registry_name}.{ACR_DOMAINS[aad.cloud]}"
         self.aad = aad
         #: Refuse Entra ID tokens for the ARM audience at the exchange (the registry's
         #: ``azureADAuthenticationAsArmPolicy`` disabled, a common landing-zone policy).
-        self.arm_audience_disabled = False
+        self.arm_audience_disabled = arm_audience_disabled
         #: What the identity may do, by repository (None: everything, as with AcrPush);
         #: a token grants what was asked and is allowed.
-        self.grants: dict[str, set[str]] | None = None
-        #: When set, blob GETs are redirected (307) to a pre-signed URL on this storage.
-        self.storage: Any = None
+        self.grants = grants
+        #: When set (a :class:`tests.fakes.blob_storage.FakeBlobStorage`), blob GETs are
+        #: redirected (307) to a pre-signed URL on that storage host.
+        self.storage = storage
         self.exchange_audiences: list[str] = []
         self.base_url = ""
         self.violations: list[str] = []

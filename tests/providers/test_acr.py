@@ -695,3 +695,26 @@ async def test_refresh_token_is_kept_and_renewed_when_revoked(
     creds = await unit.generate_credentials("c", ArtifactRegistryPermissions.PULL)
     assert registry_fake.scope_of(creds.password) == ("c", ["pull"])
     assert len(registry_fake.exchange_forms) == 2
+
+
+async def test_identity_token_reads_only_what_the_identity_may(
+    unit: acr.AcrArtifactRegistry, registry_fake: FakeAcr, cert: TestCertificate
+) -> None:
+    """ACR grants a token what was asked *and* is allowed (an AcrPull identity, a scope map)."""
+    import asyncio
+
+    from tests.fakes.azure import docker_style_pull
+
+    media_type = "application/vnd.oci.image.manifest.v1+json"
+    registry_fake.put_manifest("team/app", "v1", b'{"schemaVersion":2}', media_type)
+    registry_fake.put_manifest("secret/app", "v1", b'{"schemaVersion":2}', media_type)
+    registry_fake.grants = {"team/app": {"pull"}}
+    creds = await unit.identity_token()
+    ca = str(cert.ca_file)
+    allowed = await asyncio.to_thread(
+        docker_style_pull, registry_fake.base_url, creds.password, "team/app", "v1", verify=ca
+    )
+    refused = await asyncio.to_thread(
+        docker_style_pull, registry_fake.base_url, creds.password, "secret/app", "v1", verify=ca
+    )
+    assert allowed[0] == 200 and refused[0] == 401

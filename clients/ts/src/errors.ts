@@ -38,7 +38,15 @@ export interface ArtregErrorInit {
  * snake_case `context` and `source` cause chain, as artreg's Python core raised it), or one of the
  * client's own ({@link ClientErrorCode}).
  */
+/** Marks every ArtregError, so `instanceof` holds across the ES module and CommonJS builds. */
+const BRAND = Symbol.for("@artreg/client.ArtregError");
+
 export class ArtregError extends Error {
+  /** True for an ArtregError of either build of this package (ES module or CommonJS). */
+  static override [Symbol.hasInstance](value: unknown): boolean {
+    return typeof value === "object" && value !== null && (value as Record<symbol, unknown>)[BRAND] === true;
+  }
+
   override readonly name = "ArtregError";
   /** The error kind, e.g. `RESOURCE_NOT_FOUND`, `INVALID_INPUT`, `OPERATION_NOT_SUPPORTED`. */
   readonly code: string;
@@ -59,6 +67,7 @@ export class ArtregError extends Error {
 
   constructor(init: ArtregErrorInit) {
     super(init.message, init.source === undefined ? undefined : { cause: init.source });
+    Object.defineProperty(this, BRAND, { value: true });
     this.code = init.code;
     this.retryable = init.retryable;
     this.internal = init.internal;

@@ -136,6 +136,27 @@ describe("installed from the packed tarball", { skip }, () => {
     assert.deepEqual(await runNode("cjs.cjs"), EXPECTED);
   });
 
+  it("an ArtregError of one build is an instanceof the other's class (no dual-package hazard)", async () => {
+    writeFileSync(
+      join(project, "both.mjs"),
+      `import { createRequire } from "node:module";
+import * as esm from "@artreg/client";
+const cjs = createRequire(import.meta.url)("@artreg/client");
+const init = { code: "X", message: "m", retryable: false, internal: false };
+const fromCjs = new cjs.ArtregError(init);
+const fromEsm = new esm.ArtregError(init);
+console.log(JSON.stringify({
+  distinctClasses: cjs.ArtregError !== esm.ArtregError,
+  cjsIsEsm: fromCjs instanceof esm.ArtregError,
+  esmIsCjs: fromEsm instanceof cjs.ArtregError,
+  guard: esm.isArtregError(fromCjs, "X"),
+  plainError: new Error("m") instanceof esm.ArtregError,
+}));
+`,
+    );
+    assert.deepEqual(await runNode("both.mjs"), { distinctClasses: true, cjsIsEsm: true, esmIsCjs: true, guard: true, plainError: false });
+  });
+
   for (const [version, tsc] of Object.entries(COMPILERS)) {
     it(`a TypeScript program compiled to CommonJS by TypeScript ${version} type-checks and runs`, async () => {
       const dir = join(project, `ts-${version}`);

@@ -385,3 +385,14 @@ def test_upstream_urls_keep_ecr_trailing_slash() -> None:
     assert upstream_url(route, "/v2/team%2Fa/tags/list", "n=1") == (
         "https://ecr.example/v2/team%2Fa/tags/list?n=1"
     )
+
+
+async def test_a_mint_that_hangs_fails_after_the_timeout(monkeypatch: pytest.MonkeyPatch) -> None:
+    import artreg.proxy.upstream as upstream
+
+    monkeypatch.setattr(upstream, "MINT_TIMEOUT", 0.05)
+    registry = Minting("slow")
+    registry.gate = asyncio.Event()  # never set
+    with pytest.raises(MintFailed) as info:
+        await CredentialCache().authorization(registry, "https://e", "a", PULL)
+    assert (info.value.binding, info.value.code) == ("slow", "TIMEOUT")

@@ -44,6 +44,8 @@ NO_EXPIRY_TTL: Final = 300.0
 #: Share of the remaining lifetime an entry is used for.
 LIFETIME_SHARE: Final = 0.8
 MAX_ENTRIES: Final = 4096
+#: Seconds a binding gets to mint (every request for the key waits on it meanwhile).
+MINT_TIMEOUT: Final = 60.0
 
 #: A token endpoint's answer without ``expires_in`` is valid this long (the token spec's default).
 DEFAULT_TOKEN_TTL: Final = 60
@@ -167,7 +169,9 @@ class CredentialCache:
             log.warning("the token endpoint of binding %r refused its credentials", binding)
             return None
         expires_in = doc.get("expires_in") if isinstance(doc, dict) else None
-        ttl = expires_in if isinstance(expires_in, int) and expires_in > 0 else DEFAULT_TOKEN_TTL
+        ttl = DEFAULT_TOKEN_TTL
+        if isinstance(expires_in, int) and not isinstance(expires_in, bool) and expires_in > 0:
+            ttl = expires_in
         value = f"Bearer {token}"
         self._store(key, value, self._clock() + ttl * LIFETIME_SHARE)
         return value
@@ -188,7 +192,13 @@ class CredentialCache:
     async def _mint(self, registry: ArtifactRegistry, key: Key) -> str | None:
         _, repository, permission = key
         try:
-            creds = await registry.generate_credentials(repository, permission, REQUESTED_TTL)
+            creds = await asyncio.wait_for(
+                registry.generate_credentials(repository, permission, REQUESTED_TTL),
+                MINT_TIMEOUT,
+            )
+        except TimeoutError:
+            log.warning("binding %r did not mint credentials in time", registry.binding_name)
+            raise MintFailed(registry.binding_name, "TIMEOUT") from None
         except ArtregError as exc:
             log.warning(
                 "binding %r could not mint %s credentials for %r: %s",

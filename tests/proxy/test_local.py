@@ -417,3 +417,32 @@ def test_tls_listener_advertises_https(
         start = client.post(f"{proxy.url}/v2/main/tls/blobs/uploads/", headers=auth)
         assert start.status_code == 202
         assert start.headers["location"].startswith(f"{proxy.url}/v2/main/tls/blobs/uploads/")
+
+
+def test_replicas_sharing_a_signing_key_accept_each_others_tokens_and_sessions(
+    upstream: ThreadedRegistry, run_proxy: ProxyFactory, users_file: Path, tmp_path: Path
+) -> None:
+    key = tmp_path / "signing.key"
+    key.write_text("0123456789abcdef" * 4)
+    env = {"ALIEN_MAIN_BINDING": local_binding(upstream)}
+    first = run_proxy(env, users_file=users_file, signing_key_file=key)
+    second = run_proxy(env, users_file=users_file, signing_key_file=key)
+    other = run_proxy(env, users_file=users_file)  # a key of its own
+    scope = {"service": "artreg-proxy", "scope": "repository:main/rep:pull,push"}
+    alice = ("alice", PASSWORDS["alice"])
+    blob = os.urandom(5000)
+    digest = "sha256:" + hashlib.sha256(blob).hexdigest()
+    with httpx.Client(timeout=30) as client:
+        token = client.get(f"{first.url}/v2/token", params=scope, auth=alice).json()["token"]
+        bearer = {"authorization": f"Bearer {token}"}
+        assert client.get(f"{second.url}/v2/", headers=bearer).status_code == 200
+        assert client.get(f"{other.url}/v2/", headers=bearer).status_code == 401
+        start = client.post(f"{first.url}/v2/main/rep/blobs/uploads/", headers=bearer)
+        assert start.status_code == 202
+        # the load balancer sends the next request to the other replica, without credentials
+        moved = start.headers["location"].replace(first.url, second.url)
+        done = client.put(f"{moved}&digest={digest}", content=blob)
+        assert done.status_code == 201, done.text
+        elsewhere = start.headers["location"].replace(first.url, other.url)
+        assert client.put(f"{elsewhere}&digest={digest}", content=blob).status_code == 403
+    assert httpx.get(f"{upstream.url}/v2/main/rep/blobs/{digest}").content == blob

@@ -482,6 +482,39 @@ def test_from_binding_resolves_role_fields(moto: MotoServer) -> None:
     assert (reg.pull_role_arn, reg.push_role_arn) == (PULL_ROLE, None)
 
 
+NOT_A_ROLE = "is not an IAM role ARN (arn:{partition}:iam::{account}:role/{name})"
+
+
+@pytest.mark.parametrize(
+    ("field", "arn", "reason"),
+    [
+        ("pullRoleArn", "test-pull", f"pullRoleArn 'test-pull' {NOT_A_ROLE}"),
+        (
+            "pushRoleArn",
+            "arn:aws:iam::123456789012:user/deployer",
+            f"pushRoleArn 'arn:aws:iam::123456789012:user/deployer' {NOT_A_ROLE}",
+        ),
+        (
+            "pushRoleArn",
+            "arn:aws-cn:iam::123456789012:role/push",
+            "pushRoleArn 'arn:aws-cn:iam::123456789012:role/push' is in partition 'aws-cn', "
+            "not in the registry's 'aws'",
+        ),
+    ],
+)
+def test_a_role_field_that_is_no_role_of_the_partition_fails_at_load(
+    moto: MotoServer, field: str, arn: str, reason: str
+) -> None:
+    env = binding_env(moto, {"service": "ecr", "repositoryPrefix": "p", field: arn})
+    with pytest.raises(BindingConfigInvalid) as info:
+        load_artifact_registry("artifacts", env)
+    cause = info.value.source
+    assert isinstance(cause, BindingConfigInvalid)
+    assert cause.context["reason"] == reason
+    assert cause.context["env_var"] == "ALIEN_ARTIFACTS_BINDING"
+    assert moto.calls() == []
+
+
 async def test_full_repository_lifecycle_through_the_loader(moto: MotoServer) -> None:
     """Reference §7 ``test_full_repository_lifecycle`` for AWS, loaded from the environment."""
     from artreg.types import AwsCrossAccountAccess, ComputeServiceType

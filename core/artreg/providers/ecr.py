@@ -41,7 +41,7 @@ from artreg.providers import ecr_policy
 from artreg.providers._oci import RegistryDataMixin
 from artreg.providers.aws_errors import error_code, map_aws_error
 from artreg.providers.ecr_clients import AwsClients, close_client
-from artreg.providers.ecr_config import AwsConfig
+from artreg.providers.ecr_config import AwsConfig, role_arn_problem
 from artreg.providers.ecr_policy import Grants
 from artreg.providers.ecr_replication import PendingReplicas, replica_destinations
 from artreg.registry import ArtifactRegistry
@@ -704,6 +704,14 @@ def from_binding(
     push = resolve_value(binding_name, "push_role_arn", binding.push_role_arn, required=False)
     assert prefix is not None
     config = AwsConfig.from_env(env)
+    for field_name, arn in (("pullRoleArn", pull), ("pushRoleArn", push)):
+        problem = role_arn_problem(arn, config.partition) if arn else None
+        if problem:
+            raise BindingConfigInvalid(
+                binding_name=binding_name,
+                env_var=binding_env_var_name(binding_name),
+                reason=f"{field_name} {arn!r} {problem}",
+            )
     return EcrArtifactRegistry(
         binding_name=binding_name,
         repository_prefix=prefix,

@@ -19,7 +19,7 @@ from botocore.loaders import create_loader
 
 from artreg.errors import ClientConfigInvalid
 
-__all__ = ["AwsConfig", "Partition", "partition_named", "partition_of"]
+__all__ = ["AwsConfig", "Partition", "partition_named", "partition_of", "role_arn_problem"]
 
 #: The partition a region in no partition's list or pattern belongs to (as botocore's rules do).
 _DEFAULT_PARTITION: Final = "aws"
@@ -79,6 +79,17 @@ def partition_of(region: str) -> Partition | None:
 def partition_named(name: str) -> Partition | None:
     """The partition whose ARN prefix is ``name``."""
     return next((p for p in _partitions() if p.name == name), None)
+
+
+def role_arn_problem(arn: str, partition: Partition) -> str | None:
+    """Why ``arn`` is not an IAM role ARN STS could assume for a registry in ``partition``
+    (None when it is one)."""
+    match = re.fullmatch(r"arn:([a-z0-9-]+):iam::\d{12}:role/[\w+=,.@/-]+", arn)
+    if match is None:
+        return "is not an IAM role ARN (arn:{partition}:iam::{account}:role/{name})"
+    if match.group(1) != partition.name:
+        return f"is in partition {match.group(1)!r}, not in the registry's {partition.name!r}"
+    return None
 
 
 def _invalid(message: str) -> ClientConfigInvalid:

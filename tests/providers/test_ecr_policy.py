@@ -287,6 +287,18 @@ def test_alien_legacy_lambda_sid_is_folded_into_the_shared_statement() -> None:
     ]
 
 
+def test_a_legacy_lambda_statement_without_a_source_condition_is_left_alone() -> None:
+    legacy = {
+        "Sid": "LambdaServiceAccess",
+        "Effect": "Allow",
+        "Principal": {"Service": "lambda.amazonaws.com"},
+        "Action": LAMBDA,
+    }
+    doc = parse_document(json.dumps({"Statement": [legacy]}))
+    added = change(doc, lambda g: granted(g, access([B], [], [])))
+    assert added["Statement"] == [legacy, pull_statement(f"arn:aws:iam::{B}:root")]
+
+
 def test_nothing_changes_when_the_grant_is_already_there() -> None:
     doc = build_policy(access([B], ["us-east-1"], [], worker=True), AWS)
     assert change(doc, lambda g: granted(g, access([B], ["us-east-1"], [], True))) == doc

@@ -16,8 +16,9 @@ it. artreg owns only
    ARN. When that statement has a shape artreg cannot merge into (no ``aws:sourceArn``
    condition, other keys), artreg's pairs go into a statement of its own, ``ArtregLambdaPull``.
 
-alien's statements (``CrossAccountRolePermission`` and the legacy ``LambdaServiceAccess``) are
-read as artreg's and rewritten under artreg's Sids on the first change. Every other statement is
+alien's statements (``CrossAccountRolePermission``, and the legacy ``LambdaServiceAccess`` when
+it has an ``aws:sourceArn`` condition) are read as artreg's and rewritten under artreg's Sids on
+the first change. Every other statement is
 left exactly as it is.
 """
 
@@ -250,9 +251,7 @@ def owned_grants(document: dict[str, Any]) -> Grants:
             pairs += [p for p in map(_pair, found[2] if found else []) if p]
         elif sid in (SID_LAMBDA, SID_ALIEN_LAMBDA_LEGACY):
             found = _source_arn_list(statement)
-            if found is not None or sid == SID_ALIEN_LAMBDA_LEGACY:
-                arns = found[2] if found else _condition_arns(statement)
-                shared += [p for p in map(_pair, arns) if p]
+            shared += [p for p in map(_pair, found[2] if found else []) if p]
     grants = Grants(tuple(_unique(accounts)), tuple(_unique(roles)))
     mine = grants.grantee_accounts()
     return Grants(
@@ -381,7 +380,8 @@ def _without_owned(
         if sid in _OWNED_SIDS:
             if principal_at is None and sid != SID_LAMBDA_OWN:
                 principal_at = len(kept)
-        elif sid == SID_ALIEN_LAMBDA_LEGACY:
+        elif sid == SID_ALIEN_LAMBDA_LEGACY and _source_arn_list(statement) is not None:
+            # alien's legacy statement, in a shape artreg writes: folded into the shared one
             carried += _condition_arns(statement)
         else:
             kept.append(statement)

@@ -51,7 +51,7 @@ def test_local_binding_answers_anonymous(cli: Cli, registry: RunningRegistry) ->
     got = cli.helper("get", input=f"http://{registry.host}\n")
     # Docker's "no credentials" answer, on stdout with exit 1: clients then pull anonymously
     assert got.code == 1
-    assert got.stdout.strip() == credhelper.NOT_FOUND_MESSAGE
+    assert got.stdout.strip() == "credentials not found in native keychain"
     listed = cli.helper("list")
     assert listed.code == 0, listed.stderr
     assert json.loads(listed.stdout) == {registry.host: ""}
@@ -61,7 +61,7 @@ def test_unknown_host_is_not_found(cli: Cli, registry: RunningRegistry) -> None:
     cli.local("artifacts", registry)
     got = cli.helper("get", input="https://registry.example.com")
     assert got.code == 1
-    assert got.stdout.strip() == credhelper.NOT_FOUND_MESSAGE
+    assert got.stdout.strip() == "credentials not found in native keychain"
     empty = cli.helper("get", input="")
     assert empty.code == 1
     assert "no server URL" in empty.stderr

@@ -83,6 +83,23 @@ def test_credentials_never_show_the_password() -> None:
     assert t.decode(t.encode(creds), t.ArtifactRegistryCredentials).password == "s3cr3t-token"
 
 
+def test_rich_pretty_printing_hides_the_password() -> None:
+    from rich.pretty import pretty_repr
+
+    creds = t.ArtifactRegistryCredentials(
+        auth_method=t.RegistryAuthMethod.BASIC, username="AWS", password="s3cr3t-token"
+    )
+    assert pretty_repr(creds) == (
+        "ArtifactRegistryCredentials(\n"
+        "    auth_method='basic',\n"
+        "    username='AWS',\n"
+        "    password='***',\n"
+        "    expires_at=None\n"
+        ")"
+    )
+    assert "s3cr3t" not in pretty_repr([creds], max_width=20)
+
+
 def test_platform_tag_is_accepted_nested_and_type_wins_when_both_present() -> None:
     raw = {
         "platform": "gcp",

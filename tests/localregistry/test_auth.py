@@ -149,10 +149,11 @@ def test_bad_auth_files(tmp_path: Path) -> None:
 
 
 def test_loopback_detection() -> None:
-    assert is_loopback("127.0.0.1") and is_loopback("127.1.2.3")
-    assert is_loopback("::1") and is_loopback("localhost")
-    assert not is_loopback("0.0.0.0") and not is_loopback("::")
-    assert not is_loopback("10.0.0.1") and not is_loopback("example.internal")
+    hosts = ["127.0.0.1", "127.1.2.3", "::1", "localhost", "0.0.0.0", "::", "10.0.0.1"]
+    assert [is_loopback(h) for h in [*hosts, "example.internal"]] == [
+        *(True, True, True, True),
+        *(False, False, False, False),
+    ]
 
 
 def test_non_loopback_needs_credentials(tmp_path: Path, token_file: Path) -> None:
@@ -160,7 +161,10 @@ def test_non_loopback_needs_credentials(tmp_path: Path, token_file: Path) -> Non
         RegistryConfig(host="0.0.0.0").authenticator()
     with pytest.raises(RegistryConfigError):
         start_in_thread(tmp_path / "d", host="0.0.0.0")
-    assert RegistryConfig(host="0.0.0.0", token_file=token_file).authenticator() is not None
+    public = RegistryConfig(host="0.0.0.0", token_file=token_file).authenticator()
+    assert public is not None
+    assert public.check(f"Bearer {TOKEN}") is True  # the file's token is what it accepts
+    assert public.check("Bearer not-the-token") is False
     assert RegistryConfig(host="127.0.0.1").authenticator() is None
 
 
@@ -290,9 +294,9 @@ def test_issued_tokens_expire() -> None:
     assert issued is not None
     assert issued.expires_in == 60
     assert issued.refresh_token is None
-    assert auth.check(f"Bearer {issued.access_token}")
+    assert auth.check(f"Bearer {issued.access_token}") is True
     now[0] += 61
-    assert not auth.check(f"Bearer {issued.access_token}")
+    assert auth.check(f"Bearer {issued.access_token}") is False
     assert asyncio.run(auth.issue_token("Basic " + base64.b64encode(b"x:wrong").decode())) is None
 
 

@@ -342,15 +342,17 @@ def test_error_on_a_large_body_answers_without_reading_it_all(reg: SpecClient) -
             sent += len(chunk)
             yield chunk
 
+    url = "/v2/ns/app/blobs/uploads/00000000-0000-4000-8000-000000000000"
     try:
-        r = reg.http.patch(
-            "/v2/ns/app/blobs/uploads/00000000-0000-4000-8000-000000000000", content=body()
-        )
+        r = reg.http.patch(url, content=body())
+    except (httpx.RemoteProtocolError, httpx.WriteError, httpx.ReadError) as exc:
+        # The server answered and closed while the client was still sending; httpx reports the
+        # close, not the answer. Nothing else (a timeout, say) counts as a refusal.
+        assert "timed out" not in str(exc).lower(), exc
+    else:
         assert r.status_code == 404
         assert codes(r) == ["BLOB_UPLOAD_UNKNOWN"]
-    except httpx.TransportError:
-        pass  # the server may close while the client is still sending: also a refusal
-    assert sent < 64 << 20
+    assert sent < 64 << 20  # either way the server stopped taking the body early
     assert reg.http.get("/v2/").status_code == 200  # the client recovers on a new connection
 
 

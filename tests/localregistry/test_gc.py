@@ -205,7 +205,7 @@ def test_scheduled_collection_and_metrics(tmp_path: Path) -> None:
         runs = [
             line for line in text.splitlines() if line.startswith("artreg_registry_gc_runs_total")
         ]
-        assert runs and float(runs[0].split()[1]) >= 1
+        assert len(runs) == 1 and float(runs[0].split()[1]) >= 1
         freed = [
             line
             for line in text.splitlines()
@@ -232,7 +232,7 @@ def test_verify_command(tmp_path: Path) -> None:
     data = tmp_path / "data"
     with start_in_thread(data) as server:
         client = SpecClient(RunningRegistry("embedded", server.host, data))
-        _, digest = client.push_image("ns/v", "v1", [b"checked"])
+        client.push_image("ns/v", "v1", [b"checked"])
         client.close()
         live = subprocess.run(
             [sys.executable, "-m", "artreg", "registry", "verify", "--data-dir", str(data)],
@@ -252,4 +252,9 @@ def test_verify_command(tmp_path: Path) -> None:
     )
     assert damaged.returncode == 1
     assert f"blob {layer} hashes to" in damaged.stdout
-    assert digest
+    # one problem, the damaged layer, named with what it hashes to now (sha256 of b"bit rot")
+    assert damaged.stdout.splitlines() == [
+        f"blob {layer} hashes to "
+        "sha256:28d39a93160599ba951ef3430709d416c9ff1e7812c55088fc0c4ece31efac0e",
+        "1 repositories checked, 1 problem(s)",
+    ]

@@ -32,6 +32,7 @@ from artreg.types import (
     ManifestHead,
     encode,
 )
+from tests.marker import MARKER_CONFIG_DIGEST, MARKER_DIGEST, MARKER_MANIFEST
 from tests.oci.helpers import make_image, serve_asgi, sha256
 from tests.registries import RunningRegistry
 
@@ -61,16 +62,7 @@ def test_names_and_endpoints() -> None:
 
 def test_marker_bytes() -> None:
     assert MARKER_CONFIG == EXPECTED_CONFIG
-    digest = sha256(EXPECTED_CONFIG)
-    assert (
-        marker_manifest()
-        == (
-            '{"schemaVersion":2,"mediaType":"application/vnd.oci.image.manifest.v1+json",'
-            '"config":{"mediaType":"application/vnd.oci.image.config.v1+json",'
-            f'"digest":"{digest}","size":{len(EXPECTED_CONFIG)}}},"layers":[],'
-            '"annotations":{"dev.alien.marker":"empty-repository-created-by-alien"}}'
-        ).encode()
-    )
+    assert marker_manifest() == MARKER_MANIFEST
 
 
 async def test_lifecycle(local: LocalArtifactRegistry, any_registry: RunningRegistry) -> None:
@@ -94,14 +86,14 @@ async def test_marker_pushed_exactly(
 ) -> None:
     created = await local.create_repository(repo_name())
     body, media = await local.get_manifest(created.name, "latest")
-    assert body == marker_manifest()
+    assert body == MARKER_MANIFEST
     assert media == "application/vnd.oci.image.manifest.v1+json"
     assert await local.head_manifest(created.name, "latest") == ManifestHead(
-        content_type=media, digest=sha256(body)
+        content_type=media, digest=MARKER_DIGEST
     )
-    assert await local.head_blob(created.name, sha256(EXPECTED_CONFIG)) == len(EXPECTED_CONFIG)
+    assert await local.head_blob(created.name, MARKER_CONFIG_DIGEST) == 90
     async with RegistryClient(any_registry.host) as client:
-        assert await client.read_blob(created.name, sha256(EXPECTED_CONFIG)) == EXPECTED_CONFIG
+        assert await client.read_blob(created.name, MARKER_CONFIG_DIGEST) == EXPECTED_CONFIG
     await local.aclose()
 
 

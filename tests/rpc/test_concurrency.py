@@ -9,7 +9,7 @@ import json
 from websockets.asyncio.client import connect
 
 from artreg_rpc import RpcServer
-from tests.rpc.client import rpc_client
+from tests.rpc.client import rpc_client, until
 from tests.rpc.conftest import BINDING, SLOW_BINDING, start_sidecar
 from tests.rpc.slowproxy import SlowProxy
 
@@ -46,7 +46,7 @@ async def test_200_concurrent_calls_on_one_connection(sidecar: RpcServer) -> Non
         assert rpc.unmatched.empty()
 
 
-async def test_replies_come_as_calls_finish(sidecar: RpcServer) -> None:
+async def test_replies_come_as_calls_finish(sidecar: RpcServer, slow_proxy: SlowProxy) -> None:
     """A fast call sent after a slow one is answered first, on the same connection."""
     async with rpc_client(sidecar.url) as rpc:
         order: list[str] = []
@@ -57,7 +57,8 @@ async def test_replies_come_as_calls_finish(sidecar: RpcServer) -> None:
             order.append("slow")
 
         async def fast() -> None:
-            await asyncio.sleep(0.1)
+            # sent once the slow call is being held on its way to the registry
+            await until(lambda: slow_proxy.holding > 0)
             await rpc.call("upstreamRepositoryPrefix", bindingName=BINDING)
             order.append("fast")
 

@@ -4,16 +4,15 @@ distribution registry."""
 from __future__ import annotations
 
 import base64
-import hashlib
 import json
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from artreg.providers.local import MARKER_CONFIG, marker_manifest
 from artreg.rpcspec import METHODS
 from artreg_rpc import RpcServer
+from tests.marker import MARKER_CONFIG_DIGEST, MARKER_DIGEST, MARKER_MANIFEST
 from tests.registries import RunningRegistry
 from tests.rpc.client import RpcFailure, rpc_client
 from tests.rpc.conftest import BINDING
@@ -93,9 +92,7 @@ async def test_alien_platform_tag_is_accepted(sidecar: RpcServer) -> None:
 
 
 async def test_manifest_and_blob_reads(sidecar: RpcServer) -> None:
-    manifest = marker_manifest()
-    digest = "sha256:" + hashlib.sha256(manifest).hexdigest()
-    config_digest = "sha256:" + hashlib.sha256(MARKER_CONFIG).hexdigest()
+    manifest, digest, config_digest = MARKER_MANIFEST, MARKER_DIGEST, MARKER_CONFIG_DIGEST
     absent = "sha256:" + "0" * 64
     async with rpc_client(sidecar.url) as rpc:
         repo = (await rpc.call("createRepository", **B, repoName="reads"))["name"]
@@ -110,9 +107,7 @@ async def test_manifest_and_blob_reads(sidecar: RpcServer) -> None:
             "digest": digest,
         }
         assert await rpc.call("headManifest", **B, repoName=repo, reference="nope") is None
-        assert await rpc.call("headBlob", **B, repoName=repo, digest=config_digest) == len(
-            MARKER_CONFIG
-        )
+        assert await rpc.call("headBlob", **B, repoName=repo, digest=config_digest) == 90
         assert await rpc.call("headBlob", **B, repoName=repo, digest=absent) is None
         url = await rpc.call(
             "generateBlobDownloadUrl", **B, repoName=repo, digest=config_digest, ttlSeconds=300

@@ -4,6 +4,7 @@ token, browser origins, GET /healthz, and graceful shutdown of an in-process ser
 from __future__ import annotations
 
 import asyncio
+import json
 from collections.abc import AsyncIterator
 
 import httpx
@@ -82,21 +83,46 @@ def test_public_address_allowed_with_a_token() -> None:
     assert "s3cret" not in repr(ServerConfig(token=TOKEN))
 
 
-async def test_browser_origins(sidecar: RpcServer) -> None:
-    async with connect(sidecar.url, origin="http://localhost:3000") as ws:  # type: ignore[arg-type]
+#: Origins a prefix, suffix or substring match would let through; each must be refused.
+HOSTILE_ORIGINS = (
+    "https://evil.example",
+    "https://app.example.evil.com",
+    "http://localhost.evil.com",
+    "http://127.0.0.1.nip.io",
+    "null",
+    "file://",
+)
+
+
+async def _discover_with_origin(url: str, origin: str) -> dict[str, object]:
+    async with connect(url, origin=origin) as ws:  # type: ignore[arg-type]
         await ws.send('{"jsonrpc":"2.0","method":"rpc.discover","id":1}')
-        assert await ws.recv()
+        reply = json.loads(await ws.recv())
+    assert isinstance(reply, dict)
+    return reply
+
+
+async def _refused_status(url: str, origin: str) -> int:
     with pytest.raises(InvalidStatus) as refused:
-        async with connect(sidecar.url, origin="https://evil.example"):  # type: ignore[arg-type]
+        async with connect(url, origin=origin):  # type: ignore[arg-type]
             pass
-    assert refused.value.response.status_code == 403
+    return refused.value.response.status_code
+
+
+async def test_browser_origins(sidecar: RpcServer) -> None:
+    reply = await _discover_with_origin(sidecar.url, "http://localhost:3000")
+    assert reply["id"] == 1 and reply["result"]["openrpc"] == "1.3.2"  # type: ignore[index]
+    for origin in HOSTILE_ORIGINS:
+        assert await _refused_status(sidecar.url, origin) == 403, origin
 
 
 async def test_allowed_origin_list(rpc_env: dict[str, str]) -> None:
     server = await start_sidecar(rpc_env, allowed_origins=("https://app.example",))
     try:
-        async with connect(server.url, origin="https://app.example"):  # type: ignore[arg-type]
-            pass
+        reply = await _discover_with_origin(server.url, "https://app.example")
+        assert reply["id"] == 1 and "result" in reply
+        for origin in HOSTILE_ORIGINS:
+            assert await _refused_status(server.url, origin) == 403, origin
     finally:
         await server.shutdown(timeout=2)
 

@@ -32,13 +32,22 @@ from artreg.imageops import ImageOps
 from artreg.oci.keychain import Keychain
 from artreg.registry import ArtifactRegistry
 from artreg.rpcspec import CANCEL_NOTIFICATION, RpcMethod
+from artreg.serving.jsondepth import JsonTooDeep, check_depth
 from artreg_rpc import errors
 from artreg_rpc.calls import DEFAULT_CALL_TIMEOUT, REQUEST_ID, SESSION, run_call
 from artreg_rpc.errors import RpcError
 from artreg_rpc.methods import DISCOVER, BadParams, decode_params, invoke, method_table
 from artreg_rpc.registries import RegistryPool
 
-__all__ = ["DEFAULT_MAX_MESSAGE_SIZE", "Dispatcher", "openrpc_document", "request_problem"]
+__all__ = [
+    "DEFAULT_MAX_BATCH",
+    "DEFAULT_MAX_DEPTH",
+    "DEFAULT_MAX_MESSAGE_SIZE",
+    "DEFAULT_MAX_REPLY_SIZE",
+    "Dispatcher",
+    "openrpc_document",
+    "request_problem",
+]
 
 log = logging.getLogger("artreg_rpc")
 
@@ -46,6 +55,12 @@ log = logging.getLogger("artreg_rpc")
 DEFAULT_MAX_MESSAGE_SIZE: Final = 1 << 20
 #: Entries of one batch running at once (the rest wait their turn).
 DEFAULT_BATCH_CONCURRENCY: Final = 64
+#: Entries one batch may hold; a larger batch gets one INVALID_REQUEST reply.
+DEFAULT_MAX_BATCH: Final = 100
+#: Bytes one reply (a whole batch's included) may take; entries past it get an error instead.
+DEFAULT_MAX_REPLY_SIZE: Final = 8 << 20
+#: Nesting of a request; deeper ones get INVALID_REQUEST before any parsing.
+DEFAULT_MAX_DEPTH: Final = 64
 
 _MEMBERS: Final = frozenset({"jsonrpc", "method", "params", "id"})
 _encoder: Final = msgspec.json.Encoder()
@@ -110,8 +125,14 @@ class Dispatcher:
         max_message_size: int = DEFAULT_MAX_MESSAGE_SIZE,
         batch_concurrency: int = DEFAULT_BATCH_CONCURRENCY,
         call_timeout: float | None = DEFAULT_CALL_TIMEOUT,
+        max_batch: int = DEFAULT_MAX_BATCH,
+        max_reply_size: int = DEFAULT_MAX_REPLY_SIZE,
+        max_depth: int = DEFAULT_MAX_DEPTH,
     ) -> None:
         self.registries = registries
+        self.max_batch = max_batch
+        self.max_reply_size = max_reply_size
+        self.max_depth = max_depth
         #: Seconds a call may run (a transfer: may go without progress); None: no limit.
         self.call_timeout = call_timeout
         self.images = ImageOps(self._bindings, keychain=Keychain(env=registries.env))
@@ -129,9 +150,31 @@ class Dispatcher:
     # -- messages -------------------------------------------------------------------------------
 
     async def handle(self, message: bytes | str) -> bytes | None:
-        """The encoded reply to one message, or None when nothing is to be sent back."""
+        """The encoded reply to one message, or None when nothing is to be sent back. No
+        reply exceeds ``max_reply_size``: an entry that would is answered with an error."""
         reply = await self.reply(message)
-        return None if reply is None else _encoder.encode(reply)
+        if reply is None:
+            return None
+        if not isinstance(reply, list):
+            return self._bounded(reply, self.max_reply_size)
+        parts: list[bytes] = []
+        room = self.max_reply_size - 2
+        for entry in reply:
+            part = self._bounded(entry, room)
+            parts.append(part)
+            room -= len(part) + 1
+        return b"[" + b",".join(parts) + b"]"
+
+    def _bounded(self, reply: dict[str, Any], room: int) -> bytes:
+        """``reply`` encoded, or an error in its place when it does not fit in ``room``."""
+        encoded = _encoder.encode(reply)
+        if len(encoded) <= room:
+            return encoded
+        details = (
+            f"the reply of {len(encoded)} bytes exceeds what is left of the limit of "
+            f"{self.max_reply_size} bytes per reply: send fewer requests per batch"
+        )
+        return _encoder.encode(_error_reply(errors.invalid_request(details), reply.get("id")))
 
     async def reply(self, message: bytes | str) -> Any:
         """The reply to one message as a JSON-ready value (None: no reply)."""
@@ -140,7 +183,12 @@ class Dispatcher:
             details = f"message of {size} bytes exceeds the limit of {self.max_message_size} bytes"
             return _error_reply(errors.invalid_request(details), None)
         try:
+            check_depth(message, self.max_depth)
             obj = msgspec.json.decode(message)
+        except JsonTooDeep as exc:
+            return _error_reply(errors.invalid_request(str(exc)), None)
+        except RecursionError:  # a safety net: the depth check runs first
+            return _error_reply(errors.invalid_request("JSON nested too deep"), None)
         except UnicodeDecodeError:
             return _error_reply(errors.parse_error("message is not valid UTF-8"), None)
         except msgspec.DecodeError as exc:
@@ -148,6 +196,9 @@ class Dispatcher:
         if isinstance(obj, list):
             if not obj:
                 return _error_reply(errors.invalid_request("empty batch"), None)
+            if len(obj) > self.max_batch:
+                details = f"batch of {len(obj)} requests exceeds the limit of {self.max_batch}"
+                return _error_reply(errors.invalid_request(details), None)
             slots = asyncio.Semaphore(self.batch_concurrency)
 
             async def entry_reply(entry: Any) -> dict[str, Any] | None:

@@ -18,6 +18,7 @@ from artreg_rpc.server import TOKEN_ENV, RpcServer, ServerConfig, parse_origins
 
 __all__ = [
     "CALL_TIMEOUT_ENV",
+    "HOSTS_ENV",
     "ORIGINS_ENV",
     "config_from_env",
     "loop_factory",
@@ -30,6 +31,8 @@ log = logging.getLogger("artreg_rpc")
 
 #: Extra browser origins allowed to connect, comma-separated (``*``: any).
 ORIGINS_ENV = "ARTREG_RPC_ALLOWED_ORIGINS"
+#: Extra names clients may use in ``Host`` on a loopback bind, comma-separated.
+HOSTS_ENV = "ARTREG_RPC_ALLOWED_HOSTS"
 #: Seconds a call may run before TIMEOUT (``0``: no limit), when ``--call-timeout`` is not given.
 CALL_TIMEOUT_ENV = "ARTREG_RPC_CALL_TIMEOUT"
 
@@ -39,6 +42,7 @@ def config_from_env(env: Mapping[str, str], **overrides: object) -> ServerConfig
     config = ServerConfig(
         token=env.get(TOKEN_ENV) or None,
         allowed_origins=parse_origins(env.get(ORIGINS_ENV)),
+        allowed_hosts=parse_origins(env.get(HOSTS_ENV)),
         call_timeout=parse_call_timeout(env.get(CALL_TIMEOUT_ENV)),
     )
     for key, value in overrides.items():

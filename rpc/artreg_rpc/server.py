@@ -5,9 +5,16 @@
   that the server stops reading until one finishes).
 - ``GET /healthz`` on the same port answers over plain HTTP (``200 ok``; ``503`` while draining).
 - With a token (``ARTREG_RPC_TOKEN``) the handshake needs ``Authorization: Bearer <token>``, else
-  ``401`` and no connection; without one the server only listens on loopback.
-- Browsers: a handshake carrying an ``Origin`` is accepted only from a loopback origin or one
-  listed in ``allowed_origins`` (so a web page cannot drive a local sidecar).
+  ``401`` and no connection; without one the server only listens on loopback, and a public bind
+  needs a token of at least 32 characters. Failed tries are throttled per client address (429
+  with ``Retry-After``) and logged once per address per minute.
+- The listener rules every artreg server shares (:mod:`artreg.serving`): on loopback, only a
+  loopback ``Host`` (or an ``allowed_hosts`` name); a handshake carrying an ``Origin`` only
+  from a loopback origin or one in ``allowed_origins`` (so a web page cannot drive a local
+  sidecar); handshake size and time limits; connections capped per client address.
+- Replies and notifications are written with backpressure, and at most ``max_queued_bytes`` of
+  them may wait for one connection (and ``max_queued_total`` for all): a client that stops
+  reading is disconnected instead of making the server hold its replies.
 - :meth:`RpcServer.shutdown` stops accepting, answers new requests with a retryable
   REMOTE_SERVICE_UNAVAILABLE, waits (bounded) for the calls in flight, then closes with 1001.
 """
@@ -22,7 +29,6 @@ import time
 from dataclasses import dataclass, field
 from http import HTTPStatus
 from typing import Final
-from urllib.parse import urlsplit
 
 from websockets.asyncio.server import Server, ServerConnection, serve
 from websockets.exceptions import ConnectionClosed
@@ -30,6 +36,18 @@ from websockets.http11 import Request, Response
 
 from artreg.errors import RemoteServiceUnavailable
 from artreg.hosts import is_loopback
+from artreg.serving import (
+    AuthThrottle,
+    ByteBudget,
+    FailureLimiter,
+    HostRules,
+    Limits,
+    LogOnce,
+    TooManyAttempts,
+    escape,
+    register_secret,
+)
+from artreg.serving.wsserver import guarded_connection
 from artreg_rpc.calls import DEFAULT_CALL_TIMEOUT, SESSION, Session
 from artreg_rpc.dispatch import DEFAULT_MAX_MESSAGE_SIZE, Dispatcher
 from artreg_rpc.errors import RpcConfigError
@@ -50,6 +68,10 @@ DEFAULT_PORT: Final = 7450
 TOKEN_ENV: Final = "ARTREG_RPC_TOKEN"
 #: Frames larger than ``max_message_size`` times this close the connection (1009).
 TRANSPORT_CEILING_FACTOR: Final = 8
+#: Shortest token accepted for a bind other than loopback.
+MIN_PUBLIC_TOKEN_LENGTH: Final = 32
+#: Messages received but not yet read by the server, per connection (websockets' max_queue).
+_RECEIVE_QUEUE: Final = 2
 
 
 @dataclass
@@ -65,28 +87,40 @@ class ServerConfig:
     ping_timeout: float | None = 20.0
     shutdown_timeout: float = 10.0
     allowed_origins: tuple[str, ...] = ()
+    #: Names clients may use in ``Host`` besides loopback ones.
+    allowed_hosts: tuple[str, ...] = ()
+    #: Bytes of replies and notifications that may wait for one slow reader, and for all.
+    max_queued_bytes: int = 8 << 20
+    max_queued_total: int = 32 << 20
+    #: Handshake size and time, connections per address (see :class:`artreg.serving.Limits`).
+    limits: Limits = field(default_factory=lambda: Limits(max_connections_per_address=32))
     #: Seconds a call may run (a transfer: may go without progress) before TIMEOUT; None: no limit.
     call_timeout: float | None = DEFAULT_CALL_TIMEOUT
 
     def check(self) -> None:
         """Refuse configurations that are unsafe or meaningless."""
-        if not self.token and not is_loopback(self.host):
-            raise RpcConfigError(
-                f"refusing to listen on {self.host!r} without a token: set {TOKEN_ENV} "
-                "or listen on a loopback address such as 127.0.0.1"
-            )
+        if not is_loopback(self.host):
+            if not self.token:
+                raise RpcConfigError(
+                    f"refusing to listen on {self.host!r} without a token: set {TOKEN_ENV} "
+                    "or listen on a loopback address such as 127.0.0.1"
+                )
+            if len(self.token) < MIN_PUBLIC_TOKEN_LENGTH:
+                raise RpcConfigError(
+                    f"refusing to listen on {self.host!r} with a token of {len(self.token)} "
+                    f"characters: {TOKEN_ENV} must be at least {MIN_PUBLIC_TOKEN_LENGTH} "
+                    "(for instance: openssl rand -hex 32)"
+                )
         if self.max_message_size < 1024:
             raise RpcConfigError("max_message_size must be at least 1024 bytes")
         if self.max_in_flight < 1:
             raise RpcConfigError("max_in_flight must be at least 1")
+        if self.max_queued_bytes < 2 * self.max_message_size:
+            raise RpcConfigError("max_queued_bytes must be at least twice max_message_size")
 
-
-def _loopback_origin(origin: str) -> bool:
-    try:
-        parts = urlsplit(origin)
-    except ValueError:
-        return False
-    return parts.scheme in {"http", "https"} and is_loopback(parts.hostname or "")
+    def rules(self) -> HostRules:
+        """The Host/Origin rules of this listener."""
+        return HostRules.for_listener(self.host, self.allowed_hosts, self.allowed_origins)
 
 
 class RpcServer:
@@ -100,6 +134,11 @@ class RpcServer:
         self._tasks: set[asyncio.Task[None]] = set()
         self._draining = False
         self._expected_auth = f"Bearer {config.token}".encode() if config.token else None
+        register_secret(config.token)
+        self._rules = config.rules()
+        self._throttle = AuthThrottle(per_address=FailureLimiter(burst=10, refill_seconds=6.0))
+        self._log_refusal = LogOnce(60.0)
+        self._queued_total = ByteBudget(config.max_queued_total)
 
     # -- lifecycle ------------------------------------------------------------------------------
 
@@ -112,6 +151,9 @@ class RpcServer:
             cfg.port,
             process_request=self._process_request,
             max_size=cfg.max_message_size * TRANSPORT_CEILING_FACTOR,
+            max_queue=_RECEIVE_QUEUE,
+            open_timeout=cfg.limits.header_timeout,
+            create_connection=guarded_connection(cfg.limits),
             ping_interval=cfg.ping_interval,
             ping_timeout=cfg.ping_timeout,
             compression=None,
@@ -168,6 +210,9 @@ class RpcServer:
     # -- HTTP: health, auth, origin ---------------------------------------------------------------
 
     def _process_request(self, connection: ServerConnection, request: Request) -> Response | None:
+        if not self._rules.host_allowed(request.headers.get("Host")):
+            self._refused(connection, "Host not allowed", request.headers.get("Host"))
+            return connection.respond(HTTPStatus.FORBIDDEN, "Host not allowed on this listener\n")
         path = request.path.split("?", 1)[0]
         if path == "/healthz":
             if self._draining:
@@ -176,40 +221,65 @@ class RpcServer:
         if path != "/":
             return connection.respond(HTTPStatus.NOT_FOUND, "not found: the RPC endpoint is /\n")
         if self._expected_auth is not None:
-            given = request.headers.get("Authorization", "").encode()
-            if not hmac.compare_digest(given, self._expected_auth):
-                log.warning("refused a connection from %s: bad or missing token", _peer(connection))
-                response = connection.respond(
-                    HTTPStatus.UNAUTHORIZED, "missing or invalid bearer token\n"
-                )
-                response.headers["WWW-Authenticate"] = 'Bearer realm="artreg"'
-                return response
+            refusal = self._authenticate(connection, request)
+            if refusal is not None:
+                return refusal
         origin = request.headers.get("Origin")
-        if origin is not None and not self._origin_allowed(origin):
-            log.warning("refused a connection from origin %r", origin)
+        if not self._rules.origin_allowed(origin):
+            self._refused(connection, "origin not allowed", origin)
             return connection.respond(HTTPStatus.FORBIDDEN, "origin not allowed\n")
         return None
 
-    def _origin_allowed(self, origin: str) -> bool:
-        allowed = self.config.allowed_origins
-        return "*" in allowed or origin in allowed or _loopback_origin(origin)
+    def _authenticate(self, connection: ServerConnection, request: Request) -> Response | None:
+        """None when the handshake carries the token; else the 401 (or, for an address that
+        failed too often, the 429) to answer."""
+        assert self._expected_auth is not None
+        address = _address(connection)
+        try:
+            self._throttle.charge(address)
+        except TooManyAttempts as exc:
+            self._refused(connection, "too many failed tries")
+            response = connection.respond(
+                HTTPStatus.TOO_MANY_REQUESTS, "too many failed authentication attempts\n"
+            )
+            response.headers["Retry-After"] = str(exc.retry_after)
+            return response
+        given = request.headers.get("Authorization", "").encode()
+        if hmac.compare_digest(given, self._expected_auth):
+            self._throttle.refund(address)
+            return None
+        self._refused(connection, "bad or missing token")
+        response = connection.respond(HTTPStatus.UNAUTHORIZED, "missing or invalid bearer token\n")
+        response.headers["WWW-Authenticate"] = 'Bearer realm="artreg"'
+        return response
+
+    def _refused(self, connection: ServerConnection, why: str, value: str | None = None) -> None:
+        """Log a refused handshake, once per address and reason per minute."""
+        address = _address(connection)
+        first, suppressed = self._log_refusal(f"{address} {why}")
+        if first:
+            more = f" ({suppressed} more since the last report)" if suppressed else ""
+            shown = f" {escape(value)!s}" if value is not None else ""
+            log.warning("refused a connection from %s: %s%s%s", escape(address), why, shown, more)
 
     # -- WebSocket --------------------------------------------------------------------------------
 
     async def _connection(self, ws: ServerConnection) -> None:
         slots = asyncio.Semaphore(self.config.max_in_flight)
         mine: set[asyncio.Task[None]] = set()
-        session = Session(lambda message: ws.send(message, text=True))
+        outbox = _Outbox(ws, self.config.max_queued_bytes, self._queued_total)
+        session = Session(outbox.send)
         SESSION.set(session)  # the calls' tasks inherit it: progress and cancellation
         try:
             while True:
+                await outbox.room.wait()  # backpressure: read no more while replies pile up
                 await slots.acquire()
                 try:
                     message = await ws.recv(decode=False)
                 except ConnectionClosed:
                     slots.release()
                     break
-                task = asyncio.create_task(self._answer(ws, message, slots))
+                task = asyncio.create_task(self._answer(outbox, message, slots))
                 self._tasks.add(task)
                 mine.add(task)
                 task.add_done_callback(self._tasks.discard)
@@ -219,11 +289,11 @@ class RpcServer:
             if mine:  # let its other calls finish (their replies go nowhere)
                 await asyncio.wait(set(mine))
 
-    async def _answer(self, ws: ServerConnection, message: bytes, slots: asyncio.Semaphore) -> None:
+    async def _answer(self, outbox: _Outbox, message: bytes, slots: asyncio.Semaphore) -> None:
         try:
             reply = await self.dispatcher.handle(message)
             if reply is not None:
-                await ws.send(reply, text=True)
+                await outbox.send(reply)
         except ConnectionClosed:
             log.debug("the peer left before its reply was sent")
         except Exception:
@@ -232,12 +302,58 @@ class RpcServer:
             slots.release()
 
 
-def _peer(connection: ServerConnection) -> str:
+class _Outbox:
+    """What waits to be written to one connection. ``send`` writes with backpressure (it
+    returns once the transport's buffer is back under its low-water mark), and ``room`` is clear
+    while half of ``limit`` waits, so the connection's next messages are not read; past
+    ``limit`` bytes waiting for this connection, or when the server-wide ``budget`` is spent,
+    the client is not reading: the connection is dropped and the message with it."""
+
+    def __init__(self, ws: ServerConnection, limit: int, budget: ByteBudget) -> None:
+        self.ws = ws
+        self.limit = limit
+        self.budget = budget
+        self.queued = 0
+        self.dropped = False
+        self.room = asyncio.Event()
+        self.room.set()
+
+    async def send(self, data: bytes) -> None:
+        size = len(data)
+        if self.dropped:
+            raise ConnectionClosed(None, None)
+        if self.queued + size > self.limit or not self.budget.take(size):
+            self._drop(size)
+            raise ConnectionClosed(None, None)
+        self.queued += size
+        if self.queued >= self.limit // 2:
+            self.room.clear()
+        try:
+            await self.ws.send(data, text=True)
+        finally:
+            self.queued -= size
+            self.budget.give_back(size)
+            if self.queued < self.limit // 2:
+                self.room.set()
+
+    def _drop(self, size: int) -> None:
+        self.dropped = True
+        self.room.set()  # the reader finds the connection closed and ends
+        log.warning(
+            "closing the connection from %s: it does not read its replies "
+            "(%d bytes waiting, %d more to send)",
+            escape(_address(self.ws)),
+            self.queued,
+            size,
+        )
+        self.ws.transport.abort()  # a close handshake would wait on the same full buffer
+
+
+def _address(connection: ServerConnection) -> str:
     try:
-        host, port, *_ = connection.remote_address
-    except (TypeError, ValueError):
+        return str(connection.remote_address[0])
+    except (TypeError, IndexError):
         return "?"
-    return f"{host}:{port}"
 
 
 def parse_origins(value: str | None) -> tuple[str, ...]:

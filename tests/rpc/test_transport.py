@@ -17,7 +17,7 @@ from artreg_rpc.errors import RpcConfigError
 from tests.rpc.client import RpcFailure, rpc_client, until
 from tests.rpc.conftest import BINDING, SLOW_BINDING, start_sidecar
 
-TOKEN = "s3cret-token-for-tests"
+TOKEN = "s3cret-token-for-tests-0123456789abcdef"
 
 
 @pytest.fixture

@@ -11,7 +11,8 @@ import socket
 import subprocess
 import sys
 import threading
-from collections.abc import Iterator
+import time
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -116,3 +117,46 @@ def registry_process(data_dir: Path, *args: str, env: dict[str, str] | None = No
             except subprocess.TimeoutExpired:
                 proc.kill()
                 proc.wait()
+
+
+@contextlib.contextmanager
+def sidecar_process(*args: str, env: dict[str, str] | None = None) -> Iterator[ServerProcess]:
+    """``artreg rpc serve --port 0`` (no binding: rpc.discover needs none) in its own process,
+    stopped by PID at the end."""
+    environ = {k: v for k, v in os.environ.items() if not k.startswith(("ALIEN_", "ARTREG_"))}
+    proc = subprocess.Popen(
+        [*ARTREG, "rpc", "serve", "--port", "0", *args],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env={**environ, **(env or {})},
+    )
+    stderr_lines: list[str] = []
+    threading.Thread(
+        target=lambda: stderr_lines.extend(iter(proc.stderr.readline, "")),  # type: ignore[union-attr]
+        daemon=True,
+    ).start()
+    try:
+        assert proc.stdout is not None
+        line = proc.stdout.readline()
+        match = re.search(r"rpc=(ws://\S+)", line)
+        assert match, f"no ready line: {line!r} {''.join(stderr_lines)}"
+        yield ServerProcess(proc, match[1], stderr_lines)
+    finally:
+        if proc.poll() is None:
+            proc.send_signal(signal.SIGTERM)
+            try:
+                proc.wait(15)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
+
+
+def wait_for(predicate: Callable[[], bool], timeout: float = 30.0) -> bool:
+    """Poll ``predicate`` until it holds (True) or ``timeout`` passes (False)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return True
+        time.sleep(0.05)
+    return predicate()

@@ -321,22 +321,33 @@ describe("ArtifactRegistry over a scripted peer", () => {
 
   it("rejects a call with no reply within timeoutMs, and keeps the connection usable", async () => {
     client = await opened({ url: fake.url, timeoutMs: 150 });
+    // Gates instead of clocks: the late reply is held until the client has given up on it, and
+    // the next call is made only once that reply has gone out.
+    let releaseLate!: () => void;
+    const lateHeld = new Promise<void>((resolve) => (releaseLate = resolve));
+    let lateAnswered!: () => void;
+    const lateSent = new Promise<void>((resolve) => (lateAnswered = resolve));
     fake.handler = async (request) => {
       if (request.params["repoId"] === "never") return "none";
       if (request.params["repoId"] === "late") {
-        await delay(300);
+        await lateHeld;
+        setImmediate(lateAnswered); // after the fake has written this reply
       }
       return result(request, { name: String(request.params["repoId"]), uri: null, createdAt: null });
     };
     const registry = client.artifactRegistry("artifacts");
-    const started = Date.now();
     const err = await rejection(registry.getRepository("never"));
-    assert.ok(Date.now() - started >= 140);
     assert.equal(err.code, ClientErrorCode.Timeout);
     assert.equal(err.retryable, true);
     assert.match(err.message, /artifactRegistry\.getRepository timed out after 150 ms/);
+    assert.deepEqual(
+      fake.requests.map((r) => r.params["repoId"]),
+      ["never"],
+      "the call reached the sidecar and timed out waiting, it was not refused up front",
+    );
     assert.equal((await rejection(registry.getRepository("late"))).code, "TIMEOUT");
-    await delay(250); // the late reply arrives for a call that gave up: ignored
+    releaseLate();
+    await lateSent; // the late reply arrives for a call that gave up: ignored
     assert.equal((await registry.getRepository("ok")).name, "ok");
     assert.ok(client.connected);
   });

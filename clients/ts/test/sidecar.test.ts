@@ -60,6 +60,15 @@ function wait(ms: number): Promise<void> {
   return new Promise((done) => setTimeout(done, ms));
 }
 
+/** Resolves once `done()` holds (checked every 10 ms), failing after `limitMs`. */
+async function until(done: () => boolean, what: string, limitMs = 10_000): Promise<void> {
+  const deadline = Date.now() + limitMs;
+  while (!done()) {
+    if (Date.now() > deadline) assert.fail(`timed out waiting for ${what}`);
+    await wait(10);
+  }
+}
+
 describe("@artreg/client against artreg serve", { skip }, () => {
   let sidecar: Sidecar;
   let client: ArtregClient;
@@ -314,7 +323,9 @@ describe("artreg serve with ARTREG_RPC_TOKEN", { skip }, () => {
         await client.close();
       }
     }
-    await wait(100);
+    // the server has logged every refusal before its output is searched
+    const refusals = () => sidecar.output.match(/refused a connection from .*: bad or missing token/g)?.length ?? 0;
+    await until(() => refusals() >= 2, "the server to log both refused tokens");
     assert.ok(!sidecar.output.includes(token), "the server's output shows the token");
     assert.ok(!sidecar.output.includes("not-the-token"), "the server's output shows the offered token");
   });

@@ -260,7 +260,7 @@ async def test_a_policy_changed_between_read_and_write_is_merged_again(
     registry: EcrArtifactRegistry, moto: MotoServer
 ) -> None:
     repo = (await registry.create_repository("race")).name
-    original = registry._read_policy
+    original = registry.policies.read
     reads: list[str | None] = []
 
     def read_then_someone_writes(client: Any, repo_id: str) -> str | None:
@@ -270,7 +270,7 @@ async def test_a_policy_changed_between_read_and_write_is_merged_again(
             set_policy(moto, repo, document(FOREIGN))
         return text
 
-    registry._read_policy = read_then_someone_writes  # type: ignore[method-assign]
+    registry.policies.read = read_then_someone_writes  # type: ignore[method-assign]
     await registry.add_cross_account_access(repo, aws([T2], [], [], worker=False))
     assert reads[:3] == [None, document(FOREIGN), document(FOREIGN)]
     assert stored_policy(moto, repo) == document(FOREIGN, principals(f"arn:aws:iam::{T2}:root"))
@@ -480,14 +480,14 @@ async def test_a_failing_replica_is_reported_and_retried(strict_moto: MotoServer
     reg = make(strict_moto)
     repo = (await reg.create_repository("flaky")).name
     push(strict_moto, repo)
-    original = reg._write_policy
+    original = reg.policies.write
 
     def refuse_in_us_west_2(client: Any, repo_id: str, text: str | None) -> None:
         if client.meta.region_name == "us-west-2":
             raise InvalidInput(operation_context="write", details="refused", field_name="repo_id")
         original(client, repo_id, text)
 
-    reg._write_policy = refuse_in_us_west_2  # type: ignore[method-assign]
+    reg.policies.write = refuse_in_us_west_2  # type: ignore[method-assign]
     with pytest.raises(CloudPlatformError) as info:
         await reg.add_cross_account_access(repo, aws([T2], [], [], worker=False))
     assert info.value.message == (
@@ -497,7 +497,7 @@ async def test_a_failing_replica_is_reported_and_retried(strict_moto: MotoServer
     )
     assert stored_policy(strict_moto, repo) is not None
     assert reg.pending_replica_regions(repo) == ["us-west-2"]
-    reg._write_policy = original  # type: ignore[method-assign]
+    reg.policies.write = original  # type: ignore[method-assign]
     await reg.get_cross_account_access(repo)
     assert stored_policy(strict_moto, repo, "us-west-2") == stored_policy(strict_moto, repo)
     await reg.aclose()

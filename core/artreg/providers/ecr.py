@@ -9,8 +9,9 @@ synchronous: every call runs in a worker thread, never on the event loop. Client
 
 Configuration (:mod:`artreg.providers.ecr_config`) comes from the documented environment
 variables only; the botocore clients and role sessions live in
-:mod:`artreg.providers.ecr_clients`, the repository policy documents in
-:mod:`artreg.providers.ecr_policy`.
+:mod:`artreg.providers.ecr_clients`, the repository policy model in
+:mod:`artreg.providers.ecr_policy` and its safe read-merge-write in
+:mod:`artreg.providers.ecr_access`, the replicas in :mod:`artreg.providers.ecr_replication`.
 """
 
 from __future__ import annotations
@@ -32,7 +33,6 @@ from artreg.errors import (
     BindingConfigInvalid,
     CloudPlatformError,
     InvalidInput,
-    RemoteResourceConflict,
     RemoteResourceNotFound,
     ResourceNotFound,
     UnexpectedResponseFormat,
@@ -40,6 +40,7 @@ from artreg.errors import (
 from artreg.providers import ecr_policy
 from artreg.providers._oci import RegistryDataMixin
 from artreg.providers.aws_errors import error_code, map_aws_error
+from artreg.providers.ecr_access import RepositoryPolicies
 from artreg.providers.ecr_clients import AwsClients, close_client
 from artreg.providers.ecr_config import AwsConfig, role_arn_problem
 from artreg.providers.ecr_policy import Grants
@@ -76,11 +77,6 @@ SESSION_ACCESS_PREFIX: Final = "alien-ecr-access-"
 TOKEN_LIFETIME: Final = timedelta(hours=12)
 #: Role clients are rebuilt this long before their credentials expire.
 REFRESH_MARGIN: Final = timedelta(minutes=5)
-#: How many times a policy change starts over when another writer changed the policy meanwhile.
-MERGE_ATTEMPTS: Final = 5
-
-_REPO_LOCKS_GUARD: Final = threading.Lock()
-_REPO_LOCKS: dict[tuple[str, str, str], threading.Lock] = {}
 
 
 def _account_of_arn(arn: str) -> str | None:
@@ -121,6 +117,7 @@ class EcrArtifactRegistry(RegistryDataMixin, ArtifactRegistry):
         self.clock = clock
         #: repository -> replica regions whose policy waits for an earlier change
         self._pending = PendingReplicas()
+        self.policies = RepositoryPolicies(config, binding_name)
         self.clients = AwsClients(
             config,
             clock=lambda: self.clock(),
@@ -310,103 +307,6 @@ class EcrArtifactRegistry(RegistryDataMixin, ArtifactRegistry):
 
     # -- cross-account access ----------------------------------------------------------------------
 
-    def _read_policy(self, client: ECRClient, repo_id: str) -> str | None:
-        """The repository's policy text; None when it has none. Any other error is raised (a
-        change must never start from a policy it could not read)."""
-        try:
-            answer = client.get_repository_policy(repositoryName=repo_id)
-        except Exception as exc:
-            if error_code(exc) == "RepositoryPolicyNotFoundException":
-                return None
-            raise map_aws_error(
-                exc,
-                operation_context="Failed to read ECR repository policy",
-                resource_name=repo_id,
-                field_name="repo_id",
-            ) from exc
-        return str(answer.get("policyText") or "")
-
-    def _document(self, text: str | None) -> dict[str, Any]:
-        try:
-            return ecr_policy.parse_document(text)
-        except ecr_policy.PolicyParseError as exc:
-            raise UnexpectedResponseFormat(
-                provider="aws",
-                binding_name=self.binding_name,
-                field="policy_text",
-                response_json=str(text)[:2000],
-            ) from exc
-
-    def _write_policy(self, client: ECRClient, repo_id: str, text: str | None) -> None:
-        """SetRepositoryPolicy ``text``; None (no statements, which ECR refuses) deletes the
-        policy instead."""
-        try:
-            if text is not None:
-                client.set_repository_policy(repositoryName=repo_id, policyText=text)
-            else:
-                try:
-                    client.delete_repository_policy(repositoryName=repo_id)
-                except Exception as exc:
-                    if error_code(exc) != "RepositoryPolicyNotFoundException":
-                        raise
-        except Exception as exc:
-            raise map_aws_error(
-                exc,
-                operation_context="Failed to set ECR repository policy",
-                resource_name=repo_id,
-                field_name="repo_id",
-            ) from exc
-
-    def _update_policy(
-        self, client: ECRClient, repo_id: str, change: Callable[[Grants], Grants]
-    ) -> Grants:
-        """Read the policy, change artreg's part of it, and write it back — unless the policy
-        changed meanwhile (SetRepositoryPolicy has no ETag: it is read again just before the
-        write), in which case the change starts over from the newer policy. Callers hold the
-        repository's lock. Returns artreg's grants as written."""
-        partition = self.config.partition
-        for _ in range(MERGE_ATTEMPTS):
-            text = self._read_policy(client, repo_id)
-            document = self._document(text)
-            before = ecr_policy.owned_grants(document)
-            after = change(before)
-            updated = ecr_policy.apply_grants(document, before, after, partition)
-            if text is not None and updated == document:
-                return after  # nothing to change
-            new_text = ecr_policy.document_text(updated)
-            if new_text is None and text is None:
-                return after
-            if new_text is not None and len(new_text) > ecr_policy.MAX_POLICY_CHARS:
-                raise InvalidInput(
-                    operation_context=f"Failed to change the policy of ECR repository '{repo_id}'",
-                    details=(
-                        f"the policy would be {len(new_text)} characters; ECR allows "
-                        f"{ecr_policy.MAX_POLICY_CHARS} (grant fewer accounts, regions or roles "
-                        "per repository)"
-                    ),
-                    field_name="access",
-                )
-            if self._read_policy(client, repo_id) != text:
-                log.info(
-                    "the policy of ECR repository %r changed while merging; merging again", repo_id
-                )
-                continue
-            self._write_policy(client, repo_id, new_text)
-            return after
-        raise RemoteResourceConflict(
-            operation_context="Failed to change ECR repository policy",
-            resource_type="ECR repository policy",
-            resource_name=repo_id,
-            conflict_reason=f"the policy changed under each of {MERGE_ATTEMPTS} attempts to merge",
-        )
-
-    def _repo_lock(self, repo_id: str, region: str) -> threading.Lock:
-        """The lock serialising policy changes of one repository in one region (shared by every
-        provider in the process that talks to the same ECR endpoint)."""
-        key = (self.config.ecr_endpoint_url or "", region, repo_id)
-        with _REPO_LOCKS_GUARD:
-            return _REPO_LOCKS.setdefault(key, threading.Lock())
-
     def _replica_regions(self, client: ECRClient, repo_id: str) -> list[str]:
         """The regions ECR replicates ``repo_id`` to in this account (DescribeRegistry's
         replication rules, with their filters). When the configuration cannot be read, the
@@ -445,8 +345,8 @@ class EcrArtifactRegistry(RegistryDataMixin, ArtifactRegistry):
         for region in regions:
             try:
                 client = self._policy_client(region)
-                with self._repo_lock(repo_id, region):
-                    self._update_policy(client, repo_id, lambda _: grants)
+                with self.policies.lock(repo_id, region):
+                    self.policies.update(client, repo_id, lambda _: grants)
             except RemoteResourceNotFound as err:
                 if error_code(err.__cause__ or err) != "RepositoryNotFoundException":
                     self._pending.add(repo_id, region)
@@ -487,8 +387,8 @@ class EcrArtifactRegistry(RegistryDataMixin, ArtifactRegistry):
     def _change_access(self, repo_id: str, change: Callable[[Grants], Grants]) -> None:
         """Change artreg's grants on the repository, then on every replica."""
         client = self._policy_client(self.region)
-        with self._repo_lock(repo_id, self.region):
-            after = self._update_policy(client, repo_id, change)
+        with self.policies.lock(repo_id, self.region):
+            after = self.policies.update(client, repo_id, change)
         regions = self._replica_regions(client, repo_id)
         regions += [r for r in self._pending.regions(repo_id) if r not in regions]
         self._sync_replicas(repo_id, after, regions)
@@ -501,7 +401,7 @@ class EcrArtifactRegistry(RegistryDataMixin, ArtifactRegistry):
         def call() -> CrossAccountPermissions:
             client = self._policy_client(self.region)
             try:
-                text = self._read_policy(client, repo_id)
+                text = self.policies.read(client, repo_id)
             except ArtregError as err:
                 log.warning(
                     "reading the policy of ECR repository %r failed (%s); reporting no access",
@@ -509,7 +409,7 @@ class EcrArtifactRegistry(RegistryDataMixin, ArtifactRegistry):
                     err.code,
                 )
                 return CrossAccountPermissions(access=ecr_policy.empty_access(), last_updated=None)
-            grants = ecr_policy.owned_grants(self._document(text))
+            grants = ecr_policy.owned_grants(self.policies.document(text))
             waiting = self._pending.regions(repo_id)
             if waiting:
                 try:

@@ -18,7 +18,7 @@ import json
 import secrets
 import time
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, Final
 
 __all__ = ["Access", "Claims", "TokenIssuer", "parse_scopes"]
@@ -26,6 +26,8 @@ __all__ = ["Access", "Claims", "TokenIssuer", "parse_scopes"]
 ISSUER: Final = "artreg-proxy"
 _HEADER: Final = b'{"alg":"HS256","typ":"JWT"}'
 _KNOWN_ACTIONS: Final = ("pull", "push", "delete")
+#: Seconds a replica's clock may run ahead of the one that issued a token.
+CLOCK_SKEW: Final = 60
 
 
 def _b64(data: bytes) -> str:
@@ -76,7 +78,6 @@ class Claims:
     expires: int
     access: tuple[Access, ...] = ()
     refresh: bool = False
-    extra: dict[str, Any] = field(default_factory=dict)
 
     def allows(self, repository: str, action: str) -> bool:
         return any(
@@ -149,6 +150,11 @@ class TokenIssuer:
 
     def _claims(self, claims: Any) -> Claims | None:
         if not isinstance(claims, dict) or claims.get("aud") != self.service:
+            return None
+        if claims.get("iss") != ISSUER:
+            return None
+        not_before = claims.get("nbf")
+        if isinstance(not_before, int) and not_before > self._clock() + CLOCK_SKEW:
             return None
         subject, expires = claims.get("sub"), claims.get("exp")
         if not isinstance(subject, str) or not isinstance(expires, int):

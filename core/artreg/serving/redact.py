@@ -62,6 +62,8 @@ _PATTERNS: Final = (
         ),
         rf"\1{MASK}",
     ),
+    # botocore's debug line "Signature:\n<hex>" (a SigV4 signature can be replayed for minutes)
+    (re.compile(r"(?i)(\bsignature:\s*(?:\\n)?\s*)[0-9a-f]{64}\b"), rf"\1{MASK}"),
     # Authorization header values wherever they appear
     (
         re.compile(r"(?i)\b(bearer|basic|aws4-hmac-sha256)\s+[A-Za-z0-9._~+/=:,-]{8,}"),

@@ -8,6 +8,9 @@ import subprocess
 import sys
 from pathlib import Path
 
+from artreg.localregistry.server import ThreadedRegistry
+from tests.proxy.conftest import PASSWORDS, local_binding
+
 
 def serve(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
     base = {k: v for k, v in os.environ.items() if not k.startswith("ALIEN_")}
@@ -66,3 +69,38 @@ def test_bad_users_file_and_short_signing_key(tmp_path: Path) -> None:
     unknown = serve("--binding", "nope", env=env)
     assert unknown.returncode == 2
     assert "binding 'nope'" in unknown.stderr
+
+
+def test_serve_prints_where_it_listens_and_stops_on_sigterm(
+    upstream: ThreadedRegistry, users_file: Path
+) -> None:
+    import signal
+
+    import httpx
+
+    base = {k: v for k, v in os.environ.items() if not k.startswith("ALIEN_")}
+    env = {**base, "ALIEN_MAIN_BINDING": local_binding(upstream)}
+    command = [sys.executable, "-m", "artreg", "proxy", "serve", "--port", "0"]
+    proc = subprocess.Popen(
+        [*command, "--users", str(users_file)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env,
+    )
+    try:
+        assert proc.stdout is not None
+        first = proc.stdout.readline()
+        assert first.startswith("artreg proxy: listening on http://127.0.0.1:"), first
+        url = first.split(" on ", 1)[1].strip()
+        hint = proc.stdout.readline()
+        assert "--dest-creds USER:PASSWORD" in hint
+        assert httpx.get(f"{url}/healthz").json() == {"status": "ok"}
+        alice = ("alice", PASSWORDS["alice"])
+        assert httpx.get(f"{url}/v2/main/x/tags/list", auth=alice).status_code == 404
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        _, stderr = proc.communicate(timeout=30)
+    assert proc.returncode == 0
+    assert 'user=alice "GET /v2/main/x/tags/list" repo=main/x status=404' in stderr
+    assert PASSWORDS["alice"] not in stderr

@@ -24,6 +24,7 @@ from artreg.errors import ArtregError
 from artreg.loader import load_artifact_registry
 from artreg.registry import ArtifactRegistry
 from artreg.serving.hosts import is_loopback
+from artreg.serving.limits import Limits
 from artreg.serving.passwords import PasswordChecker
 
 from .app import ProxyApp
@@ -64,6 +65,9 @@ class ProxyConfig:
     #: Reverse proxies whose X-Forwarded-For is believed (comma-separated, or a list).
     forwarded_allow_ips: str | Sequence[str] | None = None
     token_ttl: int = 300
+    #: Header size, timeouts and connection caps (default: the shared listener defaults; behind
+    #: a load balancer, raise ``max_connections_per_address``: every connection comes from it).
+    limits: Limits | None = None
     env: Mapping[str, str] | None = field(default=None, repr=False)
 
     @property

@@ -55,6 +55,7 @@ def _uvicorn(app: ProxyApp, config: ProxyConfig) -> uvicorn.Config:
     return uvicorn_config(
         app,
         rules=HostRules.for_listener(config.host, config.allowed_hosts),
+        limits=config.limits,
         forwarded=forwarded,
         loop="uvloop",
         **extra,

@@ -9,7 +9,7 @@ import sys
 
 from artreg.serving import configure_logging
 
-from .config import RegistryConfigError
+from .config import RegistryConfigError, parse_duration
 from .server import serve
 
 
@@ -25,6 +25,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--allowed-host", action="append", default=[])
     parser.add_argument("--allowed-origin", action="append", default=[])
     parser.add_argument("--forwarded-allow-ips", default=None)
+    parser.add_argument("--gc-interval", type=_duration, default=3600.0)
+    parser.add_argument("--gc-grace", type=_duration, default=3600.0)
+    parser.add_argument("--upload-max-age", type=_duration, default=7 * 24 * 3600.0)
+    parser.add_argument("--metrics", action=argparse.BooleanOptionalAction, default=None)
+    parser.add_argument("--token-realm", default=None)
     args = parser.parse_args(argv)
     configure_logging(logging.INFO, fmt="%(asctime)s %(message)s")
     try:
@@ -39,11 +44,23 @@ def main(argv: list[str] | None = None) -> int:
             allowed_hosts=args.allowed_host,
             allowed_origins=args.allowed_origin,
             forwarded_allow_ips=args.forwarded_allow_ips,
+            gc_interval=args.gc_interval,
+            gc_grace=args.gc_grace,
+            upload_max_age=args.upload_max_age,
+            metrics=args.metrics,
+            realm=args.token_realm,
         )
     except RegistryConfigError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     return 0
+
+
+def _duration(text: str) -> float:
+    try:
+        return parse_duration(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
 
 
 if __name__ == "__main__":

@@ -11,7 +11,7 @@ from collections.abc import Iterable
 from typing import TYPE_CHECKING, Final
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
-from prometheus_client.exposition import CONTENT_TYPE_LATEST, generate_latest
+from prometheus_client.exposition import generate_latest
 from prometheus_client.metrics_core import GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
@@ -22,7 +22,9 @@ if TYPE_CHECKING:
 __all__ = ["CONTENT_TYPE", "METRICS_PATH", "RegistryMetrics"]
 
 METRICS_PATH: Final = "/metrics"
-CONTENT_TYPE: Final = CONTENT_TYPE_LATEST
+#: The classic text format every Prometheus reads (what ``generate_latest`` writes for these
+#: plain names); newer client releases announce ``version=1.0.0`` by default.
+CONTENT_TYPE: Final = "text/plain; version=0.0.4; charset=utf-8"
 
 
 class _StoreCollector(Collector):

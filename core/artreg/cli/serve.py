@@ -18,7 +18,6 @@ import logging
 import os
 import shlex
 import shutil
-import socket
 import sys
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
@@ -60,20 +59,6 @@ app.add_typer(rpc_app, name="rpc")
 def _default_data_dir() -> Path:
     base = os.environ.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
     return Path(base) / "artreg"
-
-
-def _bind(host: str, port: int) -> socket.socket:
-    family = socket.AF_INET6 if ":" in host else socket.AF_INET
-    sock = socket.socket(family, socket.SOCK_STREAM)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    try:
-        sock.bind((host.strip("[]"), port))
-        sock.listen(1024)
-    except OSError:
-        sock.close()
-        raise
-    sock.setblocking(False)
-    return sock
 
 
 def _signal_free_server(config: uvicorn.Config) -> uvicorn.Server:
@@ -127,6 +112,7 @@ class _EmbeddedRegistry:
         from artreg.localregistry.server import DEFAULT_GC_GRACE, token_realm
         from artreg.serving import HostRules
         from artreg.serving.httpserver import uvicorn_config
+        from artreg.serving.listen import bind_socket
 
         options = options or RegistryOptions()
         config = RegistryConfig(
@@ -141,7 +127,7 @@ class _EmbeddedRegistry:
         self.service_password = service_password if auth is not None else None
         tls = config.tls_files()
         self.scheme = config.scheme
-        self._sock = _bind(host, port)
+        self._sock = bind_socket(host, port)
         self._store = FilesystemStore(directory)
         bound_host, bound_port = self._sock.getsockname()[:2]
         app = create_app(

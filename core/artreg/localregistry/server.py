@@ -11,13 +11,15 @@ import threading
 import time
 from collections.abc import Callable, Iterable
 from pathlib import Path
-from types import FrameType
 from typing import Any
 
 import uvicorn
 
 from artreg.serving import ForwardedAllow, HostRules, Limits
 from artreg.serving.httpserver import uvicorn_config
+from artreg.serving.listen import ForegroundServer as _ForegroundServer
+from artreg.serving.listen import bind_socket as _bind
+from artreg.serving.listen import host_for_url as _host_for_url
 
 from .app import TOKEN_PATH, RegistryApp, create_app
 from .auth import Authenticator
@@ -66,29 +68,6 @@ class Listener:
             self.forwarded = ForwardedAllow.parse(forwarded_allow_ips)
         except ValueError as exc:
             raise RegistryConfigError(str(exc)) from None
-
-
-class _ForegroundServer(uvicorn.Server):
-    """Stops gracefully on SIGINT/SIGTERM and then returns normally, so the process exits 0
-    (uvicorn would re-raise the signal after shutting down)."""
-
-    def handle_exit(self, sig: int, frame: FrameType | None) -> None:
-        super().handle_exit(sig, frame)
-        self._captured_signals.clear()
-
-
-def _bind(host: str, port: int) -> socket.socket:
-    family = socket.AF_INET6 if ":" in host else socket.AF_INET
-    sock = socket.socket(family, socket.SOCK_STREAM)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    try:
-        sock.bind((host.strip("[]"), port))
-    except OSError:
-        sock.close()
-        raise
-    sock.listen(1024)
-    sock.setblocking(False)
-    return sock
 
 
 def _store_for(data_dir: str | os.PathLike[str] | None) -> Store:
@@ -206,10 +185,6 @@ def _path(value: str | os.PathLike[str] | None) -> Path | None:
 
 def _tls_options(tls: tuple[str, str] | None) -> dict[str, Any]:
     return {"ssl_certfile": tls[0], "ssl_keyfile": tls[1]} if tls else {}
-
-
-def _host_for_url(host: str) -> str:
-    return f"[{host}]" if ":" in host and not host.startswith("[") else host
 
 
 class ThreadedRegistry:

@@ -10,7 +10,6 @@ import socket
 import threading
 import time
 from collections.abc import Callable
-from types import FrameType
 from typing import Any
 
 import uvicorn
@@ -18,6 +17,7 @@ import uvicorn
 from artreg.serving.forwarded import ForwardedAllow
 from artreg.serving.hosts import HostRules
 from artreg.serving.httpserver import uvicorn_config
+from artreg.serving.listen import ForegroundServer, bind_socket, host_for_url
 
 from .app import ProxyApp
 from .config import ProxyConfig, ProxyConfigError, build_app
@@ -25,24 +25,6 @@ from .config import ProxyConfig, ProxyConfigError, build_app
 __all__ = ["ThreadedProxy", "serve", "start_in_thread"]
 
 log = logging.getLogger("artreg.proxy")
-
-
-def _bind(host: str, port: int) -> socket.socket:
-    family = socket.AF_INET6 if ":" in host.strip("[]") else socket.AF_INET
-    sock = socket.socket(family, socket.SOCK_STREAM)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    try:
-        sock.bind((host.strip("[]"), port))
-    except OSError:
-        sock.close()
-        raise
-    sock.listen(1024)
-    sock.setblocking(False)
-    return sock
-
-
-def _host_for_url(host: str) -> str:
-    return f"[{host}]" if ":" in host and not host.startswith("[") else host
 
 
 def _uvicorn(app: ProxyApp, config: ProxyConfig) -> uvicorn.Config:
@@ -62,27 +44,19 @@ def _uvicorn(app: ProxyApp, config: ProxyConfig) -> uvicorn.Config:
     )
 
 
-class _ForegroundServer(uvicorn.Server):
-    """Stops on SIGINT/SIGTERM and returns normally (uvicorn would re-raise the signal)."""
-
-    def handle_exit(self, sig: int, frame: FrameType | None) -> None:
-        super().handle_exit(sig, frame)
-        self._captured_signals.clear()
-
-
 def serve(config: ProxyConfig, on_ready: Callable[[str], Any] | None = None) -> None:
     """Run the proxy in the foreground until SIGINT or SIGTERM. Raises
     :class:`ProxyConfigError` for settings it refuses. ``on_ready(url)`` is called once the
     socket listens."""
     app = build_app(config)
     uv = _uvicorn(app, config)
-    sock = _bind(config.host, config.port)
-    url = f"{config.scheme}://{_host_for_url(config.host)}:{sock.getsockname()[1]}"
+    sock = bind_socket(config.host, config.port)
+    url = f"{config.scheme}://{host_for_url(config.host)}:{sock.getsockname()[1]}"
     log.info("artreg proxy listening on %s", url)
     if on_ready is not None:
         on_ready(url)
     try:
-        _ForegroundServer(uv).run(sockets=[sock])
+        ForegroundServer(uv).run(sockets=[sock])
     finally:
         sock.close()
 
@@ -105,7 +79,7 @@ class ThreadedProxy:
         self._sock = sock
         bound = sock.getsockname()
         self.port: int = bound[1]
-        self.address = f"{_host_for_url(bound[0])}:{self.port}"
+        self.address = f"{host_for_url(bound[0])}:{self.port}"
 
     @property
     def url(self) -> str:
@@ -140,7 +114,7 @@ def start_in_thread(
     settings still come from ``config``)."""
     app = app if app is not None else build_app(config)
     server = uvicorn.Server(_uvicorn(app, config))
-    sock = _bind(config.host, config.port)
+    sock = bind_socket(config.host, config.port)
     errors: list[BaseException] = []
 
     def run() -> None:

@@ -263,3 +263,42 @@ describe("a silent upstream", { skip }, () => {
     assert.equal(err.message, "image.digest: timed out: no answer within 1 s (the sidecar's call timeout, --call-timeout)");
   });
 });
+
+describe("a binding whose registry is down", { skip }, () => {
+  let sidecar: Sidecar;
+  let client: ArtregClient;
+  let host: string;
+
+  before(async () => {
+    const server = createServer();
+    await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+    host = `127.0.0.1:${(server.address() as { port: number }).port}`;
+    await new Promise<void>((resolve) => server.close(() => resolve()));
+    const binding = JSON.stringify({ service: "local", registryUrl: host, dataDir: null });
+    sidecar = await Sidecar.start({ env: { ALIEN_DOWN_BINDING: binding } });
+    client = connect({ url: sidecar.url, timeoutMs: 20_000 });
+  });
+
+  after(async () => {
+    await client?.close();
+    await sidecar?.dispose();
+  });
+
+  it("reads say REMOTE_SERVICE_UNAVAILABLE with the host", async () => {
+    const err = await rejection(client.artifactRegistry("down").getManifest("app", "v1"));
+    assert.equal(err.code, "REMOTE_SERVICE_UNAVAILABLE");
+    assert.equal(err.retryable, true);
+    assert.match(err.message, new RegExp(`connection to ${host.replaceAll(".", "\\.")} failed: ConnectError`));
+  });
+
+  it("a provider's internal wrapper keeps the public cause as source", async () => {
+    const err = await rejection(client.artifactRegistry("down").createRepository("app"));
+    assert.equal(err.code, "BINDINGS_ERROR");
+    assert.equal(err.message, "Internal error");
+    assert.equal(err.internal, true);
+    assert.equal(err.source?.code, "REMOTE_SERVICE_UNAVAILABLE");
+    assert.equal(err.source?.internal, false);
+    assert.match(err.source?.message ?? "", new RegExp(`connection to ${host.replaceAll(".", "\\.")} failed`));
+    assert.equal(err.cause, err.source);
+  });
+});

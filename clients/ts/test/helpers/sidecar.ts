@@ -29,6 +29,8 @@ export interface SidecarOptions {
   dataDir?: string;
   /** Extra `artreg serve` arguments, e.g. `["--call-timeout", "1"]`. */
   args?: string[];
+  /** Extra environment, e.g. bindings (any `ALIEN_*_BINDING` replaces the default `artifacts`). */
+  env?: Record<string, string>;
 }
 
 /** A running `artreg serve`. */
@@ -108,7 +110,7 @@ process.on("exit", () => {
   for (const child of running) child.kill("SIGKILL");
 });
 
-function sidecarEnv(token: string | undefined): NodeJS.ProcessEnv {
+function sidecarEnv(token: string | undefined, extra: Record<string, string> = {}): NodeJS.ProcessEnv {
   const env: NodeJS.ProcessEnv = {};
   for (const [key, value] of Object.entries(process.env)) {
     // Bindings from the environment would replace the default `artifacts` binding.
@@ -116,7 +118,7 @@ function sidecarEnv(token: string | undefined): NodeJS.ProcessEnv {
     env[key] = value;
   }
   if (token !== undefined) env["ARTREG_RPC_TOKEN"] = token;
-  return env;
+  return { ...env, ...extra };
 }
 
 async function launch(
@@ -133,7 +135,7 @@ async function launch(
     dataDir,
     ...(options.args ?? []),
   ];
-  const child = spawn(artregBin(), args, { env: sidecarEnv(options.token), stdio: ["ignore", "pipe", "pipe"] });
+  const child = spawn(artregBin(), args, { env: sidecarEnv(options.token, options.env), stdio: ["ignore", "pipe", "pipe"] });
   running.add(child);
   child.once("exit", () => running.delete(child));
   let output = "";

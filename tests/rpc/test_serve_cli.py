@@ -271,3 +271,31 @@ def test_serve_logs_no_info_line_under_an_error_logger(tmp_path: Path) -> None:
     info_lines = [line for line in err.decode().splitlines() if " INFO " in line]
     assert info_lines, "serve logs at INFO by default"
     assert not [line for line in info_lines if ".error:" in line]
+
+
+async def test_the_registry_process_stops_with_serve_even_killed(tmp_path: Path) -> None:
+    """The embedded registry runs in a process of its own; it never outlives `artreg serve`:
+    after SIGTERM (clean exit 0) and after SIGKILL the data directory is free again."""
+    from artreg.localregistry import FilesystemStore
+
+    data = tmp_path / "data"
+    for how in (signal.SIGTERM, signal.SIGKILL):
+        async with artreg("serve", "--rpc-port", "0", "--registry-port", "0", "--data-dir",
+                          str(data), env=clean_env(), log=tmp_path / "log") as run:
+            async with httpx.AsyncClient() as http:
+                assert (await http.get(f"http://{run.registry}/v2/")).status_code == 200
+            children = read(Path(f"/proc/{run.proc.pid}/task/{run.proc.pid}/children"))
+            [child] = [int(pid) for pid in children.split()]
+            run.proc.send_signal(how)
+            status = await run.proc.wait()
+            assert status == (0 if how == signal.SIGTERM else -signal.SIGKILL)
+
+            def gone(child: int = child) -> bool:
+                try:
+                    state = read(Path(f"/proc/{child}/stat")).rsplit(")", 1)[1].split()[0]
+                except FileNotFoundError:
+                    return True
+                return state == "Z"  # exited, not yet reaped by its new parent
+
+            await until(gone, limit=10)
+        FilesystemStore(data).close()  # the lock is free: no registry holds the directory

@@ -1,4 +1,4 @@
-"""``artreg serve``: the embedded registry and the JSON-RPC sidecar in one process. (``artreg rpc
+"""``artreg serve``: the embedded registry and the JSON-RPC sidecar from one command. (``artreg rpc
 serve``, the sidecar alone, is :mod:`artreg_rpc.cli`'s; it is wired in here.)
 
 Both print one machine-readable line on stdout as soon as they listen, then flush it::
@@ -19,7 +19,7 @@ import os
 import shlex
 import shutil
 import sys
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, Final
@@ -45,11 +45,13 @@ from artreg_rpc.cli import (
 )
 
 if TYPE_CHECKING:
-    import uvicorn
+    pass
 
 __all__ = ["DEFAULT_REGISTRY_PORT", "DEFAULT_RPC_PORT", "ready_line"]
 
 DEFAULT_REGISTRY_PORT: Final = 5000
+#: Seconds the embedded registry's process has to come up.
+_REGISTRY_START_TIMEOUT: Final = 60.0
 #: The binding ``artreg serve`` adds when the environment configures none.
 DEFAULT_BINDING_NAME: Final = "artifacts"
 
@@ -59,19 +61,6 @@ app.add_typer(rpc_app, name="rpc")
 def _default_data_dir() -> Path:
     base = os.environ.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
     return Path(base) / "artreg"
-
-
-def _signal_free_server(config: uvicorn.Config) -> uvicorn.Server:
-    """A uvicorn server without its own signal handlers: the sidecar's runner owns SIGTERM and
-    SIGINT, so the registry stops only after the sidecar has drained the calls that may need it."""
-    import uvicorn
-
-    class SignalFreeServer(uvicorn.Server):
-        @contextlib.contextmanager
-        def capture_signals(self) -> Iterator[None]:
-            yield
-
-    return SignalFreeServer(config)
 
 
 @dataclass(frozen=True, slots=True)
@@ -91,11 +80,16 @@ SERVICE_USER: Final = "artreg"
 
 
 class _EmbeddedRegistry:
-    """The embedded registry, served on the sidecar's own event loop: one thread for both
-    servers, so a call never waits for the other thread to hand over the GIL.
+    """The embedded registry in a child process of its own (``python -m artreg.localregistry``
+    serving a socket bound here): the sidecar and the registry each get an interpreter and a
+    GIL, so under load neither waits for the other (one shared event loop, or two threads of one
+    interpreter, serialise them). The child has its own process group, so Ctrl-C at the terminal
+    reaches only this process, which stops the child (SIGTERM: it finishes the requests under
+    way) after the sidecar has drained the calls that may need it; the child also stops by
+    itself when this process is gone, even killed with SIGKILL.
 
     With credentials configured, the sidecar's default binding authenticates with a random
-    token made at start-up (:attr:`service_password`) that only this process knows."""
+    token made at start-up (:attr:`service_password`) that only this process and the child know."""
 
     def __init__(
         self,
@@ -104,14 +98,14 @@ class _EmbeddedRegistry:
         port: int,
         shutdown_timeout: float,
         options: RegistryOptions | None = None,
+        log_level: str = "info",
     ) -> None:
         import secrets
+        import select
+        import subprocess
 
-        from artreg.localregistry import FilesystemStore, RegistryConfig, create_app, is_loopback
-        from artreg.localregistry.gc import Scheduler
-        from artreg.localregistry.server import DEFAULT_GC_GRACE, token_realm
-        from artreg.serving import HostRules
-        from artreg.serving.httpserver import uvicorn_config
+        from artreg.localregistry import RegistryConfig, RegistryConfigError
+        from artreg.localregistry.__main__ import SERVICE_TOKEN_ENV
         from artreg.serving.listen import bind_socket
 
         options = options or RegistryOptions()
@@ -122,76 +116,87 @@ class _EmbeddedRegistry:
             tls_cert=options.tls_cert,
             tls_key=options.tls_key,
         )
+        # checked here, so a bad option is reported in this command's terms
         service_password = secrets.token_urlsafe(32)
         auth = config.authenticator(service_token=service_password, option_prefix="registry-")
         self.service_password = service_password if auth is not None else None
-        tls = config.tls_files()
+        config.tls_files()
         self.scheme = config.scheme
-        self._sock = bind_socket(host, port)
-        self._store = FilesystemStore(directory)
-        bound_host, bound_port = self._sock.getsockname()[:2]
-        app = create_app(
-            self._store,
-            auth,
-            token_realm=token_realm(self.scheme, host, bound_port),
-            metrics=is_loopback(host) if options.metrics is None else options.metrics,
-        )
-        tls_options: dict[str, Any] = (
-            {"ssl_certfile": tls[0], "ssl_keyfile": tls[1]} if tls else {}
-        )
-        server_config: uvicorn.Config = uvicorn_config(
-            app, rules=HostRules.for_listener(host), **tls_options
-        )
-        self._server = _signal_free_server(server_config)
         self._shutdown_timeout = shutdown_timeout
-        self._gc = (
-            Scheduler(
-                self._store,
-                interval=options.gc_interval,
-                grace=DEFAULT_GC_GRACE,
-                upload_max_age=self._store.upload_expiry,
-                on_report=app.metrics.collected if app.metrics is not None else None,
-            )
-            if options.gc_interval
-            else None
-        )
+        sock = bind_socket(host, port)
+        bound_host, bound_port = sock.getsockname()[:2]
         self.address = (
             f"[{bound_host}]:{bound_port}" if ":" in bound_host else f"{bound_host}:{bound_port}"
         )
+        argv = [
+            sys.executable, "-m", "artreg.localregistry", "--host", host,
+            "--port", str(bound_port), "--data-dir", str(directory), "--fd", str(sock.fileno()),
+            "--log-level", log_level, "--gc-interval", str(options.gc_interval or 0),
+        ]
+        for flag, path in (
+            ("--htpasswd", options.htpasswd),
+            ("--token-file", options.token_file),
+            ("--tls-cert", options.tls_cert),
+            ("--tls-key", options.tls_key),
+        ):
+            if path is not None:
+                argv += [flag, str(path)]
+        if options.metrics is not None:
+            argv.append("--metrics" if options.metrics else "--no-metrics")
+        env = dict(os.environ)
+        if self.service_password is not None:
+            env[SERVICE_TOKEN_ENV] = self.service_password
+        try:
+            self._proc = subprocess.Popen(
+                argv,
+                env=env,
+                pass_fds=(sock.fileno(),),
+                stdin=subprocess.DEVNULL,
+                stdout=subprocess.PIPE,
+                # its own process group (not session: that would put it in another scheduler
+                # autogroup, which on a busy machine costs it CPU against its own sidecar)
+                process_group=0,
+            )
+        finally:
+            sock.close()  # the child serves it; this process has no use for its copy
+        assert self._proc.stdout is not None
+        ready, _, _ = select.select([self._proc.stdout], [], [], _REGISTRY_START_TIMEOUT)
+        line = self._proc.stdout.readline() if ready else b""
+        if not line.startswith(b"ready "):
+            self.close()
+            status = self._proc.returncode
+            raise RegistryConfigError(
+                "the registry process did not start"
+                + (f" (exit status {status})" if status is not None else "")
+            )
 
     @contextlib.asynccontextmanager
     async def serving(self) -> AsyncIterator[None]:
-        """Serve while the block runs; on exit, stop, giving requests under way (an upload, say)
-        the shutdown timeout to finish before their connections are dropped."""
+        """Keep the registry up while the block runs; on exit, stop it (see :meth:`close`)."""
         import asyncio
 
-        task = asyncio.create_task(self._server.serve(sockets=[self._sock]))
-        while not self._server.started:
-            if task.done():
-                task.result()  # raises what stopped it
-                raise RuntimeError("the embedded registry stopped during start-up")
-            await asyncio.sleep(0.005)
-        if self._gc is not None:
-            self._gc.start()
         try:
             yield
         finally:
-            if self._gc is not None:
-                await asyncio.to_thread(self._gc.stop)
-            self._server.should_exit = True
-            try:
-                await asyncio.wait_for(asyncio.shield(task), self._shutdown_timeout)
-            except TimeoutError:
-                logging.getLogger("artreg.localregistry").warning(
-                    "dropping registry requests still running after %.1fs", self._shutdown_timeout
-                )
-                self._server.force_exit = True
-                await task
+            await asyncio.to_thread(self.close)
 
     def close(self) -> None:
-        with contextlib.suppress(OSError):
-            self._sock.close()
-        self._store.close()
+        """Stop the child: SIGTERM (it finishes the requests under way, given the shutdown
+        timeout, and exits), SIGKILL past the timeout; idempotent."""
+        import subprocess
+
+        if self._proc.poll() is None:
+            self._proc.terminate()
+        try:
+            self._proc.wait(self._shutdown_timeout + 5)
+        except subprocess.TimeoutExpired:
+            logging.getLogger("artreg.localregistry").warning(
+                "dropping registry requests still running after %.1fs", self._shutdown_timeout
+            )
+            self._proc.kill()
+            self._proc.wait()
+        if self._proc.stdout is not None:
+            self._proc.stdout.close()
 
 
 def _artreg_command() -> str:
@@ -304,7 +309,7 @@ def serve(
         ),
     ] = None,
 ) -> None:
-    """Run artreg: the embedded OCI registry and the JSON-RPC sidecar in one process.
+    """Run artreg: the embedded OCI registry and the JSON-RPC sidecar, from one command.
 
     With no ALIEN_{NAME}_BINDING in the environment, the sidecar serves a `local` binding named `artifacts` backed by the embedded registry.
 
@@ -337,7 +342,9 @@ def serve(
         metrics=registry_metrics,
     )
     try:
-        registry = _EmbeddedRegistry(directory, host, registry_port, shutdown_timeout, options)
+        registry = _EmbeddedRegistry(
+            directory, host, registry_port, shutdown_timeout, options, log_level
+        )
     except (OSError, RegistryConfigError) as exc:
         sys.stderr.write(f"error: cannot start the registry on {host}:{registry_port}: {exc}\n")
         raise typer.Exit(ExitCode.USAGE) from None

@@ -5,12 +5,19 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
+import socket
 import sys
+import time
 
 from artreg.serving import configure_logging
 
 from .config import RegistryConfigError, parse_duration
 from .server import serve
+
+#: Where a supervising process (``artreg serve``) hands its own client's token to the registry
+#: (not on the command line, which other users can read).
+SERVICE_TOKEN_ENV = "ARTREG_REGISTRY_SERVICE_TOKEN"
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -30,8 +37,20 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--upload-max-age", type=_duration, default=7 * 24 * 3600.0)
     parser.add_argument("--metrics", action=argparse.BooleanOptionalAction, default=None)
     parser.add_argument("--token-realm", default=None)
+    parser.add_argument("--log-level", default="info", help="debug, info, warning or error")
+    parser.add_argument(
+        "--fd",
+        type=int,
+        default=None,
+        help="serve on this inherited listening socket (for a supervising process): print "
+        "'ready URL' on stdout once serving, stop when the supervisor exits; the supervisor's "
+        f"own token, if any, comes in ${SERVICE_TOKEN_ENV}",
+    )
     args = parser.parse_args(argv)
-    configure_logging(logging.INFO, fmt="%(asctime)s %(message)s")
+    level = getattr(logging, str(args.log_level).upper(), logging.INFO)
+    configure_logging(level, fmt="%(asctime)s %(message)s")
+    sock = socket.socket(fileno=args.fd) if args.fd is not None else None
+    service_token = os.environ.pop(SERVICE_TOKEN_ENV, None) if sock is not None else None
     try:
         serve(
             args.host,
@@ -49,6 +68,10 @@ def main(argv: list[str] | None = None) -> int:
             upload_max_age=args.upload_max_age,
             metrics=args.metrics,
             realm=args.token_realm,
+            sock=sock,
+            on_ready=_say_ready if sock is not None else None,
+            stop_when=_parent_gone if sock is not None else None,
+            service_token=service_token,
         )
     except RegistryConfigError as exc:
         print(f"error: {exc}", file=sys.stderr)
@@ -61,6 +84,19 @@ def _duration(text: str) -> float:
         return parse_duration(text)
     except ValueError as exc:
         raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+def _parent_gone() -> None:
+    """Return once the process that started this one has exited (this one is then re-parented):
+    a supervised registry never outlives its supervisor, even one killed with SIGKILL."""
+    parent = os.getppid()
+    while os.getppid() == parent:
+        time.sleep(0.25)
+
+
+def _say_ready(url: str) -> None:
+    sys.stdout.write(f"ready {url}\n")
+    sys.stdout.flush()
 
 
 if __name__ == "__main__":

@@ -121,6 +121,9 @@ def serve(
     upload_max_age: float | None = DEFAULT_UPLOAD_MAX_AGE,
     metrics: bool | None = None,
     realm: str | None = None,
+    sock: socket.socket | None = None,
+    stop_when: Callable[[], object] | None = None,
+    service_token: str | None = None,
 ) -> None:
     """Run the registry in the foreground until SIGINT or SIGTERM.
 
@@ -132,6 +135,10 @@ def serve(
     changed in the last ``gc_grace`` seconds and purging uploads idle for ``upload_max_age``.
     ``metrics`` serves ``/metrics`` (default: on loopback only). ``realm`` is the token
     endpoint URL clients are sent to (default: this listener's address).
+    ``sock`` is a listening socket to serve on instead of binding ``host:port`` (one a parent
+    process bound); ``stop_when`` a blocking call, run on a daemon thread, whose return stops
+    the server as SIGTERM does; ``service_token`` a bearer token accepted besides the
+    configured credentials (when there are any), for a supervising process's own client.
     """
     config = RegistryConfig(
         host=host,
@@ -142,7 +149,7 @@ def serve(
         tls_cert=_path(tls_cert),
         tls_key=_path(tls_key),
     )
-    auth = config.authenticator()
+    auth = config.authenticator(service_token=service_token)
     tls = config.tls_files()
     listener = Listener(
         host,
@@ -153,7 +160,7 @@ def serve(
     )
     store = FilesystemStore(data_dir, upload_expiry=upload_max_age)
     try:
-        sock = _bind(host, port)
+        sock = sock if sock is not None else _bind(host, port)
     except OSError:
         store.close()
         raise
@@ -165,6 +172,13 @@ def serve(
         metrics=is_loopback(host) if metrics is None else metrics,
     )
     server = _ForegroundServer(_uvicorn_config(app, listener, **_tls_options(tls)))
+    if stop_when is not None:
+
+        def watch() -> None:
+            stop_when()
+            server.should_exit = True
+
+        threading.Thread(target=watch, name="artreg-registry-stop", daemon=True).start()
     url = f"{config.scheme}://{_host_for_url(host)}:{bound_port}"
     log.info("artreg registry listening on %s (data in %s)", url, store.root)
     scheduler = _scheduler(store, app, gc_interval, gc_grace, upload_max_age)

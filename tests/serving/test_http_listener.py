@@ -27,7 +27,12 @@ MiB = 1 << 20
 
 @pytest.fixture
 def registry() -> Iterator[ThreadedRegistry]:
-    limits = Limits(header_timeout=0.5, keepalive_timeout=1, max_connections_per_address=8)
+    limits = Limits(
+        header_timeout=0.5,
+        keepalive_timeout=1,
+        body_idle_timeout=0.5,
+        max_connections_per_address=8,
+    )
     with start_in_thread(limits=limits, allowed_hosts=["registry.internal"]) as reg:
         yield reg
 
@@ -101,6 +106,24 @@ def test_a_connection_that_never_finishes_its_headers_is_closed(registry: Thread
 def test_a_connection_that_sends_nothing_is_closed(registry: ThreadedRegistry) -> None:
     with _connect(registry) as sock:
         assert read_reply(sock) == b""
+
+
+def test_a_stalled_request_body_closes_the_connection(registry: ThreadedRegistry) -> None:
+    with httpx.Client(base_url=registry.url, timeout=10) as client:
+        location = client.post("/v2/ns/app/blobs/uploads/").headers["location"]
+    with _connect(registry) as sock:
+        sock.sendall(
+            b"PATCH " + location.encode() + b" HTTP/1.1\r\nHost: localhost\r\n"
+            b"Content-Type: application/octet-stream\r\nContent-Length: 1000\r\n\r\n" + b"x" * 10
+        )
+        sock.settimeout(20)
+        while True:  # the server hangs up (a timeout here would fail the test)
+            try:
+                if not sock.recv(65536):
+                    break
+            except ConnectionResetError:
+                break
+    assert _get(registry).status_code == 200
 
 
 def test_an_idle_keepalive_connection_is_closed(registry: ThreadedRegistry) -> None:

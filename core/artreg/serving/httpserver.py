@@ -11,7 +11,9 @@ built here adds, per connection:
 - a limit on the bytes of each request's line and headers (431, closed) — counted as they
   arrive, so a 256 MiB header is refused after the first ``max_header_bytes``;
 - a header-read timeout from the connection or a request's first byte to the end of its
-  headers (408, closed); idle keep-alive connections close after ``keepalive_timeout``.
+  headers (408, closed); idle keep-alive connections close after ``keepalive_timeout``;
+- a body that stops arriving (no byte for ``body_idle_timeout`` while the server is ready to read)
+  closes the connection (the application sees the client disconnect).
 
 :func:`uvicorn_config` wires it with :class:`~.asgi.ListenerGuard` (client address and
 Host/Origin rules), turns off uvicorn's own ``X-Forwarded-For`` handling (it trusts loopback
@@ -58,6 +60,7 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
         self._header_bytes = 0
         self._header_timer: asyncio.TimerHandle | None = None
         self._refused = False
+        self._body_timer: asyncio.TimerHandle | None = None
 
     # -- connection ----------------------------------------------------------------------
 
@@ -74,6 +77,7 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
 
     def connection_lost(self, exc: Exception | None) -> None:
         self._cancel_header_timer()
+        self._cancel_body_timer()
         if self._peer is not None:
             self.cap.release(self._peer)
             self._peer = None
@@ -86,6 +90,8 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
             self._header_bytes += len(data)
             if self._header_timer is None:
                 self._arm_header_timer()
+        elif self._body_timer is not None:
+            self._arm_body_timer()  # a byte arrived: the body is moving
         super().data_received(data)
         if (
             self._awaiting_headers
@@ -120,6 +126,7 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
             self._refuse(431, f"request headers exceed {self.limits.max_header_bytes} bytes")
             return
         super().on_headers_complete()
+        self._arm_body_timer()  # cancelled at the message's end (at once for a bodiless GET)
 
     def on_body(self, body: bytes) -> None:
         if not self._refused:
@@ -128,6 +135,7 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
     def on_message_complete(self) -> None:
         if self._refused:
             return
+        self._cancel_body_timer()
         super().on_message_complete()
         self._awaiting_headers = True  # what comes next is the next request's headers
 
@@ -141,6 +149,25 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
         if self._header_timer is not None:
             self._header_timer.cancel()
             self._header_timer = None
+
+    def _arm_body_timer(self) -> None:
+        self._cancel_body_timer()
+        self._body_timer = self.loop.call_later(self.limits.body_idle_timeout, self._body_timeout)
+
+    def _cancel_body_timer(self) -> None:
+        if self._body_timer is not None:
+            self._body_timer.cancel()
+            self._body_timer = None
+
+    def _body_timeout(self) -> None:
+        self._body_timer = None
+        if self.transport.is_closing() or self._awaiting_headers:
+            return
+        if self.flow is not None and self.flow.read_paused:
+            self._arm_body_timer()  # we stopped reading (the app is busy): not the client's fault
+            return
+        log.warning("closing a connection from %s: its request body stalled", escape(self._peer or "-"))
+        self.transport.close()
 
     def _header_timeout(self) -> None:
         self._header_timer = None

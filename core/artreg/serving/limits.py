@@ -20,7 +20,9 @@ class Limits:
 
     ``max_header_bytes``: request line plus headers (431 beyond). ``header_timeout``: seconds
     from the connection (or the first byte of a request) to the end of its headers (408, closed).
-    ``keepalive_timeout``: seconds an idle keep-alive connection is kept. ``max_connections``
+    ``keepalive_timeout``: seconds an idle keep-alive connection is kept. ``body_idle_timeout``:
+    seconds a request body may go without a byte arriving (the server not having paused reading
+    itself) before the connection is closed. ``max_connections``
     and ``max_connections_per_address``: open connections, in all and from one client address.
     ``max_json_depth``: nesting of JSON documents the server parses.
     """
@@ -28,6 +30,7 @@ class Limits:
     max_header_bytes: int = 64 * 1024
     header_timeout: float = 10.0
     keepalive_timeout: float = 5.0
+    body_idle_timeout: float = 60.0
     max_connections: int = 1000
     max_connections_per_address: int = 128
     max_json_depth: int = 64

@@ -57,6 +57,20 @@ def read_reply(sock: socket.socket, limit: int = 1 << 20) -> bytes:
     return b"".join(chunks)
 
 
+def read_head(sock: socket.socket) -> bytes:
+    """The status line and headers of a reply (the connection may stay open after them)."""
+    data = b""
+    while b"\r\n\r\n" not in data:
+        try:
+            chunk = sock.recv(65536)
+        except (ConnectionResetError, TimeoutError):
+            break
+        if not chunk:
+            break
+        data += chunk
+    return data
+
+
 def status_of(reply: bytes) -> int | None:
     match = re.match(rb"HTTP/1\.[01] (\d{3})", reply)
     return int(match[1]) if match else None

@@ -20,6 +20,7 @@ from tests.serving.attack import (
     registry_process,
     rss_bytes,
     status_of,
+    wait_for,
 )
 
 MiB = 1 << 20
@@ -143,11 +144,14 @@ def test_connections_per_address_are_capped_and_freed(registry: ThreadedRegistry
     finally:
         for sock in held:
             sock.close()
-    for _ in range(50):  # the server notices the closes as it reads; then a new one is served
-        with contextlib.suppress(httpx.HTTPError):
-            if _get(registry).status_code == 200:
-                break
-    assert _get(registry).status_code == 200
+    # the server notices the closes as it reads; then a new connection is served
+    assert wait_for(lambda: _served(registry))
+
+
+def _served(registry: ThreadedRegistry) -> bool:
+    with contextlib.suppress(httpx.HTTPError):
+        return _get(registry).status_code == 200
+    return False
 
 
 def test_slow_header_connections_do_not_exhaust_descriptors(tmp_path: Path) -> None:
@@ -163,7 +167,7 @@ def test_slow_header_connections_do_not_exhaust_descriptors(tmp_path: Path) -> N
                     break
                 sockets.append(sock)
             # the per-address cap (128) keeps the server's descriptors bounded
-            assert open_fds(pid) < 200
+            assert wait_for(lambda: open_fds(pid) < 200)
             refused = sum(1 for s in sockets[128:] if status_of(read_reply(s)) == 503)
             assert refused == len(sockets) - 128
         finally:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import os
 import socket
 from pathlib import Path
 
@@ -86,3 +87,30 @@ def test_one_access_line_per_request_and_no_secret_in_any_log(
     everything = "\n".join(r.getMessage() for r in caplog.records)
     assert PASSWORDS["alice"] not in everything
     assert basic("alice", PASSWORDS["alice"]).split()[1] not in everything
+
+
+def test_a_client_that_hangs_up_mid_download_stops_the_upstream_read(
+    upstream: ThreadedRegistry, run_proxy: ProxyFactory, caplog: pytest.LogCaptureFixture
+) -> None:
+    import time
+
+    proxy = run_proxy({"ALIEN_MAIN_BINDING": local_binding(upstream)})
+    blob = os.urandom(24 << 20)
+    digest = "sha256:" + hashlib.sha256(blob).hexdigest()
+    put = httpx.post(f"{upstream.url}/v2/main/big/blobs/uploads/?digest={digest}", content=blob)
+    assert put.status_code == 201
+    with caplog.at_level(logging.INFO, logger="artreg.proxy.access"):
+        with socket.create_connection(("127.0.0.1", proxy.port)) as sock:
+            sock.sendall(
+                f"GET /v2/main/big/blobs/{digest} HTTP/1.1\r\nHost: {proxy.address}\r\n\r\n".encode()
+            )
+            assert b"200 OK" in sock.recv(65536)
+        deadline = time.monotonic() + 10
+        line = None
+        while line is None and time.monotonic() < deadline:
+            lines = [r.getMessage() for r in caplog.records if digest in r.getMessage()]
+            line = lines[0] if lines else None
+            time.sleep(0.05)
+    assert line is not None and "status=499 upstream=200" in line
+    sent = int(line.split("bytes=")[1].split()[0])
+    assert sent < len(blob)

@@ -8,7 +8,9 @@ access-log line per request on the ``artreg.proxy.access`` logger.
 
 from __future__ import annotations
 
+import asyncio
 import base64
+import contextlib
 import json
 import logging
 import time
@@ -26,7 +28,14 @@ from artreg.serving.ratelimit import TooManyAttempts
 
 from .auth import SERVICE, Caller, ClientAuth
 from .catalog import merged_catalog
-from .forward import ClientGone, Exchange, Forwarder, UpstreamFailed, upstream_url
+from .forward import (
+    ClientGone,
+    Exchange,
+    Forwarder,
+    UpstreamFailed,
+    forwards_body,
+    upstream_url,
+)
 from .location import (
     SessionSignatureError,
     UploadSigner,
@@ -77,7 +86,16 @@ class _Request:
     status: int = 0
     upstream_status: int | None = None
     sent: int = 0
+    #: True once the request body has been read to its end (or there was none).
+    body_read: bool = False
     params: dict[str, list[str]] = field(default_factory=dict)
+
+    async def read(self) -> Message:
+        """The next request message, noting when the body is complete."""
+        message = await self.receive()
+        if message["type"] != "http.request" or not message.get("more_body"):
+            self.body_read = True
+        return message
 
 
 class ProxyApp:
@@ -138,7 +156,7 @@ class ProxyApp:
         except RegistryHTTPError as exc:
             await self._error(req, exc)
         except ClientGone:
-            req.status = req.status or 499
+            req.status = 499  # nginx's "client closed request", whether or not a reply began
         except Exception:
             log.exception("internal error handling %s %s", req.method, escape(req.path))
             if req.status:
@@ -396,8 +414,10 @@ class ProxyApp:
     async def _forward(self, req: _Request, route: Route, repository: str, url: str) -> None:
         try:
             exchange = await self.forwarder.forward(
-                route, repository, req.method, url, req.headers, req.receive
+                route, repository, req.method, url, req.headers, req.read
             )
+            if not forwards_body(req.method, req.headers):
+                req.body_read = True
         except MintFailed as exc:
             raise RegistryHTTPError(
                 "UNAVAILABLE",
@@ -432,10 +452,33 @@ class ProxyApp:
             headers.append(("www-authenticate", self._challenge(req)))
         await self._start(req, exchange.status, headers)
         if req.method != "HEAD":
+            await self._stream_body(req, exchange)
+        await req.send({"type": "http.response.body", "body": b""})
+
+    async def _stream_body(self, req: _Request, exchange: Exchange) -> None:
+        """Copy the upstream body to the client, and stop (closing the upstream response) as
+        soon as the client goes away, instead of reading the rest of a large blob for nobody."""
+
+        async def copy() -> None:
             async for chunk in exchange.body():
                 req.sent += len(chunk)
                 await req.send({"type": "http.response.body", "body": chunk, "more_body": True})
-        await req.send({"type": "http.response.body", "body": b""})
+
+        if not req.body_read:
+            await copy()  # receive() still belongs to the request body
+            return
+        copying = asyncio.ensure_future(copy())
+        gone = asyncio.ensure_future(_disconnected(req.receive))
+        try:
+            await asyncio.wait({copying, gone}, return_when=asyncio.FIRST_COMPLETED)
+            if not copying.done():
+                raise ClientGone
+            copying.result()
+        finally:
+            for task in (copying, gone):
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError, ClientGone):
+                    await task
 
     # -- token endpoint --------------------------------------------------------------------
 
@@ -560,6 +603,12 @@ class ProxyApp:
                         ("link", f'</v2/_catalog?n={count}&last={quote(names[-1])}>; rel="next"')
                     )
         await self._json(req, 200, {"repositories": names}, headers)
+
+
+async def _disconnected(receive: Receive) -> None:
+    """Return once the client has disconnected (the request body has been read already)."""
+    while (await receive())["type"] != "http.disconnect":
+        pass
 
 
 def default_client() -> httpx.AsyncClient:

@@ -13,7 +13,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncIterator, Awaitable, Callable, MutableMapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, MutableMapping
 from dataclasses import dataclass
 from typing import Any, Final
 
@@ -123,7 +123,8 @@ def upstream_url(route: Route, raw_path: str, query: str) -> str:
     return f"{route.endpoint}{raw_path}" + (f"?{query}" if query else "")
 
 
-def _has_body(method: str, headers: dict[str, str]) -> bool:
+def forwards_body(method: str, headers: Mapping[str, str]) -> bool:
+    """True when the request has a body to stream upstream."""
     if method not in _BODY_METHODS:
         return False
     if "chunked" in headers.get("transfer-encoding", "").lower():
@@ -238,7 +239,7 @@ class Forwarder:
             if method in ("GET", "HEAD")
             else ArtifactRegistryPermissions.PUSH_PULL
         )
-        has_body = _has_body(method, headers)
+        has_body = forwards_body(method, headers)
         sent = {k: v for k, v in headers.items() if k in FORWARDED_REQUEST_HEADERS}
         # httpx would otherwise ask for gzip and decode it; bytes must pass through untouched
         sent.setdefault("accept-encoding", "identity")

@@ -114,3 +114,30 @@ def test_a_client_that_hangs_up_mid_download_stops_the_upstream_read(
     assert line is not None and "status=499 upstream=200" in line
     sent = int(line.split("bytes=")[1].split()[0])
     assert sent < len(blob)
+
+
+def test_a_client_that_hangs_up_mid_upload_is_logged_499_without_an_error(
+    upstream: ThreadedRegistry, run_proxy: ProxyFactory, caplog: pytest.LogCaptureFixture
+) -> None:
+    import time
+
+    proxy = run_proxy({"ALIEN_MAIN_BINDING": local_binding(upstream)})
+    start = httpx.post(f"{proxy.url}/v2/main/cut/blobs/uploads/")
+    assert start.status_code == 202
+    path = start.headers["location"].removeprefix(proxy.url)
+    with caplog.at_level(logging.INFO):
+        with socket.create_connection(("127.0.0.1", proxy.port)) as sock:
+            head = (
+                f"PATCH {path} HTTP/1.1\r\nHost: {proxy.address}\r\n"
+                "Content-Type: application/octet-stream\r\nContent-Length: 10000000\r\n\r\n"
+            )
+            sock.sendall(head.encode() + os.urandom(1_000_000))
+        deadline = time.monotonic() + 10
+        lines: list[str] = []
+        while not lines and time.monotonic() < deadline:
+            lines = [r.getMessage() for r in caplog.records if '"PATCH ' in r.getMessage()]
+            time.sleep(0.05)
+    assert lines and "status=499" in lines[0]
+    assert not [r for r in caplog.records if r.levelno >= logging.ERROR]
+    # the proxy still serves
+    assert httpx.get(f"{proxy.url}/v2/main/cut/tags/list").status_code in (200, 404)

@@ -83,6 +83,7 @@ bench: venv system-deps
 	$(PY) bench/registry_throughput.py
 	$(PY) bench/client_throughput.py
 	$(PY) bench/rpc_overhead.py
+	$(PY) bench/proxy_throughput.py
 
 clean:
 	rm -rf $(VENV) $(TS)/node_modules $(TS)/dist docs-site/site .mypy_cache .ruff_cache .pytest_cache

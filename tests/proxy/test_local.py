@@ -304,6 +304,18 @@ def test_token_endpoint_get_and_post_forms(
         )
         denied = client.post(f"{proxy.url}/v2/main/app/blobs/uploads/", headers=bearer)
         assert denied.status_code == 403
+        # docker login's request: GET with offline_token and client_id, a refresh token back
+        login = client.get(
+            token_url,
+            params={
+                "account": "alice",
+                "client_id": "docker",
+                "offline_token": "true",
+                "service": "artreg-proxy",
+            },
+            headers={"authorization": basic("alice", PASSWORDS["alice"])},
+        )
+        assert login.status_code == 200 and login.json()["refresh_token"]
         # a token cannot mint its successor
         again = client.get(token_url, params=scope, headers=bearer)
         assert again.status_code == 401

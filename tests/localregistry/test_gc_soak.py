@@ -165,6 +165,8 @@ def test_soak_push_tag_delete_pull_while_collecting(tmp_path: Path) -> None:
 
         store = server.store
         assert isinstance(store, FilesystemStore)
+        assert server.gc is not None
+        server.gc.stop()  # the scheduled rounds end; one last collection of our own
         report = store.collect_garbage(grace=0)  # nobody pushes now: take everything dead
         assert report.freed_bytes > 0 or report.removed == []
         with httpx.Client(base_url=server.url, timeout=30) as http:

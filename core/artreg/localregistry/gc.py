@@ -39,13 +39,15 @@ from typing import TYPE_CHECKING, Any, Final
 
 from artreg.digest import ALGORITHMS, Digest, DigestError
 
+from .fsstore import _fsync_dir
+
 if TYPE_CHECKING:
     from .fsstore import FilesystemStore, GarbageReport
 
 log = logging.getLogger("artreg.localregistry")
 
 #: Files removed per hold of the exclusive sweep lock: pushes wait at most one batch.
-BATCH: Final = 64
+BATCH: Final = 32
 #: Entries of tmp/ older than this are leftovers of a crash.
 TMP_MAX_AGE: Final = 3600.0
 
@@ -204,6 +206,20 @@ class _Sweeper:
         self.report = report
         self.dry_run = dry_run
         self.kept_bytes = 0
+        self._dirty: set[Path] = set()
+
+    def _unlink(self, path: Path) -> None:
+        """Remove a file; its directory is synced once, at the end of the batch."""
+        with contextlib.suppress(FileNotFoundError):
+            path.unlink()
+            self._dirty.add(path.parent)
+
+    def _sync(self) -> None:
+        """Make the batch's removals durable before anything that relied on them goes."""
+        for directory in sorted(self._dirty):
+            with contextlib.suppress(FileNotFoundError):
+                _fsync_dir(directory)
+        self._dirty.clear()
 
     def _old(self, path: Path) -> os.stat_result | None:
         """The file's stat when it exists and is older than the cutoff."""
@@ -223,6 +239,7 @@ class _Sweeper:
             with self.store.sweep_lock(shared=False):
                 for item in batch:
                     remove(item)
+                self._sync()
 
     def revisions(self, marks: _Marks) -> None:
         doomed: list[tuple[str, Digest, Path]] = []
@@ -240,11 +257,12 @@ class _Sweeper:
                 return
             subject = _digest_of(_as_dict(_document(self.store, digest)).get("subject"))
             if subject is not None:
+                # durable before the revision goes: an entry never names a missing manifest
                 referrer = self.store._referrer_path(name, subject, digest)
                 self.store._remove(referrer)
                 with contextlib.suppress(OSError):
                     referrer.parent.rmdir()  # only when it was the subject's last referrer
-            self.store._remove(path)
+            self._unlink(path)
 
         self._in_batches(doomed, remove)
 
@@ -261,7 +279,7 @@ class _Sweeper:
                 return
             self.report.links.append(f"{name}@{digest}")
             if not self.dry_run:
-                self.store._remove(path)
+                self._unlink(path)
 
         self._in_batches(doomed, remove)
 
@@ -287,9 +305,10 @@ class _Sweeper:
             self.report.removed.append(str(digest))
             self.report.freed_bytes += st.st_size
             if not self.dry_run:
-                self.store._remove(path)
+                self._unlink(path)
                 with contextlib.suppress(OSError):
                     path.parent.rmdir()  # only succeeds when the shard is empty
+                    self._dirty.discard(path.parent)
 
         self._in_batches(doomed, remove)
 

@@ -10,6 +10,7 @@ import signal
 from collections.abc import Callable, Mapping
 from contextlib import AbstractAsyncContextManager
 
+from artreg.eventloop import loop_factory
 from artreg_rpc.calls import DEFAULT_CALL_TIMEOUT
 from artreg_rpc.dispatch import Dispatcher
 from artreg_rpc.errors import RpcConfigError
@@ -127,13 +128,3 @@ def run(
     with asyncio.Runner(loop_factory=loop_factory()) as runner:
         environ = dict(os.environ if env is None else env)
         runner.run(serve(config, environ, on_ready=on_ready, around=around))
-
-
-def loop_factory() -> Callable[[], asyncio.AbstractEventLoop] | None:
-    """uvloop's event loop when it is installed (it comes with uvicorn[standard]), else None."""
-    try:
-        import uvloop
-    except ImportError:
-        return None
-    factory: Callable[[], asyncio.AbstractEventLoop] = uvloop.new_event_loop
-    return factory

@@ -48,6 +48,8 @@ log = logging.getLogger("artreg.oci")
 DEFAULT_CHUNK_SIZE: Final = 8 * 1024 * 1024
 #: Size of reads from files and of the chunks yielded by downloads.
 READ_SIZE: Final = 1024 * 1024
+#: Bytes handed to a hashing or writing thread at once (fewer, larger hand-offs).
+HASH_BATCH: Final = 1024 * 1024
 
 #: Bytes, a callable opening the stream anew (retryable), or a one-shot async stream.
 BlobData: TypeAlias = bytes | BodyFactory | AsyncIterable[bytes]
@@ -278,13 +280,28 @@ async def _hashed(download: _Download, chunks: AsyncIterator[bytes]) -> AsyncIte
             yield chunk
         return
     worker = OrderedWorker()
+    batch: list[bytes] = []
+    batched = 0
     try:
         async for chunk in chunks:
-            await worker.submit(hasher.update, chunk)
+            # hashed a MiB at a time: one hand-off to the thread per MiB, not per 64 KiB read
+            batch.append(chunk)
+            batched += len(chunk)
+            if batched >= HASH_BATCH:
+                await worker.submit(update_all, hasher, batch)
+                batch, batched = [], 0
             yield chunk
+        if batch:
+            await worker.submit(update_all, hasher, batch)
         await worker.drain()
     finally:
         await worker.aclose()
+
+
+def update_all(hasher: Hasher, parts: list[bytes]) -> None:
+    """Feed ``parts`` to ``hasher`` in order (on a worker thread: sha256 releases the GIL)."""
+    for part in parts:
+        hasher.update(part)
 
 
 # -- writing ---------------------------------------------------------------------------------------

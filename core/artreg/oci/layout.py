@@ -19,7 +19,7 @@ from artreg.digest import Digest, Hasher
 from artreg.errors import InvalidInput, RemoteResourceNotFound
 from artreg.oci import mediatypes
 from artreg.oci._pipeline import OrderedWorker
-from artreg.oci.blobs import BlobData, Progress, bytes_source, file_source
+from artreg.oci.blobs import HASH_BATCH, BlobData, Progress, bytes_source, file_source, update_all
 from artreg.oci.descriptor import Descriptor, parse_manifest
 from artreg.oci.image import BlobOpener, Taggable, load_taggable
 from artreg.oci.reference import validate_digest, validate_tag
@@ -28,6 +28,8 @@ __all__ = ["REF_NAME", "LayoutTarget", "OciLayout"]
 
 REF_NAME: Final = "org.opencontainers.image.ref.name"
 LAYOUT_VERSION: Final = {"imageLayoutVersion": "1.0.0"}
+#: Buffers per ``writev`` (under the kernel's IOV_MAX of 1024).
+_IOV_MAX: Final = 512
 
 
 class OciLayout:
@@ -187,16 +189,26 @@ class OciLayout:
         tmp = Path(tmp_name)
         worker = OrderedWorker()
         received = 0
+        batch: list[bytes] = []
+        batched = 0
         try:
-            with os.fdopen(fd, "wb") as fh:
+            try:
                 async for chunk in stream:
                     received += len(chunk)
-                    if verify:
-                        await worker.submit(hasher.update, chunk)
-                    await worker.submit(fh.write, chunk)
+                    # written (and hashed) a MiB at a time, in one writev, on the worker thread
+                    batch.append(chunk)
+                    batched += len(chunk)
+                    if batched >= HASH_BATCH:
+                        await worker.submit(_write_batch, fd, batch, hasher if verify else None)
+                        batch, batched = [], 0
                     if progress is not None:
                         progress(received, size)
+                if batch:
+                    await worker.submit(_write_batch, fd, batch, hasher if verify else None)
                 await worker.drain()
+            finally:
+                await worker.aclose()
+                os.close(fd)
             if not verify:
                 hasher.size = received
             if (verify and hasher.digest() != expected) or (
@@ -210,7 +222,6 @@ class OciLayout:
                 )
             os.replace(tmp, target)
         finally:
-            await worker.aclose()
             _discard(tmp)
         return True
 
@@ -313,6 +324,20 @@ def _atomic_write(path: Path, data: bytes) -> None:
         tmp.replace(path)
     finally:
         tmp.unlink(missing_ok=True)
+
+
+def _write_batch(fd: int, parts: list[bytes], hasher: Hasher | None) -> None:
+    """Append ``parts`` to ``fd`` with as few ``writev`` calls as it takes; hash them too."""
+    if hasher is not None:
+        update_all(hasher, parts)
+    views = [memoryview(p) for p in parts if p]
+    while views:
+        written = os.writev(fd, views[:_IOV_MAX])
+        while views and written >= len(views[0]):
+            written -= len(views[0])
+            views.pop(0)
+        if views and written:
+            views[0] = views[0][written:]
 
 
 def _discard(path: Path) -> None:

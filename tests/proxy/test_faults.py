@@ -141,3 +141,47 @@ def test_a_client_that_hangs_up_mid_upload_is_logged_499_without_an_error(
     assert not [r for r in caplog.records if r.levelno >= logging.ERROR]
     # the proxy still serves
     assert httpx.get(f"{proxy.url}/v2/main/cut/tags/list").status_code in (200, 404)
+
+
+def test_an_upstream_that_breaks_off_mid_body_truncates_the_reply(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    import threading
+
+    from artreg.proxy import ProxyApp, ProxyConfig
+    from artreg.proxy import start_in_thread as start_proxy
+    from artreg.proxy.auth import ClientAuth
+    from artreg.proxy.location import UploadSigner
+    from artreg.proxy.routing import RoutingTable
+    from artreg.proxy.tokens import TokenIssuer
+    from tests.proxy.test_units import Minting
+
+    listener = socket.create_server(("127.0.0.1", 0))
+    port = listener.getsockname()[1]
+
+    def serve_once() -> None:
+        conn, _ = listener.accept()
+        with conn:
+            conn.recv(65536)
+            head = b"HTTP/1.1 200 OK\r\nContent-Length: 1000000\r\n\r\n"
+            conn.sendall(head + b"x" * 100_000)  # then hang up, 900 kB short
+
+    threading.Thread(target=serve_once, daemon=True).start()
+
+    class Broken(Minting):
+        def registry_endpoint(self) -> str:
+            return f"http://127.0.0.1:{port}"
+
+    key = b"k" * 32
+    app = ProxyApp(
+        RoutingTable.build([("b", Broken("b", "team"))]),
+        ClientAuth(None, TokenIssuer(key, service="artreg-proxy"), None),
+        UploadSigner(key),
+    )
+    with start_proxy(ProxyConfig(port=0), app=app) as proxy, caplog.at_level(logging.INFO):
+        with pytest.raises(httpx.RemoteProtocolError):
+            httpx.get(f"{proxy.url}/v2/team-x/blobs/sha256:{'0' * 64}", timeout=30)
+        assert httpx.get(f"{proxy.url}/healthz").status_code == 200
+    listener.close()
+    assert any("upstream broke off GET" in r.getMessage() for r in caplog.records)
+    assert not [r for r in caplog.records if r.exc_info]  # no traceback

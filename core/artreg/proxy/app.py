@@ -10,12 +10,11 @@ from __future__ import annotations
 
 import asyncio
 import base64
-import contextlib
 import json
 import logging
 import time
 from collections.abc import Awaitable, Callable, MutableMapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, Final
 from urllib.parse import parse_qs, parse_qsl, quote, urlencode
 
@@ -88,7 +87,6 @@ class _Request:
     sent: int = 0
     #: True once the request body has been read to its end (or there was none).
     body_read: bool = False
-    params: dict[str, list[str]] = field(default_factory=dict)
 
     async def read(self) -> Message:
         """The next request message, noting when the body is complete."""
@@ -99,7 +97,7 @@ class _Request:
 
 
 class ProxyApp:
-    """The ASGI callable; build it with :func:`artreg.proxy.create_app`."""
+    """The ASGI callable; :func:`artreg.proxy.build_app` builds it from a configuration."""
 
     def __init__(
         self,
@@ -157,6 +155,10 @@ class ProxyApp:
             await self._error(req, exc)
         except ClientGone:
             req.status = 499  # nginx's "client closed request", whether or not a reply began
+        except UpstreamFailed as exc:
+            # The upstream broke off mid-body: the reply has begun, so the client can only be
+            # told by a truncated body (the server closes the unfinished response).
+            log.warning("upstream broke off %s %s: %s", req.method, escape(req.path), exc)
         except Exception:
             log.exception("internal error handling %s %s", req.method, escape(req.path))
             if req.status:
@@ -475,10 +477,9 @@ class ProxyApp:
                 raise ClientGone
             copying.result()
         finally:
-            for task in (copying, gone):
-                task.cancel()
-                with contextlib.suppress(asyncio.CancelledError, ClientGone):
-                    await task
+            copying.cancel()
+            gone.cancel()
+            await asyncio.gather(copying, gone, return_exceptions=True)
 
     # -- token endpoint --------------------------------------------------------------------
 

@@ -148,3 +148,12 @@ def test_basic_header_helper_rejects_garbage(registry: str) -> None:
     for header in ("Basic !!!", "Basic " + base64.b64encode(b"no-colon").decode(), "Digest x"):
         r = httpx.get(f"{registry}/v2/token", headers={"Authorization": header})
         assert r.status_code == 401
+
+
+def test_an_oversized_token_form_is_refused(registry: str) -> None:
+    body = "grant_type=password&username=ci&password=" + "x" * (64 * 1024)
+    r = httpx.post(f"{registry}/v2/token", content=body, headers=FORM)
+    assert r.status_code == 413
+    assert r.json()["errors"][0]["message"] == (
+        "the token request form is larger than 65536 bytes"
+    )

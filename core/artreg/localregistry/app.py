@@ -68,7 +68,6 @@ _ROUTES: Final = [
 _CONTENT_RANGE: Final = re.compile(r"^(?:bytes[ =])?(\d+)-(\d+)(?:/(?:\d+|\*))?\Z")
 _RANGE: Final = re.compile(r"^bytes=(\d*)-(\d*)\Z")
 _BASE_HEADERS: Final = [("docker-distribution-api-version", "registry/2.0")]
-_HOST_RE: Final = re.compile(r"^[A-Za-z0-9.\-]+(?::\d{1,5})?\Z|^\[[0-9a-fA-F:.]+\](?::\d{1,5})?\Z")
 #: Where the token endpoint lives (advertised in Bearer challenges).
 TOKEN_PATH: Final = "/v2/token"
 #: Largest token request form read (POST /v2/token).
@@ -107,12 +106,6 @@ class Request:
             self.body_done = True
         self.received += len(message.get("body", b""))
         return message
-
-    @property
-    def host(self) -> str | None:
-        """The Host the client used, when it is a plain ``host[:port]``."""
-        value = self.headers.get("host", "")
-        return value if _HOST_RE.match(value) else None
 
     def arg(self, key: str) -> str | None:
         values = self.query.get(key)
@@ -332,7 +325,7 @@ class RegistryApp:
                 "the token endpoint takes an application/x-www-form-urlencoded form",
                 status=400,
             )
-        body = await self._read_small_body(req, MAX_TOKEN_FORM)
+        body = await self._read_small_body(req, MAX_TOKEN_FORM, "the token request form")
         try:
             form = parse_qs(body.decode("utf-8"), keep_blank_values=True, strict_parsing=False)
         except UnicodeDecodeError:
@@ -752,12 +745,10 @@ class RegistryApp:
             stored.body,
         )
 
-    async def _read_small_body(self, req: Request, limit: int) -> bytes:
+    async def _read_small_body(self, req: Request, limit: int, what: str = "manifest") -> bytes:
         declared = req.headers.get("content-length")
         if declared is not None and declared.isdigit() and int(declared) > limit:
-            raise RegistryHTTPError(
-                "SIZE_INVALID", f"manifest is larger than {limit} bytes", status=413
-            )
+            raise RegistryHTTPError("SIZE_INVALID", f"{what} is larger than {limit} bytes", status=413)
         parts: list[bytes] = []
         total = 0
         while True:
@@ -766,7 +757,7 @@ class RegistryApp:
             total += len(body)
             if total > limit:
                 raise RegistryHTTPError(
-                    "SIZE_INVALID", f"manifest is larger than {limit} bytes", status=413
+                    "SIZE_INVALID", f"{what} is larger than {limit} bytes", status=413
                 )
             parts.append(body)
             if not message.get("more_body"):

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import httpx
@@ -23,7 +24,19 @@ def value(text: str, series: str) -> float:
     return 0.0
 
 
+def metrics_once_counted(http: httpx.Client, series: str) -> str:
+    """``/metrics`` once ``series`` has been counted: a request is counted just after its reply
+    is sent, so the client can ask before the server has written it down."""
+    deadline = time.monotonic() + 20
+    while True:
+        text = http.get("/metrics").text
+        if value(text, series) > 0 or time.monotonic() > deadline:
+            return text
+        time.sleep(0.02)
+
+
 def test_counters_move_after_a_push(tmp_path: Path) -> None:
+    created = 'artreg_registry_http_requests_total{method="PUT",route="upload",status="201"}'
     proc = subprocess.Popen(
         [sys.executable, "-m", "artreg", "registry", "serve", "--port", "0",
          "--data-dir", str(tmp_path / "data"), "--gc-interval", "0"],
@@ -43,8 +56,7 @@ def test_counters_move_after_a_push(tmp_path: Path) -> None:
             data = b"counted" * 1000
             location = http.post("/v2/m/app/blobs/uploads/").headers["location"]
             assert http.put(location, params={"digest": sha256(data)}, content=data).status_code == 201
-            after = http.get("/metrics").text
-        created = 'artreg_registry_http_requests_total{method="PUT",route="upload",status="201"}'
+            after = metrics_once_counted(http, created)
         assert value(after, created) == 1
         opened = 'artreg_registry_http_requests_total{method="POST",route="uploads",status="202"}'
         assert value(after, opened) == 1

@@ -38,14 +38,14 @@ GraceOption = Annotated[
     typer.Option(
         "--gc-grace",
         help="Spare what was pushed, tagged or asked for within this time (30s, 15m, 1h, 7d): "
-        "a push in flight is never collected. Default 1h.",
+        "a push in flight is never collected.",
     ),
 ]
 UploadMaxAgeOption = Annotated[
     str,
     typer.Option(
         "--upload-max-age",
-        help="Purge upload sessions idle for longer than this (e.g. 24h). Default 7d.",
+        help="Purge upload sessions idle for longer than this (e.g. 24h).",
     ),
 ]
 
@@ -205,7 +205,8 @@ def gc(
     """Delete what no tag reaches any more: manifests, blobs, and abandoned uploads.
 
     Safe while a registry serves the directory and clients push: what changed within
-    --gc-grace is spared. Exits 2 when another collection is running on it.
+    the grace period (--grace) is spared. Exits 2 when another collection is running
+    on it.
     """
     from artreg.localregistry import FilesystemStore, RegistryConfigError
 

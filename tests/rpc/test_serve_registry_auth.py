@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import ssl
 import subprocess
 from pathlib import Path
 
@@ -116,3 +117,32 @@ async def test_public_bind_without_registry_credentials_is_refused(tmp_path: Pat
     assert proc.returncode == 2
     assert b"--registry-htpasswd FILE and/or --registry-token-file FILE" in err
     assert b"artreg: rpc=" not in out
+
+
+async def test_tls_and_a_token_file(tmp_path: Path) -> None:
+    """HTTPS with a static token: the default binding reaches its registry over TLS (the
+    certificate trusted through SSL_CERT_FILE) with the per-process token."""
+    from tests.fakes.tls import make_certificate
+
+    cert = make_certificate(tmp_path / "tls")
+    token = tmp_path / "token"
+    token.write_text("tls-registry-token-0123456789abcdef\n")
+    env = clean_env(SSL_CERT_FILE=str(cert.ca_file))
+    args = (
+        "serve", "--rpc-port", "0", "--registry-port", "0", "--data-dir", str(tmp_path / "d"),
+        "--registry-token-file", str(token),
+        "--registry-tls-cert", str(cert.cert_file), "--registry-tls-key", str(cert.key_file),
+    )  # fmt: skip
+    async with artreg(*args, env=env, log=tmp_path / "log") as run:
+        assert run.registry is not None
+        trust = ssl.create_default_context(cafile=str(cert.ca_file))
+        async with httpx.AsyncClient(verify=trust) as http:
+            refused = await http.get(f"https://{run.registry}/v2/")
+            assert refused.status_code == 401
+            assert f'realm="https://{run.registry}/v2/token"' in refused.headers["www-authenticate"]
+        async with rpc_client(run.rpc) as rpc:
+            repo = await rpc.call("createRepository", bindingName="artifacts", repoName="tls")
+            assert repo["name"] == "artifacts/tls"
+            endpoint = await rpc.call("registryEndpoint", bindingName="artifacts")
+            assert endpoint == f"https://{run.registry}"
+    assert "tls-registry-token-0123456789abcdef" not in read(tmp_path / "log")

@@ -14,6 +14,8 @@ import logging
 from collections.abc import Mapping
 from typing import Final
 
+import httpx
+
 from artreg.binding import LocalBinding, binding_env_var_name, resolve_value
 from artreg.digest import sha256_digest
 from artreg.errors import (
@@ -114,6 +116,13 @@ class LocalArtifactRegistry(NoCrossAccountAccess, RegistryDataMixin, ArtifactReg
 
     def upstream_repository_prefix(self) -> str:
         return UPSTREAM_PREFIX
+
+    def registry_data_transport(self) -> httpx.AsyncBaseTransport | None:
+        """Over HTTPS, trust what the environment says (``SSL_CERT_FILE``/``SSL_CERT_DIR``,
+        else the default bundle): a registry of your own often has a certificate of your own."""
+        if not self.registry_endpoint().startswith("https://"):
+            return None
+        return httpx.AsyncHTTPTransport(verify=httpx.create_ssl_context(trust_env=True))
 
     def _path(self, logical: str, context: str, field: str) -> str:
         path = f"{self.binding_name}/{logical}" if logical else self.binding_name

@@ -80,10 +80,7 @@ docs: venv
 	$(VENV)/bin/mkdocs build --strict -f docs-site/mkdocs.yml
 
 bench: venv system-deps
-	$(PY) bench/registry_throughput.py
-	$(PY) bench/client_throughput.py
-	$(PY) bench/rpc_overhead.py
-	$(PY) bench/proxy_throughput.py
+	$(PY) bench/run_all.py $(BENCH_ARGS)
 
 clean:
 	rm -rf $(VENV) $(TS)/node_modules $(TS)/dist docs-site/site .mypy_cache .ruff_cache .pytest_cache

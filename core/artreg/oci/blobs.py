@@ -279,6 +279,13 @@ async def _hashed(download: _Download, chunks: AsyncIterator[bytes]) -> AsyncIte
         async for chunk in chunks:
             yield chunk
         return
+    if download.total is not None and download.total <= HASH_BATCH:
+        # a small blob (a config, a small layer) is hashed here: under a millisecond, cheaper
+        # than starting a thread for it
+        async for chunk in chunks:
+            hasher.update(chunk)
+            yield chunk
+        return
     worker = OrderedWorker()
     batch: list[bytes] = []
     batched = 0

@@ -11,7 +11,7 @@ import contextlib
 import json
 import os
 import tempfile
-from collections.abc import AsyncIterable, Iterable
+from collections.abc import AsyncIterable, Callable, Iterable
 from pathlib import Path
 from typing import Any, Final
 
@@ -187,7 +187,8 @@ class OciLayout:
             stream = data
         fd, tmp_name = tempfile.mkstemp(prefix=".tmp-", dir=target.parent)
         tmp = Path(tmp_name)
-        worker = OrderedWorker()
+        # a small blob is written here (no thread to start); larger ones on a worker thread
+        worker = OrderedWorker() if size is None or size > HASH_BATCH else _Inline()
         received = 0
         batch: list[bytes] = []
         batched = 0
@@ -324,6 +325,19 @@ def _atomic_write(path: Path, data: bytes) -> None:
         tmp.replace(path)
     finally:
         tmp.unlink(missing_ok=True)
+
+
+class _Inline:
+    """:class:`OrderedWorker`'s interface, running each call at once on the calling thread."""
+
+    async def submit(self, fn: Callable[..., object], *args: object) -> None:
+        fn(*args)
+
+    async def drain(self) -> None:
+        return None
+
+    async def aclose(self) -> None:
+        return None
 
 
 def _write_batch(fd: int, parts: list[bytes], hasher: Hasher | None) -> None:

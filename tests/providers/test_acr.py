@@ -110,7 +110,7 @@ GCP = GcpCrossAccountAccess(
 AWS = AwsCrossAccountAccess(account_ids=["1"], regions=[], role_arns=[], allowed_service_types=[])
 
 
-# -- reference §7 acr.rs unit cases --------------------------------------------------------------
+# -- alien's acr.rs unit cases ------------------------------------------------------------------
 
 
 def test_prefix_expression_fails_construction() -> None:
@@ -411,7 +411,7 @@ async def test_loaded_through_the_binding_environment(
     clear_cache()
 
 
-# -- reference §7 lifecycle ----------------------------------------------------------------------
+# -- lifecycle (the round-trip invariant of artreg.registry) -------------------------------------
 
 
 async def test_full_repository_lifecycle(

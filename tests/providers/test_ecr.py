@@ -193,7 +193,7 @@ def test_full_names_have_no_other_sanitising(moto: MotoServer) -> None:
     assert make(moto, prefix="").lookup_candidates("app") == ["app"]
 
 
-# -- repositories (reference §7 lifecycle) -------------------------------------------------------
+# -- repositories (lifecycle) --------------------------------------------------------------------
 
 
 async def test_create_get_delete_lifecycle(registry: EcrArtifactRegistry, moto: MotoServer) -> None:
@@ -514,7 +514,7 @@ def test_a_role_field_that_is_no_role_of_the_partition_fails_at_load(
 
 
 async def test_full_repository_lifecycle_through_the_loader(moto: MotoServer) -> None:
-    """Reference §7 ``test_full_repository_lifecycle`` for AWS, loaded from the environment."""
+    """alien's ``test_full_repository_lifecycle`` for AWS, loaded from the environment."""
     from artreg.types import AwsCrossAccountAccess, ComputeServiceType
 
     env = binding_env(

@@ -564,7 +564,7 @@ async def test_loaded_through_the_binding_environment(env: dict[str, str], fake:
     clear_cache()
 
 
-# -- reference §7 lifecycle ----------------------------------------------------------------------
+# -- lifecycle (the round-trip invariant of artreg.registry) -------------------------------------
 
 
 async def test_full_repository_lifecycle(registry: gar.GarArtifactRegistry, fake: FakeGcp) -> None:

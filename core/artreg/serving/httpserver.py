@@ -163,8 +163,11 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
         self._body_timer = None
         if self.transport.is_closing() or self._awaiting_headers:
             return
-        if self.flow is not None and self.flow.read_paused:
-            self._arm_body_timer()  # we stopped reading (the app is busy): not the client's fault
+        waiting_for_us = (self.flow is not None and self.flow.read_paused) or (
+            self.cycle is not None and self.cycle.waiting_for_100_continue  # no "100 Continue" yet
+        )
+        if waiting_for_us:
+            self._arm_body_timer()  # the app has not asked for the body: not the client's fault
             return
         log.warning("closing a connection from %s: its request body stalled", escape(self._peer or "-"))
         self.transport.close()

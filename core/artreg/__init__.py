@@ -8,6 +8,8 @@ creds = await registry.generate_credentials(repo.name, ArtifactRegistryPermissio
 from __future__ import annotations
 
 import importlib
+import sys as _sys
+import types as _types
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -28,6 +30,25 @@ if TYPE_CHECKING:
     )
 
 __version__ = "0.1.0"
+
+
+def _defer_httpx_cli() -> None:
+    """httpx's package imports its own command line (click, rich, pygments) only to offer
+    ``httpx.main``; artreg never calls it, and that import is about 40 % of httpx's. Until
+    something calls it, ``httpx.main`` is a stand-in that loads the real one first."""
+    if "httpx" in _sys.modules or "httpx._main" in _sys.modules:
+        return
+    stand_in = _types.ModuleType("httpx._main")
+
+    def main(*args: Any, **kwargs: Any) -> Any:
+        _sys.modules.pop("httpx._main", None)
+        return importlib.import_module("httpx._main").main(*args, **kwargs)
+
+    stand_in.main = main  # type: ignore[attr-defined]
+    _sys.modules["httpx._main"] = stand_in
+
+
+_defer_httpx_cli()
 
 # The public names are imported on first use (PEP 562), so that `import artreg.digest` or the
 # command line's `--help` do not pay for msgspec, the loader and every type up front.

@@ -16,15 +16,77 @@ The why, and what each listener checks, is on the docs site's Security page.
 
 from __future__ import annotations
 
-from .asgi import ListenerGuard, oci_error_body
-from .forwarded import ForwardedAllow, ForwardedConfigError
-from .hosts import SAFE_METHODS, HostRules, host_name, is_loopback
-from .jsondepth import JsonTooDeep, check_depth
-from .limits import ByteBudget, ConnectionCap, Limits
-from .logs import SafeFormatter, configure_logging, escape
-from .passwords import PasswordChecker, bcrypt_cost
-from .ratelimit import AuthThrottle, FailureLimiter, LogOnce, TooManyAttempts
-from .redact import redact, register_secret
+import importlib
+import sys
+import types
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from .asgi import ListenerGuard, oci_error_body
+    from .forwarded import ForwardedAllow, ForwardedConfigError
+    from .hosts import SAFE_METHODS, HostRules, host_name, is_loopback
+    from .jsondepth import JsonTooDeep, check_depth
+    from .limits import ByteBudget, ConnectionCap, Limits
+    from .logs import SafeFormatter, configure_logging, escape
+    from .passwords import PasswordChecker, bcrypt_cost
+    from .ratelimit import AuthThrottle, FailureLimiter, LogOnce, TooManyAttempts
+    from .redact import redact, register_secret
+
+# Imported on first use (PEP 562): the command line imports the redaction rule at start-up and
+# should not pay for asyncio, bcrypt and the ASGI guard with it.
+_LAZY: dict[str, str] = {
+    "ListenerGuard": ".asgi",
+    "oci_error_body": ".asgi",
+    "ForwardedAllow": ".forwarded",
+    "ForwardedConfigError": ".forwarded",
+    "SAFE_METHODS": ".hosts",
+    "HostRules": ".hosts",
+    "host_name": ".hosts",
+    "is_loopback": ".hosts",
+    "JsonTooDeep": ".jsondepth",
+    "check_depth": ".jsondepth",
+    "ByteBudget": ".limits",
+    "ConnectionCap": ".limits",
+    "Limits": ".limits",
+    "SafeFormatter": ".logs",
+    "configure_logging": ".logs",
+    "escape": ".logs",
+    "PasswordChecker": ".passwords",
+    "bcrypt_cost": ".passwords",
+    "AuthThrottle": ".ratelimit",
+    "FailureLimiter": ".ratelimit",
+    "LogOnce": ".ratelimit",
+    "TooManyAttempts": ".ratelimit",
+    "redact": ".redact",
+    "register_secret": ".redact",
+}
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(module, __name__), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_LAZY))
+
+
+class _Package(types.ModuleType):
+    """Importing the submodule ``artreg.serving.redact`` binds it as this package's ``redact``;
+    the public ``artreg.serving.redact`` stays the function, as with eager imports."""
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        if name in _LAZY and isinstance(value, types.ModuleType):
+            value = getattr(value, name)
+        super().__setattr__(name, value)
+
+
+sys.modules[__name__].__class__ = _Package
+
 
 __all__ = [
     "SAFE_METHODS",

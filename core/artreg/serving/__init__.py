@@ -1,7 +1,9 @@
 """What every artreg listener shares — the embedded registry, the proxy and the JSON-RPC sidecar.
 
 - :mod:`.limits` — header size, header and keep-alive timeouts, connection caps, JSON depth;
-- :mod:`.httpserver` — uvicorn with those limits enforced (:func:`uvicorn_config`);
+- :mod:`.httpserver` — uvicorn with those limits enforced (:func:`uvicorn_config`), and
+  :mod:`.wsserver` — the same for the sidecar's ``websockets`` server (both imported on demand,
+  so importing this package loads neither server);
 - :mod:`.hosts` — the Host/Origin rules (:class:`HostRules`), written once;
 - :mod:`.asgi` — the ASGI guard applying them and settling the client address;
 - :mod:`.forwarded` — ``X-Forwarded-For`` only from ``--forwarded-allow-ips``;

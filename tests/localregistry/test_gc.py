@@ -69,6 +69,9 @@ def test_collects_only_unreferenced_content_under_a_live_server(tmp_path: Path) 
             assert blob_file(data, live).is_file(), live
         # the deleted image's blob links went too: its repository no longer serves them
         assert client.http.head(f"/v2/ns/gone/blobs/{sha256(b'shared')}").status_code == 404
+        # a repository left with nothing leaves the catalog too
+        assert client.http.get("/v2/_catalog").json()["repositories"] == ["ns/kept"]
+        assert client.http.get("/v2/ns/gone/tags/list").status_code == 404
         assert client.get_manifest("ns/kept", "v1").content == keep_body
         assert client.http.get(f"/v2/ns/kept/blobs/{sha256(b'shared')}").content == b"shared"
         client.close()
@@ -258,3 +261,24 @@ def test_verify_command(tmp_path: Path) -> None:
         "sha256:28d39a93160599ba951ef3430709d416c9ff1e7812c55088fc0c4ece31efac0e",
         "1 repositories checked, 1 problem(s)",
     ]
+
+
+def test_forgotten_repositories_leave_nested_ones_and_can_be_pushed_again(tmp_path: Path) -> None:
+    data = tmp_path / "data"
+    with start_in_thread(data) as server:
+        client = SpecClient(RunningRegistry("embedded", server.host, data))
+        _, parent = client.push_image("team/app", "v1", [b"parent layer"])
+        child_body, _ = client.push_image("team/app/child", "v1", [b"child layer"])
+        assert client.http.delete(f"/v2/team/app/manifests/{parent}").status_code == 202
+        report = server.store.collect_garbage(grace=0)  # type: ignore[attr-defined]
+        assert f"team/app@{parent}" not in report.manifests  # deleted by the client already
+        assert client.http.get("/v2/_catalog").json()["repositories"] == ["team/app/child"]
+        assert client.get_manifest("team/app/child", "v1").content == child_body
+        again, _ = client.push_image("team/app", "v2", [b"parent layer"])
+        assert client.get_manifest("team/app", "v2").content == again
+        assert client.http.get("/v2/_catalog").json()["repositories"] == [
+            "team/app",
+            "team/app/child",
+        ]
+        client.close()
+        assert server.store.verify() == []  # type: ignore[attr-defined]

@@ -87,6 +87,7 @@ def collect_garbage(
         if upload_max_age is not None:
             _purge_uploads(store, time.time() - upload_max_age, report, dry_run)
         if not dry_run:
+            _forget_empty_repositories(store)
             _purge_tmp(store)
         report.stored_bytes = sweeper.kept_bytes
     report.seconds = time.monotonic() - started
@@ -346,6 +347,35 @@ def _purge_uploads(
         report.uploads.append(f"{owner}/{entry.name}")
         if not dry_run:
             store._discard(entry)
+
+
+def _holds_anything(directory: Path) -> bool:
+    """True when a file lies anywhere under ``directory``."""
+    return any(files for _, _, files in os.walk(directory))
+
+
+def _forget_empty_repositories(store: FilesystemStore) -> None:
+    """Remove the directories of repositories left with no tag, manifest, link or referrer,
+    so the catalog no longer lists them. Under the exclusive lock: every write into a
+    repository's directories holds it shared."""
+    for name in store.repositories():
+        base = store._repos / name
+        inner = [base / d for d in ("_layers", "_manifests", "_referrers")]
+        if any(_holds_anything(d) for d in inner if d.is_dir()):
+            continue
+        with store.sweep_lock(shared=False):
+            if any(_holds_anything(d) for d in inner if d.is_dir()):
+                continue  # written to meanwhile
+            for directory in inner:
+                if directory.is_dir():
+                    store._discard(directory)
+            parent = base
+            while parent != store._repos:  # empty namespaces go too; others refuse rmdir
+                try:
+                    parent.rmdir()
+                except OSError:
+                    break
+                parent = parent.parent
 
 
 def _purge_tmp(store: FilesystemStore) -> None:

@@ -268,9 +268,14 @@ def test_serve_logs_no_info_line_under_an_error_logger(tmp_path: Path) -> None:
     proc.send_signal(signal.SIGTERM)
     _, err = proc.communicate(timeout=20)
     assert proc.returncode == 0
-    info_lines = [line for line in err.decode().splitlines() if " INFO " in line]
+    lines = err.decode().splitlines()
+    info_lines = [line for line in lines if " INFO " in line]
     assert info_lines, "serve logs at INFO by default"
     assert not [line for line in info_lines if ".error:" in line]
+    # the registry runs in a child process: its lines share serve's format (level and logger)
+    logged = re.compile(r"^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d{3} (DEBUG|INFO|WARNING|ERROR) [\w.]+: ")
+    assert [line for line in lines if not logged.match(line)] == []
+    assert any(" INFO artreg.localregistry: artreg registry listening on " in line for line in lines)
 
 
 async def test_the_registry_process_stops_with_serve_even_killed(tmp_path: Path) -> None:

@@ -11,6 +11,7 @@ import sys
 import time
 
 from artreg.serving import configure_logging
+from artreg.serving.logs import QUIET_LOGGERS
 
 from .config import RegistryConfigError, parse_duration
 from .server import serve
@@ -48,7 +49,14 @@ def main(argv: list[str] | None = None) -> int:
     )
     args = parser.parse_args(argv)
     level = getattr(logging, str(args.log_level).upper(), logging.INFO)
-    configure_logging(level, fmt="%(asctime)s %(message)s")
+    # uvicorn's start-up and shutdown chatter (INFO under "uvicorn.error") says nothing the
+    # "listening on" line does not. Under a supervisor (--fd, `artreg serve`) the lines share its
+    # stderr, so they take its format, level and logger name included.
+    quiet = (*QUIET_LOGGERS, "uvicorn.error")
+    if args.fd is not None:
+        configure_logging(level, quiet=quiet)
+    else:
+        configure_logging(level, fmt="%(asctime)s %(message)s", quiet=quiet)
     sock = socket.socket(fileno=args.fd) if args.fd is not None else None
     service_token = os.environ.pop(SERVICE_TOKEN_ENV, None) if sock is not None else None
     try:

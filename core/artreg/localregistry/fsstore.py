@@ -295,6 +295,17 @@ class FilesystemStore(Store):
         """Check the store's invariants and return the problems found (empty when consistent):
         every blob hashes to its name (when ``deep``), every link, revision, tag and referrer
         points at something present, every upload session is complete."""
+        problems = self._verify_blobs(deep=deep)
+        for name in self.repositories():
+            problems.extend(self._verify_repository(name))
+        for entry in sorted(self._uploads_dir.iterdir()):
+            if not (entry / "data").is_file() or not (entry / "repository").is_file():
+                problems.append(f"upload {entry.name} is incomplete")
+        return problems
+
+    def _verify_blobs(self, *, deep: bool) -> list[str]:
+        """Stray files under the blob tree, and (when ``deep``) blobs whose content does not
+        hash to their name."""
         problems: list[str] = []
         for path in sorted(p for p in self._blobs.rglob("*") if p.is_file()):
             rel = path.relative_to(self._blobs).parts
@@ -305,30 +316,34 @@ class FilesystemStore(Store):
                 actual = _hash_file(path, rel[0]).digest()
                 if actual.hex != rel[2]:
                     problems.append(f"blob {rel[0]}:{rel[2]} hashes to {actual}")
-        for name in self.repositories():
-            base = self._repos / name
-            for link in sorted((base / "_layers").glob("*/*")):
-                d = f"{link.parent.name}:{link.name}"
-                if not self._blob_path_of(d).is_file():
-                    problems.append(f"{name}: blob link {d} points at a missing blob")
-            for rev in sorted((base / "_manifests" / "revisions").glob("*/*")):
-                d = f"{rev.parent.name}:{rev.name}"
-                if not self._blob_path_of(d).is_file():
-                    problems.append(f"{name}: manifest {d} has no content")
-            for tag in sorted((base / "_manifests" / "tags").glob("*")):
-                target = tag.read_text().strip()
-                rev_path = self._revision_path(name, target) if _parse(target) else None
-                if rev_path is None or not rev_path.is_file():
-                    problems.append(f"{name}: tag {tag.name} points at missing {target}")
-            for ref in sorted((base / "_referrers").glob("*/*/*")):
-                d = ref.name.replace("-", ":", 1)
-                rev_path = self._revision_path(name, d) if _parse(d) else None
-                if rev_path is None or not rev_path.is_file():
-                    problems.append(f"{name}: referrer {d} is not a stored manifest")
-        for entry in sorted(self._uploads_dir.iterdir()):
-            if not (entry / "data").is_file() or not (entry / "repository").is_file():
-                problems.append(f"upload {entry.name} is incomplete")
         return problems
+
+    def _verify_repository(self, name: str) -> list[str]:
+        """Links, revisions, tags and referrers of repository ``name`` that point at nothing."""
+        problems: list[str] = []
+        base = self._repos / name
+        for link in sorted((base / "_layers").glob("*/*")):
+            d = f"{link.parent.name}:{link.name}"
+            if not self._blob_path_of(d).is_file():
+                problems.append(f"{name}: blob link {d} points at a missing blob")
+        for rev in sorted((base / "_manifests" / "revisions").glob("*/*")):
+            d = f"{rev.parent.name}:{rev.name}"
+            if not self._blob_path_of(d).is_file():
+                problems.append(f"{name}: manifest {d} has no content")
+        for tag in sorted((base / "_manifests" / "tags").glob("*")):
+            target = tag.read_text().strip()
+            if not self._is_stored_revision(name, target):
+                problems.append(f"{name}: tag {tag.name} points at missing {target}")
+        for ref in sorted((base / "_referrers").glob("*/*/*")):
+            d = ref.name.replace("-", ":", 1)
+            if not self._is_stored_revision(name, d):
+                problems.append(f"{name}: referrer {d} is not a stored manifest")
+        return problems
+
+    def _is_stored_revision(self, name: str, digest: str) -> bool:
+        """Whether ``digest`` parses and names a manifest revision of ``name``."""
+        rev_path = self._revision_path(name, digest) if _parse(digest) else None
+        return rev_path is not None and rev_path.is_file()
 
     def collect_garbage(
         self,

@@ -123,13 +123,8 @@ def _annotations(value: Any, where: str) -> dict[str, str] | None:
     return dict(value)
 
 
-def parse_manifest(body: bytes, content_type: str | None) -> ParsedManifest:
-    """Validate ``body`` as a manifest or index sent with ``content_type``.
-
-    The media type is the request's ``Content-Type``; when that is absent or generic, the body's
-    ``mediaType``, and failing that the shape (``manifests`` → OCI index, else OCI manifest).
-    A body ``mediaType`` that contradicts the header is refused.
-    """
+def _load(body: bytes) -> dict[str, Any]:
+    """The manifest body as a JSON object of schema version 2, within the size and depth bounds."""
     if len(body) > MAX_MANIFEST_SIZE:
         raise ManifestInvalid(f"manifest is larger than {MAX_MANIFEST_SIZE} bytes")
     try:
@@ -143,6 +138,12 @@ def parse_manifest(body: bytes, content_type: str | None) -> ParsedManifest:
         raise ManifestInvalid("manifest is not a JSON object")
     if doc.get("schemaVersion") != 2:
         raise ManifestInvalid("unsupported schemaVersion (only 2 is accepted)")
+    return doc
+
+
+def _resolve_media_type(doc: dict[str, Any], content_type: str | None) -> str:
+    """The manifest's media type: the header's, else the body's, else by shape (see
+    :func:`parse_manifest`)."""
     header_type = _media_type_of(content_type)
     body_type = doc.get("mediaType")
     if body_type is not None and not isinstance(body_type, str):
@@ -157,19 +158,12 @@ def parse_manifest(body: bytes, content_type: str | None) -> ParsedManifest:
             )
     if media_type not in KNOWN_TYPES:
         raise ManifestInvalid(f"unsupported manifest media type {media_type!r}")
+    return media_type
 
-    artifact_type = doc.get("artifactType")
-    if artifact_type is not None and not isinstance(artifact_type, str):
-        raise ManifestInvalid("artifactType must be a string")
-    parsed = ParsedManifest(
-        media_type=media_type,
-        artifact_type=artifact_type,
-        annotations=_annotations(doc.get("annotations"), "manifest"),
-    )
-    if "subject" in doc and doc["subject"] is not None:
-        parsed.subject = _descriptor(doc["subject"], "subject")
 
-    if media_type in IMAGE_TYPES:
+def _add_references(parsed: ParsedManifest, doc: dict[str, Any]) -> None:
+    """Fill ``parsed`` with the blobs of an image manifest or the children of an index."""
+    if parsed.media_type in IMAGE_TYPES:
         if "config" not in doc:
             raise ManifestInvalid("image manifest has no config")
         parsed.blobs.append(_descriptor(doc["config"], "config"))
@@ -182,4 +176,26 @@ def parse_manifest(body: bytes, content_type: str | None) -> ParsedManifest:
         if not isinstance(children, list):
             raise ManifestInvalid("index has no manifests array")
         parsed.manifests.extend(_descriptor(d, f"manifests[{i}]") for i, d in enumerate(children))
+
+
+def parse_manifest(body: bytes, content_type: str | None) -> ParsedManifest:
+    """Validate ``body`` as a manifest or index sent with ``content_type``.
+
+    The media type is the request's ``Content-Type``; when that is absent or generic, the body's
+    ``mediaType``, and failing that the shape (``manifests`` → OCI index, else OCI manifest).
+    A body ``mediaType`` that contradicts the header is refused.
+    """
+    doc = _load(body)
+    media_type = _resolve_media_type(doc, content_type)
+    artifact_type = doc.get("artifactType")
+    if artifact_type is not None and not isinstance(artifact_type, str):
+        raise ManifestInvalid("artifactType must be a string")
+    parsed = ParsedManifest(
+        media_type=media_type,
+        artifact_type=artifact_type,
+        annotations=_annotations(doc.get("annotations"), "manifest"),
+    )
+    if "subject" in doc and doc["subject"] is not None:
+        parsed.subject = _descriptor(doc["subject"], "subject")
+    _add_references(parsed, doc)
     return parsed

@@ -3,12 +3,10 @@ current process (:func:`start_in_thread`)."""
 
 from __future__ import annotations
 
-import contextlib
 import logging
 import os
 import socket
 import threading
-import time
 from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
@@ -18,6 +16,7 @@ import uvicorn
 from artreg.serving import ForwardedAllow, HostRules, Limits
 from artreg.serving.httpserver import uvicorn_config
 from artreg.serving.listen import ForegroundServer as _ForegroundServer
+from artreg.serving.listen import ServerStartError, ServerThread
 from artreg.serving.listen import bind_socket as _bind
 from artreg.serving.listen import host_for_url as _host_for_url
 
@@ -206,19 +205,16 @@ class ThreadedRegistry:
 
     def __init__(
         self,
-        server: uvicorn.Server,
-        thread: threading.Thread,
-        sock: socket.socket,
+        serving: ServerThread,
         store: Store,
         scheme: str = "http",
         scheduler: Scheduler | None = None,
     ) -> None:
         self.scheme = scheme
-        self._server = server
-        self._thread = thread
-        self._sock = sock
+        self._serving = serving
         self.store = store
         self.gc = scheduler
+        sock = serving.sock
         bound = sock.getsockname()
         self.port: int = bound[1]
         self.host = f"{_host_for_url(bound[0])}:{self.port}"
@@ -239,13 +235,7 @@ class ThreadedRegistry:
         """Stop serving and wait for the thread; idempotent."""
         if self.gc is not None:
             self.gc.stop()
-        self._server.should_exit = True
-        self._thread.join(timeout)
-        if self._thread.is_alive():
-            self._server.force_exit = True
-            self._thread.join(timeout)
-        with contextlib.suppress(OSError):
-            self._sock.close()
+        self._serving.stop(timeout)
 
     def __enter__(self) -> ThreadedRegistry:
         return self
@@ -309,31 +299,16 @@ def start_in_thread(
     server = uvicorn.Server(
         _uvicorn_config(middleware(app) if middleware else app, listener, **_tls_options(tls))
     )
-    errors: list[BaseException] = []
-
-    def run() -> None:
-        try:
-            server.run(sockets=[sock])
-        except BaseException as exc:  # reported to the caller below
-            errors.append(exc)
-
-    thread = threading.Thread(target=run, name=f"artreg-registry-{port}", daemon=True)
-    thread.start()
-    deadline = time.monotonic() + startup_timeout
-    while not server.started:
-        if errors or not thread.is_alive():
-            sock.close()
-            store.close()
-            raise RuntimeError(f"registry failed to start: {errors[0] if errors else 'exited'}")
-        if time.monotonic() > deadline:
-            server.should_exit = True
-            thread.join(startup_timeout)
-            sock.close()
-            store.close()
-            raise RuntimeError("registry did not start in time")
-        time.sleep(0.005)
+    serving = ServerThread(server, sock, name=f"artreg-registry-{port}")
+    try:
+        serving.start(startup_timeout)
+    except ServerStartError as exc:
+        store.close()
+        if exc.timed_out:
+            raise RuntimeError("registry did not start in time") from None
+        raise RuntimeError(f"registry failed to start: {exc.cause or 'exited'}") from None
     scheduler = _scheduler(store, app, gc_interval, gc_grace, upload_max_age)
-    return ThreadedRegistry(server, thread, sock, store, tls_config.scheme, scheduler)
+    return ThreadedRegistry(serving, store, tls_config.scheme, scheduler)
 
 
 #: Alias of :func:`start_in_thread`.

@@ -4,11 +4,7 @@ registry, behind the shared listener layer (limits, timeouts, Host/Origin rules)
 
 from __future__ import annotations
 
-import contextlib
 import logging
-import socket
-import threading
-import time
 from collections.abc import Callable
 from typing import Any
 
@@ -17,7 +13,13 @@ import uvicorn
 from artreg.serving.forwarded import ForwardedAllow
 from artreg.serving.hosts import HostRules
 from artreg.serving.httpserver import uvicorn_config
-from artreg.serving.listen import ForegroundServer, bind_socket, host_for_url
+from artreg.serving.listen import (
+    ForegroundServer,
+    ServerStartError,
+    ServerThread,
+    bind_socket,
+    host_for_url,
+)
 
 from .app import ProxyApp
 from .config import ProxyConfig, ProxyConfigError, build_app
@@ -64,19 +66,11 @@ def serve(config: ProxyConfig, on_ready: Callable[[str], Any] | None = None) -> 
 class ThreadedProxy:
     """A proxy serving from a thread of this process; ``address`` is ``HOST:PORT``."""
 
-    def __init__(
-        self,
-        app: ProxyApp,
-        server: uvicorn.Server,
-        thread: threading.Thread,
-        sock: socket.socket,
-        scheme: str,
-    ) -> None:
+    def __init__(self, app: ProxyApp, serving: ServerThread, scheme: str) -> None:
         self.app = app
         self.scheme = scheme
-        self._server = server
-        self._thread = thread
-        self._sock = sock
+        self._serving = serving
+        sock = serving.sock
         bound = sock.getsockname()
         self.port: int = bound[1]
         self.address = f"{host_for_url(bound[0])}:{self.port}"
@@ -90,13 +84,7 @@ class ThreadedProxy:
 
     def stop(self, timeout: float = 10.0) -> None:
         """Stop serving and wait for the thread; idempotent."""
-        self._server.should_exit = True
-        self._thread.join(timeout)
-        if self._thread.is_alive():
-            self._server.force_exit = True
-            self._thread.join(timeout)
-        with contextlib.suppress(OSError):
-            self._sock.close()
+        self._serving.stop(timeout)
 
     def __enter__(self) -> ThreadedProxy:
         return self
@@ -114,24 +102,10 @@ def start_in_thread(
     settings still come from ``config``)."""
     app = app if app is not None else build_app(config)
     server = uvicorn.Server(_uvicorn(app, config))
-    sock = bind_socket(config.host, config.port)
-    errors: list[BaseException] = []
-
-    def run() -> None:
-        try:
-            server.run(sockets=[sock])
-        except BaseException as exc:  # reported to the caller below
-            errors.append(exc)
-
-    thread = threading.Thread(target=run, name="artreg-proxy", daemon=True)
-    thread.start()
-    deadline = time.monotonic() + startup_timeout
-    while not server.started:
-        if errors or not thread.is_alive() or time.monotonic() > deadline:
-            server.should_exit = True
-            thread.join(startup_timeout)
-            sock.close()
-            reason = errors[0] if errors else "did not start in time"
-            raise RuntimeError(f"proxy failed to start: {reason}")
-        time.sleep(0.005)
-    return ThreadedProxy(app, server, thread, sock, config.scheme)
+    serving = ServerThread(server, bind_socket(config.host, config.port), name="artreg-proxy")
+    try:
+        serving.start(startup_timeout)
+    except ServerStartError as exc:
+        reason = exc.cause if exc.cause is not None else "did not start in time"
+        raise RuntimeError(f"proxy failed to start: {reason}") from None
+    return ThreadedProxy(app, serving, config.scheme)

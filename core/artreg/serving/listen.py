@@ -1,4 +1,5 @@
-"""Opening a listening socket and running uvicorn in the foreground, for every listener.
+"""Opening a listening socket and running uvicorn in the foreground or on a thread, for every
+listener.
 
 The socket is bound before uvicorn starts (so ``port=0`` can be reported before serving), and a
 foreground server returns normally after SIGINT/SIGTERM, so a command exits 0 when asked to
@@ -7,12 +8,15 @@ stop (uvicorn would re-raise the signal once it has shut down).
 
 from __future__ import annotations
 
+import contextlib
 import socket
+import threading
+import time
 from types import FrameType
 
 import uvicorn
 
-__all__ = ["ForegroundServer", "bind_socket", "host_for_url"]
+__all__ = ["ForegroundServer", "ServerStartError", "ServerThread", "bind_socket", "host_for_url"]
 
 
 def bind_socket(host: str, port: int) -> socket.socket:
@@ -42,3 +46,56 @@ class ForegroundServer(uvicorn.Server):
     def handle_exit(self, sig: int, frame: FrameType | None) -> None:
         super().handle_exit(sig, frame)
         self._captured_signals.clear()
+
+
+class ServerStartError(Exception):
+    """A :class:`ServerThread` did not come up: ``cause`` is what the server raised (None when
+    it exited silently or ``timed_out``)."""
+
+    def __init__(self, cause: BaseException | None, *, timed_out: bool) -> None:
+        super().__init__(cause if cause is not None else "timed out" if timed_out else "exited")
+        self.cause = cause
+        self.timed_out = timed_out
+
+
+class ServerThread:
+    """A uvicorn server serving an already bound socket from a daemon thread of this process."""
+
+    def __init__(self, server: uvicorn.Server, sock: socket.socket, *, name: str) -> None:
+        self.server = server
+        self.sock = sock
+        self._errors: list[BaseException] = []
+        self._thread = threading.Thread(target=self._run, name=name, daemon=True)
+
+    def _run(self) -> None:
+        try:
+            self.server.run(sockets=[self.sock])
+        except BaseException as exc:  # reported by start()
+            self._errors.append(exc)
+
+    def start(self, timeout: float) -> None:
+        """Start serving and return once the server accepts connections. When it fails or does
+        not start within ``timeout`` seconds, it is told to exit, the socket is closed and
+        :class:`ServerStartError` raised."""
+        self._thread.start()
+        deadline = time.monotonic() + timeout
+        while not self.server.started:
+            failed = bool(self._errors) or not self._thread.is_alive()
+            if failed or time.monotonic() > deadline:
+                self.server.should_exit = True
+                self._thread.join(timeout)
+                self.sock.close()
+                cause = self._errors[0] if self._errors else None
+                raise ServerStartError(cause, timed_out=not failed)
+            time.sleep(0.005)
+
+    def stop(self, timeout: float = 10.0) -> None:
+        """Stop serving (forcefully when a graceful stop takes longer than ``timeout``) and
+        close the socket; idempotent."""
+        self.server.should_exit = True
+        self._thread.join(timeout)
+        if self._thread.is_alive():
+            self.server.force_exit = True
+            self._thread.join(timeout)
+        with contextlib.suppress(OSError):
+            self.sock.close()

@@ -21,6 +21,7 @@ from typing import Any, Final, TypeVar
 from urllib.parse import parse_qs, quote
 
 from artreg.digest import ALGORITHMS, Digest, DigestError
+from artreg.serving.asgi import respond, respond_json, start_response
 from artreg.serving.logs import escape
 
 from .apierrors import RegistryHTTPError
@@ -67,7 +68,6 @@ _ROUTES: Final = [
 ]
 _CONTENT_RANGE: Final = re.compile(r"^(?:bytes[ =])?(\d+)-(\d+)(?:/(?:\d+|\*))?\Z")
 _RANGE: Final = re.compile(r"^bytes=(\d*)-(\d*)\Z")
-_BASE_HEADERS: Final = [("docker-distribution-api-version", "registry/2.0")]
 #: Where the token endpoint lives (advertised in Bearer challenges).
 TOKEN_PATH: Final = "/v2/token"
 #: Largest token request form read (POST /v2/token).
@@ -212,33 +212,6 @@ class RegistryApp:
 
     # -- responses -------------------------------------------------------------------------
 
-    async def _start(self, req: Request, status: int, headers: Headers) -> None:
-        req.status = status
-        raw = [(k.encode("latin-1"), v.encode("latin-1")) for k, v in [*_BASE_HEADERS, *headers]]
-        await req.send({"type": "http.response.start", "status": status, "headers": raw})
-
-    async def _respond(
-        self, req: Request, status: int, headers: Headers | None = None, body: bytes = b""
-    ) -> None:
-        hdrs = list(headers or [])
-        if not any(k == "content-length" for k, _ in hdrs):
-            hdrs.append(("content-length", str(len(body))))
-        await self._start(req, status, hdrs)
-        payload = b"" if req.method == "HEAD" else body
-        req.sent += len(payload)
-        await req.send({"type": "http.response.body", "body": payload})
-
-    async def _json(
-        self,
-        req: Request,
-        status: int,
-        doc: Any,
-        headers: Headers | None = None,
-        content_type: str = "application/json",
-    ) -> None:
-        body = json.dumps(doc, separators=(",", ":")).encode()
-        await self._respond(req, status, [("content-type", content_type), *(headers or [])], body)
-
     async def _send_error(self, req: Request, exc: RegistryHTTPError) -> None:
         if req.status:  # headers already sent; nothing more can be said
             return
@@ -248,7 +221,7 @@ class RegistryApp:
                 headers.append(("connection", "close"))
         except ClientDisconnected:
             return
-        await self._json(req, exc.status, exc.body(), headers)
+        await respond_json(req, exc.status, exc.body(), headers)
 
     async def _drain(self, req: Request, limit: int = MAX_DRAIN) -> bool:
         """Read and drop up to ``limit`` bytes of what is left of the request body, so the
@@ -315,7 +288,7 @@ class RegistryApp:
             doc["scope"] = scope
         if grant.refresh_token is not None:
             doc["refresh_token"] = grant.refresh_token
-        await self._json(req, 200, doc, [("cache-control", "no-store"), ("pragma", "no-cache")])
+        await respond_json(req, 200, doc, [("cache-control", "no-store"), ("pragma", "no-cache")])
 
     async def _token_form(self, req: Request) -> dict[str, str]:
         content_type = req.headers.get("content-type", "").split(";", 1)[0].strip().lower()
@@ -361,7 +334,7 @@ class RegistryApp:
         if req.method not in ("GET", "HEAD"):
             raise RegistryHTTPError("UNSUPPORTED", headers=[("allow", "GET, HEAD")])
         body = await asyncio.to_thread(self.metrics.render)
-        await self._respond(req, 200, [("content-type", METRICS_CONTENT_TYPE)], body)
+        await respond(req, 200, [("content-type", METRICS_CONTENT_TYPE)], body)
 
     async def _dispatch(self, req: Request) -> None:
         if req.path == TOKEN_PATH:
@@ -378,7 +351,7 @@ class RegistryApp:
             req.route = "base"
             if req.method not in ("GET", "HEAD"):
                 raise RegistryHTTPError("UNSUPPORTED", f"{req.method} /v2/ is not supported")
-            await self._json(req, 200, {})
+            await respond_json(req, 200, {})
             return
         if req.path == "/v2/_catalog":
             req.route = "catalog"
@@ -402,7 +375,7 @@ class RegistryApp:
                 raise RegistryHTTPError("UNSUPPORTED", f"{req.method} is not supported here")
             await handler(req, name)
             return
-        await self._respond(
+        await respond(
             req,
             404,
             [("content-type", "application/json")],
@@ -435,7 +408,7 @@ class RegistryApp:
     async def _catalog(self, req: Request) -> None:
         repos = await asyncio.to_thread(self.store.repositories)
         page, headers = self._paginate(req, repos, DEFAULT_CATALOG_PAGE, "/v2/_catalog")
-        await self._json(req, 200, {"repositories": page}, headers)
+        await respond_json(req, 200, {"repositories": page}, headers)
 
     async def _tags_get(self, req: Request, name: str) -> None:
         def load() -> list[str] | None:
@@ -447,7 +420,7 @@ class RegistryApp:
         if tags is None:
             raise RegistryHTTPError("NAME_UNKNOWN", detail={"name": name})
         page, headers = self._paginate(req, tags, None, f"/v2/{name}/tags/list")
-        await self._json(req, 200, {"name": name, "tags": page}, headers)
+        await respond_json(req, 200, {"name": name, "tags": page}, headers)
 
     # -- blobs -----------------------------------------------------------------------------
 
@@ -486,7 +459,7 @@ class RegistryApp:
                 headers.append(("content-range", f"bytes {start}-{end}/{size}"))
             length = end - start + 1 if size else 0
             headers.append(("content-length", str(length)))
-            await self._start(req, status, headers)
+            await start_response(req, status, headers)
             if req.method == "HEAD" or length == 0:
                 await req.send({"type": "http.response.body", "body": b""})
                 return
@@ -515,7 +488,7 @@ class RegistryApp:
         digest = _digest(req.params["digest"])
         if not await asyncio.to_thread(self.store.delete_blob, name, digest):
             raise RegistryHTTPError("BLOB_UNKNOWN", detail={"digest": str(digest)})
-        await self._respond(req, 202, [("docker-content-digest", str(digest))])
+        await respond(req, 202, [("docker-content-digest", str(digest))])
 
     # -- uploads ---------------------------------------------------------------------------
 
@@ -530,7 +503,7 @@ class RegistryApp:
     async def _uploads_post(self, req: Request, name: str) -> None:
         mount = req.arg("mount")
         if mount is not None and await self._mount(name, _digest(mount), req.arg("from")):
-            await self._respond(req, 201, self._blob_created(name, _digest(mount)))
+            await respond(req, 201, self._blob_created(name, _digest(mount)))
             return
         raw_digest = req.arg("digest")
         digest = _digest(raw_digest) if raw_digest is not None else None
@@ -543,7 +516,7 @@ class RegistryApp:
             )
         session = await asyncio.to_thread(self.store.create_upload, name, algorithm)
         if digest is None:
-            await self._respond(req, 202, self._upload_headers(name, session))
+            await respond(req, 202, self._upload_headers(name, session))
             return
         try:  # monolithic upload: the whole blob in this request
             await self._finish(req, name, session, digest)
@@ -594,13 +567,13 @@ class RegistryApp:
         async with self._exclusive(req.params["uuid"]):
             session = await self._session(req, name)
             headers = self._upload_headers(name, session)
-        await self._respond(req, 204, headers)
+        await respond(req, 204, headers)
 
     async def _upload_delete(self, req: Request, name: str) -> None:
         async with self._exclusive(req.params["uuid"]):
             session = await self._session(req, name)
             await asyncio.to_thread(session.cancel)
-        await self._respond(req, 204)
+        await respond(req, 204)
 
     def _check_content_range(self, req: Request, session: UploadSession) -> int | None:
         """Validate ``Content-Range`` against the session; return the expected chunk length."""
@@ -641,7 +614,7 @@ class RegistryApp:
             finally:
                 await asyncio.to_thread(session.close)
             headers = self._upload_headers(name, session)
-        await self._respond(req, 202, headers)
+        await respond(req, 202, headers)
 
     async def _upload_put(self, req: Request, name: str) -> None:
         async with self._exclusive(req.params["uuid"]):
@@ -666,7 +639,7 @@ class RegistryApp:
                 "DIGEST_INVALID",
                 detail={"expected": str(exc.expected), "actual": str(exc.actual)},
             ) from None
-        await self._respond(req, 201, self._blob_created(name, digest))
+        await respond(req, 201, self._blob_created(name, digest))
 
     async def _receive_chunk(
         self, req: Request, session: UploadSession, expected: int | None
@@ -734,7 +707,7 @@ class RegistryApp:
             stored = await asyncio.to_thread(self.store.get_manifest, name, digest)
         if stored is None:
             raise RegistryHTTPError("MANIFEST_UNKNOWN", detail={"name": name, "reference": ref})
-        await self._respond(
+        await respond(
             req,
             200,
             [
@@ -822,7 +795,7 @@ class RegistryApp:
         headers.extend(("oci-tag", tag) for tag in tag_params)
         if parsed.subject is not None:
             headers.append(("oci-subject", str(parsed.subject.digest)))
-        await self._respond(req, 201, headers)
+        await respond(req, 201, headers)
 
     async def _manifest_delete(self, req: Request, name: str) -> None:
         ref = req.params["ref"]
@@ -835,7 +808,7 @@ class RegistryApp:
             deleted = False  # no manifest can have that tag
         if not deleted:
             raise RegistryHTTPError("MANIFEST_UNKNOWN", detail={"name": name, "reference": ref})
-        await self._respond(req, 202)
+        await respond(req, 202)
 
     # -- referrers -------------------------------------------------------------------------
 
@@ -848,7 +821,7 @@ class RegistryApp:
             entries = [e for e in entries if e.get("artifactType") == wanted]
             headers.append(("oci-filters-applied", "artifactType"))
         index = {"schemaVersion": 2, "mediaType": OCI_INDEX, "manifests": entries}
-        await self._json(req, 200, index, headers, content_type=OCI_INDEX)
+        await respond_json(req, 200, index, headers, content_type=OCI_INDEX)
 
 
 def _parse_range(value: str | None, size: int) -> tuple[int, int] | str | None:

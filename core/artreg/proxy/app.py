@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import asyncio
 import base64
-import json
 import logging
 import time
 from collections.abc import Awaitable, Callable, MutableMapping
@@ -22,6 +21,7 @@ import httpx
 
 from artreg.errors import ArtregError
 from artreg.localregistry.apierrors import RegistryHTTPError
+from artreg.serving.asgi import respond, respond_json, start_response
 from artreg.serving.logs import escape
 from artreg.serving.ratelimit import TooManyAttempts
 
@@ -59,7 +59,6 @@ Headers = list[tuple[str, str]]
 log = logging.getLogger("artreg.proxy")
 access_log = logging.getLogger("artreg.proxy.access")
 
-_BASE_HEADERS: Final = [("docker-distribution-api-version", "registry/2.0")]
 TOKEN_PATH: Final = "/v2/token"
 #: A token request's form body is small; anything bigger is refused.
 MAX_FORM: Final = 64 * 1024
@@ -218,33 +217,10 @@ class ProxyApp:
 
     # -- responses -------------------------------------------------------------------------
 
-    async def _start(self, req: _Request, status: int, headers: Headers) -> None:
-        req.status = status
-        raw = [(k.encode("latin-1"), v.encode("latin-1")) for k, v in [*_BASE_HEADERS, *headers]]
-        await req.send({"type": "http.response.start", "status": status, "headers": raw})
-
-    async def _respond(
-        self, req: _Request, status: int, headers: Headers | None = None, body: bytes = b""
-    ) -> None:
-        hdrs = list(headers or [])
-        if not any(k == "content-length" for k, _ in hdrs):
-            hdrs.append(("content-length", str(len(body))))
-        await self._start(req, status, hdrs)
-        payload = b"" if req.method == "HEAD" else body
-        req.sent += len(payload)
-        await req.send({"type": "http.response.body", "body": payload})
-
-    async def _json(
-        self, req: _Request, status: int, doc: Any, headers: Headers | None = None
-    ) -> None:
-        body = json.dumps(doc, separators=(",", ":")).encode()
-        hdrs = [("content-type", "application/json"), *(headers or [])]
-        await self._respond(req, status, hdrs, body)
-
     async def _error(self, req: _Request, exc: RegistryHTTPError) -> None:
         if req.status:
             return  # the response has started; nothing more can be said
-        await self._json(req, exc.status, exc.body(), exc.headers)
+        await respond_json(req, exc.status, exc.body(), exc.headers)
 
     def _challenge(self, req: _Request, scope: str | None = None, error: str | None = None) -> str:
         value = f'Bearer realm="{req.base}{TOKEN_PATH}",service="{SERVICE}"'
@@ -267,14 +243,14 @@ class ProxyApp:
     async def _dispatch(self, req: _Request) -> None:
         path = req.path
         if path == "/healthz":
-            await self._json(req, 200, {"status": "ok"})
+            await respond_json(req, 200, {"status": "ok"})
             return
         if path == TOKEN_PATH:
             await self._token(req)
             return
         if path in ("/v2", "/v2/"):
             await self._caller(req)
-            await self._json(req, 200, {})
+            await respond_json(req, 200, {})
             return
         if path == "/v2/_catalog":
             await self._catalog(req)
@@ -408,7 +384,7 @@ class ProxyApp:
             return False
         if not url:
             return False
-        await self._respond(req, 307, [("location", url), ("docker-content-digest", digest)])
+        await respond(req, 307, [("location", url), ("docker-content-digest", digest)])
         return True
 
     # -- forwarding ------------------------------------------------------------------------
@@ -452,7 +428,7 @@ class ProxyApp:
             headers.append(("location", target))
         if exchange.status == 401:
             headers.append(("www-authenticate", self._challenge(req)))
-        await self._start(req, exchange.status, headers)
+        await start_response(req, exchange.status, headers)
         if req.method != "HEAD":
             await self._stream_body(req, exchange)
         await req.send({"type": "http.response.body", "body": b""})
@@ -505,7 +481,7 @@ class ProxyApp:
         offline = (params.get("offline_token") or params.get("access_type") or [""])[0]
         if user is None:  # no users file: anonymous tokens would mean nothing
             doc: dict[str, Any] = {"token": "anonymous", "access_token": "anonymous"}
-            await self._json(req, 200, doc)
+            await respond_json(req, 200, doc)
             return
         granted = self.auth.grant(user, parse_scopes(params.get("scope", [])))
         token, ttl = self.auth.tokens.issue(user.name, granted)
@@ -517,7 +493,7 @@ class ProxyApp:
         }
         if offline in ("true", "offline") or params.get("grant_type") == ["refresh_token"]:
             doc["refresh_token"], _ = self.auth.tokens.issue(user.name, refresh=True)
-        await self._json(req, 200, doc, [("cache-control", "no-store")])
+        await respond_json(req, 200, doc, [("cache-control", "no-store")])
 
     async def _form(self, req: _Request) -> dict[str, list[str]]:
         body = b""
@@ -603,7 +579,7 @@ class ProxyApp:
                     headers.append(
                         ("link", f'</v2/_catalog?n={count}&last={quote(names[-1])}>; rel="next"')
                     )
-        await self._json(req, 200, {"repositories": names}, headers)
+        await respond_json(req, 200, {"repositories": names}, headers)
 
 
 async def _disconnected(receive: Receive) -> None:

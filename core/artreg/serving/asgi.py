@@ -10,14 +10,23 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Awaitable, Callable, MutableMapping
-from typing import Any
+from collections.abc import Awaitable, Callable, MutableMapping, Sequence
+from typing import Any, Final, Protocol
 
 from .forwarded import ForwardedAllow
 from .hosts import HostRules
 from .logs import escape
 
-__all__ = ["ASGIApp", "ListenerGuard", "oci_error_body"]
+__all__ = [
+    "DISTRIBUTION_HEADERS",
+    "ASGIApp",
+    "ListenerGuard",
+    "ResponseState",
+    "oci_error_body",
+    "respond",
+    "respond_json",
+    "start_response",
+]
 
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
@@ -26,6 +35,58 @@ Send = Callable[[Message], Awaitable[None]]
 ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 
 log = logging.getLogger("artreg.serving")
+
+#: Sent with every response of a distribution-API listener (the registry and the proxy).
+DISTRIBUTION_HEADERS: Final = (("docker-distribution-api-version", "registry/2.0"),)
+
+
+class ResponseState(Protocol):
+    """What the response writers need of a request: its method, and the status and byte count
+    they record (``status`` stays 0 until the response has started)."""
+
+    method: str
+    status: int
+    sent: int
+
+    @property
+    def send(self) -> Send: ...
+
+
+async def start_response(
+    req: ResponseState, status: int, headers: Sequence[tuple[str, str]]
+) -> None:
+    """Send the response head: ``headers`` after :data:`DISTRIBUTION_HEADERS`."""
+    req.status = status
+    raw = [(k.encode("latin-1"), v.encode("latin-1")) for k, v in [*DISTRIBUTION_HEADERS, *headers]]
+    await req.send({"type": "http.response.start", "status": status, "headers": raw})
+
+
+async def respond(
+    req: ResponseState,
+    status: int,
+    headers: Sequence[tuple[str, str]] | None = None,
+    body: bytes = b"",
+) -> None:
+    """A whole response: ``Content-Length`` added unless given, no body for HEAD."""
+    hdrs = list(headers or [])
+    if not any(k == "content-length" for k, _ in hdrs):
+        hdrs.append(("content-length", str(len(body))))
+    await start_response(req, status, hdrs)
+    payload = b"" if req.method == "HEAD" else body
+    req.sent += len(payload)
+    await req.send({"type": "http.response.body", "body": payload})
+
+
+async def respond_json(
+    req: ResponseState,
+    status: int,
+    doc: Any,
+    headers: Sequence[tuple[str, str]] | None = None,
+    content_type: str = "application/json",
+) -> None:
+    """``doc`` as a compact JSON response."""
+    body = json.dumps(doc, separators=(",", ":")).encode()
+    await respond(req, status, [("content-type", content_type), *(headers or [])], body)
 
 
 def oci_error_body(code: str, message: str) -> bytes:

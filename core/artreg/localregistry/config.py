@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Final
 
 from artreg.serving.hosts import is_loopback
+from artreg.serving.listen import tls_files
 
 from .auth import Authenticator
 
@@ -35,14 +36,7 @@ class RegistryConfig:
 
     def tls_files(self) -> tuple[str, str] | None:
         """The certificate chain and key files to serve TLS with, checked; None for plain HTTP."""
-        if self.tls_cert is None and self.tls_key is None:
-            return None
-        if self.tls_cert is None or self.tls_key is None:
-            raise RegistryConfigError("TLS needs both --tls-cert and --tls-key")
-        for path in (self.tls_cert, self.tls_key):
-            if not path.is_file():
-                raise RegistryConfigError(f"TLS file {path} does not exist")
-        return str(self.tls_cert), str(self.tls_key)
+        return tls_files(self.tls_cert, self.tls_key, RegistryConfigError)
 
     def authenticator(
         self, *, service_token: str | None = None, option_prefix: str = ""

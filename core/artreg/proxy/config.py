@@ -25,6 +25,7 @@ from artreg.loader import load_artifact_registry
 from artreg.registry import ArtifactRegistry
 from artreg.serving.hosts import is_loopback
 from artreg.serving.limits import Limits
+from artreg.serving.listen import tls_files
 from artreg.serving.passwords import PasswordChecker
 
 from .app import ProxyApp
@@ -75,14 +76,7 @@ class ProxyConfig:
         return "https" if self.tls_cert is not None else "http"
 
     def tls_files(self) -> tuple[str, str] | None:
-        if self.tls_cert is None and self.tls_key is None:
-            return None
-        if self.tls_cert is None or self.tls_key is None:
-            raise ProxyConfigError("TLS needs both --tls-cert and --tls-key")
-        for path in (self.tls_cert, self.tls_key):
-            if not path.is_file():
-                raise ProxyConfigError(f"TLS file {path} does not exist")
-        return str(self.tls_cert), str(self.tls_key)
+        return tls_files(self.tls_cert, self.tls_key, ProxyConfigError)
 
     def check_exposure(self) -> None:
         """A non-loopback proxy needs users, and TLS (or ``allow_plain_http``)."""

@@ -12,11 +12,19 @@ import contextlib
 import socket
 import threading
 import time
+from pathlib import Path
 from types import FrameType
 
 import uvicorn
 
-__all__ = ["ForegroundServer", "ServerStartError", "ServerThread", "bind_socket", "host_for_url"]
+__all__ = [
+    "ForegroundServer",
+    "ServerStartError",
+    "ServerThread",
+    "bind_socket",
+    "host_for_url",
+    "tls_files",
+]
 
 
 def bind_socket(host: str, port: int) -> socket.socket:
@@ -33,6 +41,21 @@ def bind_socket(host: str, port: int) -> socket.socket:
         raise
     sock.setblocking(False)
     return sock
+
+
+def tls_files(
+    cert: Path | None, key: Path | None, error: type[Exception] = ValueError
+) -> tuple[str, str] | None:
+    """The certificate chain and key files to serve TLS with, checked; None for plain HTTP.
+    ``error`` (the caller's configuration error) when only one is given or one is missing."""
+    if cert is None and key is None:
+        return None
+    if cert is None or key is None:
+        raise error("TLS needs both --tls-cert and --tls-key")
+    for path in (cert, key):
+        if not path.is_file():
+            raise error(f"TLS file {path} does not exist")
+    return str(cert), str(key)
 
 
 def host_for_url(host: str) -> str:

@@ -12,6 +12,7 @@ from __future__ import annotations
 import contextlib
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Annotated, Final, TypeVar
 
 import typer
@@ -30,7 +31,10 @@ __all__ = [
     "BindingOption",
     "Common",
     "DebugOption",
+    "ForwardedAllowIpsOption",
     "OutputOption",
+    "TlsCertOption",
+    "TlsKeyOption",
     "open_registry",
     "run",
     "run_on_registry",
@@ -64,6 +68,24 @@ OutputOption = Annotated[
         case_sensitive=False,
         show_default=False,
         help="json or table. Default: table on a terminal, json when stdout is a pipe or file.",
+    ),
+]
+
+#: The listener options the embedded registry and the proxy share.
+TlsCertOption = Annotated[
+    Path | None,
+    typer.Option("--tls-cert", help="PEM certificate (chain) to serve HTTPS with."),
+]
+TlsKeyOption = Annotated[
+    Path | None, typer.Option("--tls-key", help="PEM private key of --tls-cert.")
+]
+ForwardedAllowIpsOption = Annotated[
+    str | None,
+    typer.Option(
+        "--forwarded-allow-ips",
+        envvar="FORWARDED_ALLOW_IPS",
+        help="Comma-separated addresses or networks of reverse proxies whose "
+        "X-Forwarded-For is believed ('*': any). Default: none.",
     ),
 ]
 

@@ -14,6 +14,7 @@ from typing import Annotated
 import typer
 
 from artreg.cli import app
+from artreg.cli.common import ForwardedAllowIpsOption, TlsCertOption, TlsKeyOption
 from artreg.cli.errors import ExitCode
 
 proxy_app = typer.Typer(
@@ -60,13 +61,8 @@ def serve(
             "replicas. Default: a random key per process.",
         ),
     ] = None,
-    tls_cert: Annotated[
-        Path | None,
-        typer.Option("--tls-cert", help="PEM certificate (chain) to serve HTTPS with."),
-    ] = None,
-    tls_key: Annotated[
-        Path | None, typer.Option("--tls-key", help="PEM private key of --tls-cert.")
-    ] = None,
+    tls_cert: TlsCertOption = None,
+    tls_key: TlsKeyOption = None,
     redirect_blobs: Annotated[
         bool,
         typer.Option(
@@ -99,15 +95,7 @@ def serve(
             help="A Host name clients may use besides the listener's own (repeatable).",
         ),
     ] = None,
-    forwarded_allow_ips: Annotated[
-        str | None,
-        typer.Option(
-            "--forwarded-allow-ips",
-            envvar="FORWARDED_ALLOW_IPS",
-            help="Comma-separated addresses or networks of reverse proxies whose "
-            "X-Forwarded-For is believed ('*': any). Default: none.",
-        ),
-    ] = None,
+    forwarded_allow_ips: ForwardedAllowIpsOption = None,
     log_level: Annotated[
         str, typer.Option("--log-level", help="debug, info, warning or error.")
     ] = "info",

@@ -15,6 +15,7 @@ from typing import Annotated
 import typer
 
 from artreg.cli import app
+from artreg.cli.common import ForwardedAllowIpsOption, TlsCertOption, TlsKeyOption
 from artreg.cli.errors import ExitCode
 
 registry_app = typer.Typer(name="registry", help="The embedded OCI registry.", no_args_is_help=True)
@@ -69,13 +70,8 @@ def serve(
         Path | None,
         typer.Option("--token-file", help="File holding a static bearer token."),
     ] = None,
-    tls_cert: Annotated[
-        Path | None,
-        typer.Option("--tls-cert", help="PEM certificate (chain) to serve HTTPS with."),
-    ] = None,
-    tls_key: Annotated[
-        Path | None, typer.Option("--tls-key", help="PEM private key of --tls-cert.")
-    ] = None,
+    tls_cert: TlsCertOption = None,
+    tls_key: TlsKeyOption = None,
     allowed_host: Annotated[
         list[str] | None,
         typer.Option(
@@ -91,15 +87,7 @@ def serve(
             help="A browser origin (scheme://host[:port]) allowed to change state (repeatable).",
         ),
     ] = None,
-    forwarded_allow_ips: Annotated[
-        str | None,
-        typer.Option(
-            "--forwarded-allow-ips",
-            envvar="FORWARDED_ALLOW_IPS",
-            help="Comma-separated addresses or networks of reverse proxies whose "
-            "X-Forwarded-For is believed ('*': any). Default: none.",
-        ),
-    ] = None,
+    forwarded_allow_ips: ForwardedAllowIpsOption = None,
     gc_interval: Annotated[
         str,
         typer.Option(

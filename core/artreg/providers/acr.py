@@ -89,6 +89,7 @@ __all__ = [
     "ACR_AUDIENCE",
     "CLOUDS",
     "AcrArtifactRegistry",
+    "AcrOptions",
     "AzureCloud",
     "TokenCredential",
     "acr_scope",
@@ -227,6 +228,18 @@ def jwt_expiry(token: str) -> int | None:
     return int(exp)
 
 
+@dataclass(frozen=True, slots=True)
+class AcrOptions:
+    """How an :class:`AcrArtifactRegistry` reaches the registry: the login server URL (None:
+    ``https://{name}.{cloud domain}``), TLS verification (a CA bundle path, or a bool), the
+    HTTP client to use, and whether closing the provider closes the credential too."""
+
+    login_server_url: str | None = None
+    verify: str | bool = True
+    http_client: httpx.AsyncClient | None = None
+    owns_credential: bool = False
+
+
 class AcrArtifactRegistry(NoCrossAccountAccess, RegistryDataMixin, ArtifactRegistry):
     """Repositories of one ACR registry, with bearer tokens from ACR's OAuth endpoints."""
 
@@ -242,11 +255,9 @@ class AcrArtifactRegistry(NoCrossAccountAccess, RegistryDataMixin, ArtifactRegis
         binding_name: str = "",
         cloud: AzureCloud | None = None,
         audiences: Sequence[str] | None = None,
-        login_server_url: str | None = None,
-        verify: str | bool = True,
-        http_client: httpx.AsyncClient | None = None,
-        owns_credential: bool = False,
+        options: AcrOptions | None = None,
     ) -> None:
+        options = options or AcrOptions()
         self.registry_name = registry_name
         self.resource_group_name = resource_group_name
         self.repository_prefix = repository_prefix or ""
@@ -255,12 +266,12 @@ class AcrArtifactRegistry(NoCrossAccountAccess, RegistryDataMixin, ArtifactRegis
         #: Entra ID audiences tried in order; the one that worked is tried first next time.
         self.audiences = tuple(audiences or (ACR_AUDIENCE, self.cloud.arm_audience))
         self._credential = credential
-        self._owns_credential = owns_credential
-        self._login_server_url = (login_server_url or "").rstrip("/") or None
-        self._verify = verify
+        self._owns_credential = options.owns_credential
+        self._login_server_url = (options.login_server_url or "").rstrip("/") or None
+        self._verify = options.verify
         self._http = PerLoopClient(
             lambda: httpx.AsyncClient(verify=self._ssl_context(), timeout=httpx.Timeout(30.0)),
-            http_client,
+            options.http_client,
         )
         self._refresh: tuple[str, float] | None = None  # (token, exp)
         self._refresh_lock = PerLoop(asyncio.Lock)
@@ -577,8 +588,10 @@ def from_binding(
         binding_name=binding_name,
         cloud=cloud,
         audiences=[a.strip() for a in audiences] or None,
-        login_server_url=env.get("ARTREG_ACR_LOGIN_SERVER") or None,
-        verify=ca_bundle or True,
-        http_client=http_client,
-        owns_credential=owns,
+        options=AcrOptions(
+            login_server_url=env.get("ARTREG_ACR_LOGIN_SERVER") or None,
+            verify=ca_bundle or True,
+            http_client=http_client,
+            owns_credential=owns,
+        ),
     )

@@ -40,6 +40,7 @@ import json
 import random
 import threading
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Final
 from urllib.parse import quote
@@ -83,6 +84,7 @@ __all__ = [
     "ACCESS_TOKEN_SCOPES",
     "MAX_TOKEN_LIFETIME_SECONDS",
     "GarArtifactRegistry",
+    "GarOptions",
     "from_binding",
 ]
 
@@ -113,6 +115,20 @@ class _PolicyChanged(Exception):
         self.error = error
 
 
+@dataclass(frozen=True, slots=True)
+class GarOptions:
+    """How a :class:`GarArtifactRegistry` reaches Google: endpoint overrides (None: the
+    public ones), the HTTP transports to use, and how often an IAM write is retried on an
+    etag conflict."""
+
+    api_endpoint: str = DEFAULT_API_ENDPOINT
+    iam_credentials_endpoint: str | None = None
+    registry_data_endpoint: str | None = None
+    auth_request: GoogleRequest | None = None
+    http_client: httpx.AsyncClient | None = None
+    iam_write_attempts: int = IAM_WRITE_ATTEMPTS
+
+
 class GarArtifactRegistry(RegistryDataMixin, ArtifactRegistry):
     """Images in one GAR Docker repository, with IAM-based cross-project pull access and
     short-lived tokens minted by impersonating the binding's pull/push service accounts."""
@@ -127,13 +143,9 @@ class GarArtifactRegistry(RegistryDataMixin, ArtifactRegistry):
         pull_service_account_email: str | None = None,
         push_service_account_email: str | None = None,
         binding_name: str = "",
-        api_endpoint: str = DEFAULT_API_ENDPOINT,
-        iam_credentials_endpoint: str | None = None,
-        registry_data_endpoint: str | None = None,
-        auth_request: GoogleRequest | None = None,
-        http_client: httpx.AsyncClient | None = None,
-        iam_write_attempts: int = IAM_WRITE_ATTEMPTS,
+        options: GarOptions | None = None,
     ) -> None:
+        options = options or GarOptions()
         self.project_id = project_id
         self.location = location
         self.repository_name = repository_name
@@ -141,14 +153,17 @@ class GarArtifactRegistry(RegistryDataMixin, ArtifactRegistry):
         self.push_service_account_email = push_service_account_email or None
         self.binding_name = binding_name
         self._credentials = credentials
-        self._api_endpoint = api_endpoint.rstrip("/")
-        self._iam_credentials_endpoint = (iam_credentials_endpoint or "").rstrip("/") or None
-        self._registry_data_endpoint = (registry_data_endpoint or "").rstrip("/") or None
-        self._auth_request: GoogleRequest = auth_request or google.auth.transport.requests.Request()
-        self._http = PerLoopClient(
-            lambda: httpx.AsyncClient(timeout=httpx.Timeout(30.0)), http_client
+        self._api_endpoint = options.api_endpoint.rstrip("/")
+        iam_endpoint = options.iam_credentials_endpoint or ""
+        self._iam_credentials_endpoint = iam_endpoint.rstrip("/") or None
+        self._registry_data_endpoint = (options.registry_data_endpoint or "").rstrip("/") or None
+        self._auth_request: GoogleRequest = (
+            options.auth_request or google.auth.transport.requests.Request()
         )
-        self._iam_write_attempts = max(1, iam_write_attempts)
+        self._http = PerLoopClient(
+            lambda: httpx.AsyncClient(timeout=httpx.Timeout(30.0)), options.http_client
+        )
+        self._iam_write_attempts = max(1, options.iam_write_attempts)
         self._token_lock = threading.Lock()
 
     def __repr__(self) -> str:
@@ -550,9 +565,11 @@ def from_binding(
         pull_service_account_email=pull,
         push_service_account_email=push,
         binding_name=binding_name,
-        api_endpoint=env.get("ARTREG_GAR_API_ENDPOINT") or DEFAULT_API_ENDPOINT,
-        iam_credentials_endpoint=env.get("ARTREG_GCP_IAM_CREDENTIALS_ENDPOINT") or None,
-        registry_data_endpoint=env.get("ARTREG_GAR_REGISTRY_ENDPOINT") or None,
-        auth_request=auth_request,
-        http_client=http_client,
+        options=GarOptions(
+            api_endpoint=env.get("ARTREG_GAR_API_ENDPOINT") or DEFAULT_API_ENDPOINT,
+            iam_credentials_endpoint=env.get("ARTREG_GCP_IAM_CREDENTIALS_ENDPOINT") or None,
+            registry_data_endpoint=env.get("ARTREG_GAR_REGISTRY_ENDPOINT") or None,
+            auth_request=auth_request,
+            http_client=http_client,
+        ),
     )

@@ -15,7 +15,15 @@ from typer.core import TyperGroup
 
 
 class _PanelGroup(TyperGroup):
-    """Plain-text help that still lists the commands under their help panels."""
+    """Plain-text help that still lists the commands under their help panels; parameters
+    coerced without pydantic where typer's result is plain (:mod:`artreg.cli.coercion`)."""
+
+    def parse_args(self, ctx: Any, args: list[str]) -> list[str]:
+        # here rather than in __init__: typer appends its completion options after that
+        from artreg.cli.coercion import install
+
+        install(self, ctx)
+        return super().parse_args(ctx, args)
 
     def format_commands(self, ctx: Any, formatter: Any) -> None:
         sections: dict[str, list[tuple[str, Any]]] = {"Commands": []}

@@ -14,13 +14,16 @@ LATEST ?=
 
 all: test
 
-$(STAMP): pyproject.toml uv.lock
+# --compile-bytecode: what pip does at install, so a command's start-up reads bytecode instead of
+# compiling every module it imports (~0.25 s of CPU per `artreg` process when
+# PYTHONDONTWRITEBYTECODE keeps Python from caching it on first use).
+$(STAMP): pyproject.toml uv.lock Makefile
 	test -x $(PY) || python3 -m venv $(VENV)
 	test -x $(VENV)/bin/uv || $(PY) -m pip install -q --disable-pip-version-check 'uv==$(UV_VERSION)'
 ifeq ($(LATEST),)
-	$(UV) sync --locked --quiet --python $(PY) --extra all --extra dev
+	$(UV) sync --locked --quiet --compile-bytecode --python $(PY) --extra all --extra dev
 else
-	$(UV) pip install --quiet --python $(PY) --upgrade --resolution highest -e '.[all,dev]'
+	$(UV) pip install --quiet --compile-bytecode --python $(PY) --upgrade --resolution highest -e '.[all,dev]'
 	$(UV) pip list --python $(PY) --format freeze > $(VENV)/resolved.txt
 endif
 	touch $(STAMP)

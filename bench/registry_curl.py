@@ -33,6 +33,7 @@ sys.path.insert(0, str(ROOT / "bench"))
 
 from _common import (  # noqa: E402
     MIB,
+    compile_artreg,
     distribution_server,
     embedded_server,
     peak_rss_mib,
@@ -170,6 +171,7 @@ def main() -> None:
         "not set the pace)",
     )
     args = parser.parse_args()
+    compile_artreg()
     for tool in ("curl", "docker-registry"):
         if shutil.which(tool) is None:
             raise SystemExit(f"{tool} is not installed (make system-deps)")

@@ -29,7 +29,7 @@ sys.path.insert(0, str(ROOT / "bench"))
 
 from websockets.asyncio.client import connect  # noqa: E402
 
-from _common import BIN, embedded_server  # noqa: E402
+from _common import BIN, compile_artreg, embedded_server  # noqa: E402
 from rpc_overhead import SidecarClient  # noqa: E402
 
 READY = re.compile(r"^artreg: rpc=(?P<rpc>ws://\S+)(?: registry=(?P<registry>\S+))?")
@@ -93,6 +93,7 @@ def main() -> None:
     parser.add_argument("--calls", type=int, default=2000, help="calls per round")
     parser.add_argument("--rounds", type=int, default=5)
     args = parser.parse_args()
+    compile_artreg()
     artreg = str(BIN / "artreg")
     env = {k: v for k, v in os.environ.items() if not k.startswith(("ALIEN_", "ARTREG_"))}
     figures: dict[str, list[float]] = {"artreg serve": [], "two processes": []}

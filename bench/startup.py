@@ -22,7 +22,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "bench"))
 
-from _common import BIN  # noqa: E402
+from _common import BIN, compile_artreg  # noqa: E402
 
 HOST = "123456789012.dkr.ecr.us-east-1.amazonaws.com"
 
@@ -69,6 +69,7 @@ def main() -> None:
     )
     parser.add_argument("--runs", type=int, default=15)
     args = parser.parse_args()
+    compile_artreg()
     python = sys.executable
     with tempfile.TemporaryDirectory(prefix="artreg-bench-") as tmp:
         env = {k: v for k, v in os.environ.items() if not k.startswith(("ALIEN_", "ARTREG_"))}

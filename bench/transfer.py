@@ -29,7 +29,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "bench"))
 
-from _common import BIN, MIB, embedded_server, random_file  # noqa: E402
+from _common import BIN, MIB, compile_artreg, embedded_server, random_file  # noqa: E402
 
 LAYER_TYPE = "application/vnd.oci.image.layer.v1.tar+gzip"
 
@@ -141,6 +141,7 @@ def main() -> None:
         help="where the layout, the registry's data and the pulls live (default /dev/shm)",
     )
     args = parser.parse_args()
+    compile_artreg()
     if shutil.which("skopeo") is None:
         raise SystemExit("skopeo is not installed (make system-deps)")
     if args.small_layers:

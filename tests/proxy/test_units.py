@@ -396,3 +396,11 @@ async def test_a_mint_that_hangs_fails_after_the_timeout(monkeypatch: pytest.Mon
     with pytest.raises(MintFailed) as info:
         await CredentialCache().authorization(registry, "https://e", "a", PULL)
     assert (info.value.binding, info.value.code) == ("slow", "TIMEOUT")
+
+
+def test_upstream_pool_fits_what_one_artreg_listener_serves_per_address() -> None:
+    from artreg.proxy.app import UPSTREAM_POOL
+    from artreg.serving.limits import Limits
+
+    assert UPSTREAM_POOL.max_connections == 128
+    assert UPSTREAM_POOL.max_connections <= Limits().max_connections_per_address

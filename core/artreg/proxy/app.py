@@ -22,6 +22,7 @@ import httpx
 from artreg.errors import ArtregError
 from artreg.localregistry.apierrors import RegistryHTTPError
 from artreg.serving.asgi import respond, respond_json, start_response
+from artreg.serving.limits import Limits
 from artreg.serving.logs import escape
 from artreg.serving.ratelimit import TooManyAttempts
 
@@ -65,6 +66,12 @@ MAX_FORM: Final = 64 * 1024
 #: Blob download URLs are asked for with this lifetime (ECR decides its own).
 DOWNLOAD_URL_TTL: Final = 600
 _SIGNED_METHODS: Final = frozenset({"GET", "PUT", "PATCH", "DELETE"})
+#: The upstream pool: at most as many connections as an artreg listener serves from one client
+#: address (more would be refused with 503 by an embedded registry upstream); requests beyond
+#: wait for a free connection (the pool timeout).
+UPSTREAM_POOL: Final = httpx.Limits(
+    max_connections=Limits().max_connections_per_address, max_keepalive_connections=64
+)
 
 
 @dataclass(slots=True)
@@ -593,7 +600,7 @@ def default_client() -> httpx.AsyncClient:
     timeouts (a slow client's upload is slow upstream too)."""
     return httpx.AsyncClient(
         timeout=httpx.Timeout(connect=15.0, read=300.0, write=300.0, pool=30.0),
-        limits=httpx.Limits(max_connections=256, max_keepalive_connections=64),
+        limits=UPSTREAM_POOL,
         follow_redirects=False,
         headers={"user-agent": "artreg-proxy"},
     )

@@ -10,6 +10,7 @@ from typing import Any
 
 import uvicorn
 
+from artreg.serving.allocator import tune_for_streaming
 from artreg.serving.forwarded import ForwardedAllow
 from artreg.serving.hosts import HostRules
 from artreg.serving.httpserver import uvicorn_config
@@ -49,8 +50,10 @@ def _uvicorn(app: ProxyApp, config: ProxyConfig) -> uvicorn.Config:
 def serve(config: ProxyConfig, on_ready: Callable[[str], Any] | None = None) -> None:
     """Run the proxy in the foreground until SIGINT or SIGTERM. Raises
     :class:`ProxyConfigError` for settings it refuses. ``on_ready(url)`` is called once the
-    socket listens."""
+    socket listens. The process's allocator is tuned for relaying blobs (it is the proxy's
+    own process)."""
     app = build_app(config)
+    tune_for_streaming()
     uv = _uvicorn(app, config)
     sock = bind_socket(config.host, config.port)
     url = f"{config.scheme}://{host_for_url(config.host)}:{sock.getsockname()[1]}"

@@ -11,7 +11,8 @@
   failed attempts throttled per address and per user (429 + ``Retry-After``);
 - :mod:`.redact` and :mod:`.logs` — the one redaction rule and the escaping, redacting log
   handler every command installs;
-- :mod:`.jsondepth` — refusing deep JSON before a recursive parser sees it.
+- :mod:`.jsondepth` — refusing deep JSON before a recursive parser sees it;
+- :mod:`.allocator` — glibc's thresholds for a process relaying blobs (imported directly).
 
 The why, and what each listener checks, is on the docs site's Security page.
 """

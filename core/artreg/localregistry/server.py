@@ -7,9 +7,9 @@ import logging
 import os
 import socket
 import threading
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, TypedDict, Unpack
 
 import uvicorn
 
@@ -101,76 +101,136 @@ def token_realm(scheme: str, host: str, port: int) -> str:
     return f"{scheme}://{_host_for_url(host)}:{port}{TOKEN_PATH}"
 
 
+class ListenerOptions(TypedDict, total=False):
+    """Options :func:`serve` and :func:`start_in_thread` share, each optional.
+
+    ``tls_cert`` and ``tls_key`` serve HTTPS. ``allowed_hosts``/``allowed_origins`` extend the
+    Host/Origin rules; ``forwarded_allow_ips`` names the proxies whose ``X-Forwarded-For`` is
+    believed; ``limits`` bounds headers, bodies, timeouts and connections (see
+    :mod:`artreg.serving`). ``gc_grace`` (default one hour) spares from garbage collection what
+    changed that recently; ``upload_max_age`` (default seven days; None: never) purges uploads
+    idle that long. ``metrics`` serves ``/metrics`` (default: on loopback only). ``realm`` is
+    the token endpoint URL clients are sent to (default: this listener's address).
+    """
+
+    tls_cert: str | os.PathLike[str] | None
+    tls_key: str | os.PathLike[str] | None
+    allowed_hosts: Iterable[str]
+    allowed_origins: Iterable[str]
+    forwarded_allow_ips: Iterable[str] | str | None
+    limits: Limits | None
+    gc_grace: float
+    upload_max_age: float | None
+    metrics: bool | None
+    realm: str | None
+
+
+class ServeOptions(ListenerOptions, total=False):
+    """:func:`serve`'s options besides those of :class:`ListenerOptions`.
+
+    ``htpasswd`` and ``token_file`` are the credentials. ``sock`` is a listening socket to serve
+    on instead of binding ``host:port`` (one a parent process bound); ``stop_when`` a blocking
+    call, run on a daemon thread, whose return stops the server as SIGTERM does;
+    ``service_token`` a bearer token accepted besides the configured credentials (when there
+    are any), for a supervising process's own client.
+    """
+
+    htpasswd: str | os.PathLike[str] | None
+    token_file: str | os.PathLike[str] | None
+    sock: socket.socket | None
+    stop_when: Callable[[], object] | None
+    service_token: str | None
+
+
+def _refuse_unknown(function: str, options: Mapping[str, object], known: frozenset[str]) -> None:
+    """The TypeError Python raises for a misspelt keyword, which ``**options`` would swallow."""
+    for key in options:
+        if key not in known:
+            raise TypeError(f"{function}() got an unexpected keyword argument {key!r}")
+
+
+def _listener(host: str, options: ListenerOptions) -> Listener:
+    return Listener(
+        host,
+        allowed_hosts=options.get("allowed_hosts", ()),
+        allowed_origins=options.get("allowed_origins", ()),
+        forwarded_allow_ips=options.get("forwarded_allow_ips"),
+        limits=options.get("limits"),
+    )
+
+
+def _registry_app(
+    store: Store,
+    auth: Authenticator | None,
+    scheme: str,
+    host: str,
+    port: int,
+    options: ListenerOptions,
+) -> RegistryApp:
+    """The registry application, its token realm and metrics settled from ``options``."""
+    metrics = options.get("metrics")
+    return create_app(
+        store,
+        auth,
+        token_realm=options.get("realm") or token_realm(scheme, host, port),
+        metrics=is_loopback(host) if metrics is None else metrics,
+    )
+
+
+def _gc_scheduler(
+    store: Store, app: RegistryApp, interval: float | None, options: ListenerOptions
+) -> Scheduler | None:
+    return _scheduler(
+        store,
+        app,
+        interval,
+        options.get("gc_grace", DEFAULT_GC_GRACE),
+        options.get("upload_max_age", DEFAULT_UPLOAD_MAX_AGE),
+    )
+
+
 def serve(
     host: str = "127.0.0.1",
     port: int = 5000,
     data_dir: str | os.PathLike[str] = ".artreg-data",
     *,
-    htpasswd: str | os.PathLike[str] | None = None,
-    token_file: str | os.PathLike[str] | None = None,
-    tls_cert: str | os.PathLike[str] | None = None,
-    tls_key: str | os.PathLike[str] | None = None,
     on_ready: Any = None,
-    allowed_hosts: Iterable[str] = (),
-    allowed_origins: Iterable[str] = (),
-    forwarded_allow_ips: Iterable[str] | str | None = None,
-    limits: Limits | None = None,
     gc_interval: float | None = DEFAULT_GC_INTERVAL,
-    gc_grace: float = DEFAULT_GC_GRACE,
-    upload_max_age: float | None = DEFAULT_UPLOAD_MAX_AGE,
-    metrics: bool | None = None,
-    realm: str | None = None,
-    sock: socket.socket | None = None,
-    stop_when: Callable[[], object] | None = None,
-    service_token: str | None = None,
+    **options: Unpack[ServeOptions],
 ) -> None:
     """Run the registry in the foreground until SIGINT or SIGTERM.
 
     Raises :class:`RegistryConfigError` for a non-loopback ``host`` without credentials, or
     for half a TLS configuration. ``on_ready(url)`` is called once the socket is listening.
-    ``allowed_hosts``/``allowed_origins`` extend the Host/Origin rules; ``forwarded_allow_ips``
-    names the proxies whose ``X-Forwarded-For`` is believed (see :mod:`artreg.serving`).
-    Garbage collection runs every ``gc_interval`` seconds (None or 0: never), sparing what
-    changed in the last ``gc_grace`` seconds and purging uploads idle for ``upload_max_age``.
-    ``metrics`` serves ``/metrics`` (default: on loopback only). ``realm`` is the token
-    endpoint URL clients are sent to (default: this listener's address).
-    ``sock`` is a listening socket to serve on instead of binding ``host:port`` (one a parent
-    process bound); ``stop_when`` a blocking call, run on a daemon thread, whose return stops
-    the server as SIGTERM does; ``service_token`` a bearer token accepted besides the
-    configured credentials (when there are any), for a supervising process's own client.
+    Garbage collection runs every ``gc_interval`` seconds (None or 0: never). The other
+    options are those of :class:`ListenerOptions` and :class:`ServeOptions`.
     """
+    _refuse_unknown("serve", options, ServeOptions.__optional_keys__)
     config = RegistryConfig(
         host=host,
         port=port,
         data_dir=Path(data_dir),
-        htpasswd=_path(htpasswd),
-        token_file=_path(token_file),
-        tls_cert=_path(tls_cert),
-        tls_key=_path(tls_key),
+        htpasswd=_path(options.get("htpasswd")),
+        token_file=_path(options.get("token_file")),
+        tls_cert=_path(options.get("tls_cert")),
+        tls_key=_path(options.get("tls_key")),
     )
-    auth = config.authenticator(service_token=service_token)
+    auth = config.authenticator(service_token=options.get("service_token"))
     tls = config.tls_files()
-    listener = Listener(
-        host,
-        allowed_hosts=allowed_hosts,
-        allowed_origins=allowed_origins,
-        forwarded_allow_ips=forwarded_allow_ips,
-        limits=limits,
+    listener = _listener(host, options)
+    store = FilesystemStore(
+        data_dir, upload_expiry=options.get("upload_max_age", DEFAULT_UPLOAD_MAX_AGE)
     )
-    store = FilesystemStore(data_dir, upload_expiry=upload_max_age)
+    sock = options.get("sock")
     try:
         sock = sock if sock is not None else _bind(host, port)
     except OSError:
         store.close()
         raise
     bound_port = sock.getsockname()[1]
-    app = create_app(
-        store,
-        auth,
-        token_realm=realm or token_realm(config.scheme, host, bound_port),
-        metrics=is_loopback(host) if metrics is None else metrics,
-    )
+    app = _registry_app(store, auth, config.scheme, host, bound_port, options)
     server = _ForegroundServer(_uvicorn_config(app, listener, **_tls_options(tls)))
+    stop_when = options.get("stop_when")
     if stop_when is not None:
 
         def watch() -> None:
@@ -180,7 +240,7 @@ def serve(
         threading.Thread(target=watch, name="artreg-registry-stop", daemon=True).start()
     url = f"{config.scheme}://{_host_for_url(host)}:{bound_port}"
     log.info("artreg registry listening on %s (data in %s)", url, store.root)
-    scheduler = _scheduler(store, app, gc_interval, gc_grace, upload_max_age)
+    scheduler = _gc_scheduler(store, app, gc_interval, options)
     if on_ready is not None:
         on_ready(url)
     try:
@@ -252,50 +312,33 @@ def start_in_thread(
     store: Store | None = None,
     auth: Authenticator | None = None,
     middleware: Callable[[RegistryApp], Any] | None = None,
-    tls_cert: str | os.PathLike[str] | None = None,
-    tls_key: str | os.PathLike[str] | None = None,
     startup_timeout: float = 10.0,
-    allowed_hosts: Iterable[str] = (),
-    allowed_origins: Iterable[str] = (),
-    forwarded_allow_ips: Iterable[str] | str | None = None,
-    limits: Limits | None = None,
     gc_interval: float | None = None,
-    gc_grace: float = DEFAULT_GC_GRACE,
-    upload_max_age: float | None = DEFAULT_UPLOAD_MAX_AGE,
-    metrics: bool | None = None,
-    realm: str | None = None,
+    **options: Unpack[ListenerOptions],
 ) -> ThreadedRegistry:
     """Start the registry on a uvicorn server in a daemon thread and return once it accepts
     connections. ``port=0`` picks a free port. Without ``store``, a :class:`FilesystemStore`
     on ``data_dir``, or a :class:`MemoryStore` when ``data_dir`` is None. With ``tls_cert``
     and ``tls_key`` it serves HTTPS (``url`` says so). ``middleware``
     wraps the ASGI app (fault injection in tests, for instance). The store is closed (its
-    data directory released) when the registry stops. The listener, garbage collection,
-    metrics and realm options are those of :func:`serve`, but collection is off unless
+    data directory released) when the registry stops. The other options are those of
+    :class:`ListenerOptions`, as for :func:`serve`, but collection is off unless
     ``gc_interval`` is given."""
+    _refuse_unknown("start_in_thread", options, ListenerOptions.__optional_keys__)
     if auth is None and not is_loopback(host):
         raise RegistryConfigError(f"refusing to listen on {host} without credentials")
-    tls_config = RegistryConfig(host=host, tls_cert=_path(tls_cert), tls_key=_path(tls_key))
-    tls = tls_config.tls_files()
-    listener = Listener(
-        host,
-        allowed_hosts=allowed_hosts,
-        allowed_origins=allowed_origins,
-        forwarded_allow_ips=forwarded_allow_ips,
-        limits=limits,
+    tls_config = RegistryConfig(
+        host=host, tls_cert=_path(options.get("tls_cert")), tls_key=_path(options.get("tls_key"))
     )
+    tls = tls_config.tls_files()
+    listener = _listener(host, options)
     sock = _bind(host, port)
     try:
         store = store if store is not None else _store_for(data_dir)
     except BaseException:
         sock.close()
         raise
-    app = create_app(
-        store,
-        auth,
-        token_realm=realm or token_realm(tls_config.scheme, host, sock.getsockname()[1]),
-        metrics=is_loopback(host) if metrics is None else metrics,
-    )
+    app = _registry_app(store, auth, tls_config.scheme, host, sock.getsockname()[1], options)
     server = uvicorn.Server(
         _uvicorn_config(middleware(app) if middleware else app, listener, **_tls_options(tls))
     )
@@ -307,7 +350,7 @@ def start_in_thread(
         if exc.timed_out:
             raise RuntimeError("registry did not start in time") from None
         raise RuntimeError(f"registry failed to start: {exc.cause or 'exited'}") from None
-    scheduler = _scheduler(store, app, gc_interval, gc_grace, upload_max_age)
+    scheduler = _gc_scheduler(store, app, gc_interval, options)
     return ThreadedRegistry(serving, store, tls_config.scheme, scheduler)
 
 
@@ -316,7 +359,9 @@ serve_in_thread = start_in_thread
 
 __all__ = [
     "Listener",
+    "ListenerOptions",
     "RegistryConfigError",
+    "ServeOptions",
     "ThreadedRegistry",
     "serve",
     "serve_in_thread",

@@ -24,7 +24,7 @@ from artreg.errors import (
 from artreg.oci.client import RegistryClient
 from artreg.oci.errors import NOT_FOUND_CODES, registry_status
 from artreg.oci.reference import validate_digest, validate_reference, validate_repository
-from artreg.providers._per_loop import current_loop
+from artreg.providers._per_loop import PerLoop
 from artreg.registry import ArtifactRegistry
 from artreg.types import (
     ArtifactRegistryCredentials,
@@ -46,9 +46,8 @@ CREDENTIALS_TTL_SECONDS = 3600
 class RegistryDataMixin(ArtifactRegistry):
     """Manifest and blob reads through the OCI client, for every provider."""
 
-    _registry_data_client: RegistryClient | None = None
-    _registry_data_base: str = ""
-    _registry_data_loop: object = None
+    #: Per event loop, the OCI client and the endpoint it was made for.
+    _registry_data_clients: PerLoop[dict[str, RegistryClient]] | None = None
 
     def registry_data_endpoint(self) -> str:
         """The base URL (with scheme) of the registry's ``/v2/`` API."""
@@ -67,25 +66,21 @@ class RegistryDataMixin(ArtifactRegistry):
         )
 
     def registry_data_client(self) -> RegistryClient:
-        """The OCI client for :meth:`registry_data_endpoint` (created once per endpoint)."""
+        """The OCI client for :meth:`registry_data_endpoint` (created once per endpoint and
+        event loop: instances the loader caches serve one ``asyncio.run`` per CLI call)."""
         base = self.registry_data_endpoint()
-        client = self._registry_data_client
-        loop = current_loop()
-        # A client belongs to the event loop it was made in; instances cached by the loader may
-        # be used from several loops (one asyncio.run per CLI call), so make one per loop.
-        if (
-            client is None
-            or base != self._registry_data_base
-            or loop is not self._registry_data_loop
-        ):
-            if not base:
-                raise Other(message="This artifact registry has no registry endpoint")
+        if not base:
+            raise Other(message="This artifact registry has no registry endpoint")
+        if self._registry_data_clients is None:
+            self._registry_data_clients = PerLoop(dict)
+        clients = self._registry_data_clients.get()
+        client = clients.get(base)
+        if client is None:
+            clients.clear()  # the endpoint changed: the old client is not used again
             client = RegistryClient(
                 base, credentials=self._pull_credentials, transport=self.registry_data_transport()
             )
-            self._registry_data_client = client
-            self._registry_data_base = base
-            self._registry_data_loop = loop
+            clients[base] = client
         return client
 
     async def get_manifest(self, repo_name: str, reference: str) -> tuple[bytes, str]:
@@ -138,8 +133,9 @@ class RegistryDataMixin(ArtifactRegistry):
             raise _upstream(exc, "blob", f"{repo_name}@{digest}") from exc
 
     async def aclose(self) -> None:
-        client, self._registry_data_client = self._registry_data_client, None
-        if client is not None:
+        per_loop = self._registry_data_clients
+        clients = per_loop.take() if per_loop is not None else None
+        for client in (clients or {}).values():
             await client.aclose()
         await super().aclose()
 

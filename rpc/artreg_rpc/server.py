@@ -180,6 +180,11 @@ class RpcServer:
     def in_flight(self) -> int:
         return len(self._tasks)
 
+    @property
+    def draining(self) -> bool:
+        """True once :meth:`shutdown` has begun: no new connections or requests are taken."""
+        return self._draining
+
     async def shutdown(self, timeout: float | None = None) -> None:  # noqa: ASYNC109
         """Stop accepting, refuse new requests, wait up to ``timeout`` for the calls in flight,
         close every connection with 1001 and release the registries."""

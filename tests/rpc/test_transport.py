@@ -16,6 +16,7 @@ from artreg_rpc import Dispatcher, RegistryPool, RpcServer, ServerConfig
 from artreg_rpc.errors import RpcConfigError
 from tests.rpc.client import RpcFailure, rpc_client, until
 from tests.rpc.conftest import BINDING, SLOW_BINDING, start_sidecar
+from tests.rpc.slowproxy import SlowProxy
 
 TOKEN = "s3cret-token-for-tests-0123456789abcdef"
 
@@ -127,7 +128,9 @@ async def test_allowed_origin_list(rpc_env: dict[str, str]) -> None:
         await server.shutdown(timeout=2)
 
 
-async def test_shutdown_finishes_calls_in_flight(rpc_env: dict[str, str]) -> None:
+async def test_shutdown_finishes_calls_in_flight(
+    rpc_env: dict[str, str], slow_proxy: SlowProxy
+) -> None:
     server = await start_sidecar(rpc_env)
     port = server.port
     async with rpc_client(server.url) as rpc:
@@ -136,9 +139,11 @@ async def test_shutdown_finishes_calls_in_flight(rpc_env: dict[str, str]) -> Non
                 "headBlob", bindingName=SLOW_BINDING, repoName="slow/x", digest="sha256:" + "c" * 64
             )
         )
-        await until(lambda: server.in_flight > 0)
+        # running, not merely received: a call whose task has not started yet when shutdown
+        # begins is refused like a new one
+        await until(lambda: slow_proxy.holding > 0)
         stopping = asyncio.create_task(server.shutdown(timeout=10))
-        await asyncio.sleep(0.2)
+        await until(lambda: server.draining)
         # while draining: no new connections, and new requests are refused
         with pytest.raises((OSError, InvalidStatus)):
             async with connect(f"ws://127.0.0.1:{port}", open_timeout=2):
@@ -154,7 +159,7 @@ async def test_shutdown_finishes_calls_in_flight(rpc_env: dict[str, str]) -> Non
     assert rpc.ws.close_code == 1001
 
 
-async def test_shutdown_is_bounded(rpc_env: dict[str, str]) -> None:
+async def test_shutdown_is_bounded(rpc_env: dict[str, str], slow_proxy: SlowProxy) -> None:
     server = await start_sidecar(rpc_env)
     async with rpc_client(server.url) as rpc:
         slow = asyncio.create_task(
@@ -162,7 +167,7 @@ async def test_shutdown_is_bounded(rpc_env: dict[str, str]) -> None:
                 "headBlob", bindingName=SLOW_BINDING, repoName="slow/x", digest="sha256:" + "d" * 64
             )
         )
-        await until(lambda: server.in_flight > 0)
+        await until(lambda: slow_proxy.holding > 0)  # the call is running (see above)
         await server.shutdown(timeout=0.1)  # gives up on the call and closes
         with pytest.raises((ConnectionClosed, ConnectionError)):
             await slow

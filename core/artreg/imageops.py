@@ -347,20 +347,12 @@ class ImageOps:
                 details="push to a tag, not a digest: host/repo[:tag]",
                 field_name="ref",
             )
-        layout = OciLayout(path)
-        chosen = source_tag
-        if chosen is None and dst.tag and dst.tag in layout.tags():
-            chosen = dst.tag
-        try:
-            taggable = await layout.taggable(chosen, platforms=_platforms(platforms))
-        except InvalidInput as exc:
-            if chosen is None and exc.context.get("field_name") == "reference" and exc.hint is None:
-                exc.hint = (
-                    "name one with sourceTag (the layout's tags: "
-                    + (", ".join(layout.tags()) or "none")
-                    + ")"
-                )
-            raise
+        _, taggable = await OciLayout(path).taggable_to_push(
+            source_tag,
+            dst.tag,
+            platforms=_platforms(platforms),
+            how_to_choose="name one with sourceTag",
+        )
         if dst.tag is None:
             dst = dst.with_tag("latest")
         images = await self.images()

@@ -143,16 +143,12 @@ def push(
                 field_name="reference",
             )
         layout = OciLayout(layout_dir)
-        chosen = source_tag
-        if chosen is None and dst.tag and dst.tag in layout.tags():
-            chosen = dst.tag
-        try:
-            taggable = await layout.taggable(chosen, platforms=_platforms(platform))
-        except InvalidInput as exc:
-            if chosen is None and exc.context.get("field_name") == "reference" and exc.hint is None:
-                tags = ", ".join(layout.tags()) or "none"
-                exc.hint = f"choose one with --source-tag (the layout's tags: {tags})"
-            raise
+        chosen, taggable = await layout.taggable_to_push(
+            source_tag,
+            dst.tag,
+            platforms=_platforms(platform),
+            how_to_choose="choose one with --source-tag",
+        )
         if dst.tag is None:
             dst = dst.with_tag("latest")
         async with open_images([dst.registry], binding, insecure=insecure, jobs=jobs) as images:

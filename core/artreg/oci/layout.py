@@ -256,6 +256,29 @@ class OciLayout:
         index["manifests"] = kept
         self._write_index(index)
 
+    async def taggable_to_push(
+        self,
+        source: str | None,
+        destination_tag: str | None,
+        *,
+        platforms: Iterable[str] | None = None,
+        how_to_choose: str,
+    ) -> tuple[str | None, Taggable]:
+        """The reference chosen and the image or index it names, for a push to
+        ``destination_tag``: ``source``, else the destination's tag when the layout has it, else
+        the layout's only image. When none can be chosen, the :class:`InvalidInput` is hinted
+        with ``how_to_choose`` (how the caller names an image) and the layout's tags."""
+        chosen = source
+        if chosen is None and destination_tag and destination_tag in self.tags():
+            chosen = destination_tag
+        try:
+            return chosen, await self.taggable(chosen, platforms=platforms)
+        except InvalidInput as exc:
+            if chosen is None and exc.context.get("field_name") == "reference" and exc.hint is None:
+                tags = ", ".join(self.tags()) or "none"
+                exc.hint = f"{how_to_choose} (the layout's tags: {tags})"
+            raise
+
     async def taggable(
         self, reference: str | None = None, *, platforms: Iterable[str] | None = None
     ) -> Taggable:

@@ -9,8 +9,6 @@ throttled per client address and per user (the server answers 429 with ``Retry-A
 
 from __future__ import annotations
 
-import base64
-import binascii
 import hmac
 import time
 from collections.abc import Callable
@@ -18,6 +16,7 @@ from pathlib import Path
 from typing import Final
 
 from artreg.serving import AuthThrottle, PasswordChecker, TooManyAttempts
+from artreg.serving.passwords import basic_credentials
 
 from .tokens import Grant, TokenService
 
@@ -210,14 +209,7 @@ class Authenticator:
 def _basic(authorization: str | None) -> tuple[bytes, bytes] | None:
     """User name and password of a ``Basic`` header; None for anything else."""
     scheme, _, value = (authorization or "").strip().partition(" ")
-    if scheme.lower() != "basic":
-        return None
-    try:
-        decoded = base64.b64decode(value.strip(), validate=True)
-    except (binascii.Error, ValueError):
-        return None
-    user, sep, password = decoded.partition(b":")
-    return (user, password) if sep else None
+    return basic_credentials(value) if scheme.lower() == "basic" else None
 
 
 def load_htpasswd(path: str | Path) -> dict[str, bytes]:

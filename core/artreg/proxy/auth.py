@@ -10,13 +10,11 @@ client fetches a wider token); a caller the users file does not allow gets 403.
 
 from __future__ import annotations
 
-import base64
-import binascii
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Final
 
-from artreg.serving.passwords import PasswordChecker
+from artreg.serving.passwords import PasswordChecker, basic_credentials
 
 from .tokens import Access, Claims, TokenIssuer
 from .users import Action, User, UserDirectory
@@ -68,12 +66,12 @@ class ClientAuth:
     async def basic(self, header_value: str, address: str | None) -> Caller | None:
         """The caller for ``Basic base64(user:password)``; None when it is not valid. Raises
         ``TooManyAttempts`` when the address or user is throttled."""
-        try:
-            decoded = base64.b64decode(header_value, validate=True).decode("utf-8")
-        except (binascii.Error, ValueError):
+        credentials = basic_credentials(header_value)
+        if credentials is None or self.users is None:
             return None
-        name, sep, password = decoded.partition(":")
-        if not sep or self.users is None:
+        try:
+            name, password = credentials[0].decode("utf-8"), credentials[1].decode("utf-8")
+        except UnicodeDecodeError:
             return None
         user = self.users.check_token_password(name, password)
         if (

@@ -21,6 +21,8 @@ password) so a client's many requests do not each pay bcrypt's cost.
 from __future__ import annotations
 
 import asyncio
+import base64
+import binascii
 import hashlib
 import secrets
 import threading
@@ -33,11 +35,23 @@ import bcrypt
 
 from .ratelimit import AuthThrottle, TooManyAttempts
 
-__all__ = ["PasswordChecker", "bcrypt_cost"]
+__all__ = ["PasswordChecker", "basic_credentials", "bcrypt_cost"]
 
 _CACHE_SIZE: Final = 1024
 #: Seconds a client is asked to wait when every worker is busy.
 BUSY_RETRY_AFTER: Final = 1
+
+
+def basic_credentials(value: str) -> tuple[bytes, bytes] | None:
+    """User name and password of the credentials of a ``Basic`` ``Authorization`` header
+    (``base64(user:password)``, the part after the scheme); None when they are not strict
+    base64 or have no colon."""
+    try:
+        decoded = base64.b64decode(value.strip(), validate=True)
+    except (binascii.Error, ValueError):
+        return None
+    user, sep, password = decoded.partition(b":")
+    return (user, password) if sep else None
 
 
 def bcrypt_cost(hashed: bytes) -> int | None:

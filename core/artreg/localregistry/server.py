@@ -274,10 +274,8 @@ class ThreadedRegistry:
         self._serving = serving
         self.store = store
         self.gc = scheduler
-        sock = serving.sock
-        bound = sock.getsockname()
-        self.port: int = bound[1]
-        self.host = f"{_host_for_url(bound[0])}:{self.port}"
+        self.port = serving.port
+        self.host = serving.address
 
     @property
     def url(self) -> str:

@@ -73,10 +73,8 @@ class ThreadedProxy:
         self.app = app
         self.scheme = scheme
         self._serving = serving
-        sock = serving.sock
-        bound = sock.getsockname()
-        self.port: int = bound[1]
-        self.address = f"{host_for_url(bound[0])}:{self.port}"
+        self.port = serving.port
+        self.address = serving.address
 
     @property
     def url(self) -> str:

@@ -82,11 +82,15 @@ class ServerStartError(Exception):
 
 
 class ServerThread:
-    """A uvicorn server serving an already bound socket from a daemon thread of this process."""
+    """A uvicorn server serving an already bound socket from a daemon thread of this process;
+    ``address`` is the socket's ``HOST:PORT`` as it goes into a URL."""
 
     def __init__(self, server: uvicorn.Server, sock: socket.socket, *, name: str) -> None:
         self.server = server
         self.sock = sock
+        bound = sock.getsockname()
+        self.port: int = bound[1]
+        self.address = f"{host_for_url(bound[0])}:{self.port}"
         self._errors: list[BaseException] = []
         self._thread = threading.Thread(target=self._run, name=name, daemon=True)
 

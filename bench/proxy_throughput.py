@@ -1,8 +1,10 @@
 """Push then pull one large layer with skopeo through ``artreg proxy serve`` and directly to
 the same kind of upstream (artreg's embedded registry), in the same run.
 
-Prints MB/s for push and pull both ways, the proxy/direct ratio (the goal is >= 0.9) and the
-proxy process's peak RSS (``VmHWM``; the goal is < 100 MiB whatever the layer size). Usage::
+Prints MB/s for push and pull both ways, the proxy/direct ratio (the goal is >= 0.9), the
+proxy process's peak RSS (``VmHWM``; the goal is < 100 MiB whatever the layer size) and its CPU
+seconds per GiB relayed each way — the figure that moves least with the machine's load (the
+ratio depends on skopeo, the proxy and the registry sharing the cores). Usage::
 
     python bench/proxy_throughput.py [--size MIB] [--repeat N]
 
@@ -78,14 +80,28 @@ def wait_healthy(url: str, proc: subprocess.Popen[bytes], timeout: float = 30.0)
     raise SystemExit(f"{url} did not come up")
 
 
-def measure(host: str, layout: Path, work: Path, creds: list[str]) -> tuple[float, float]:
+def cpu_seconds(pid: int | None) -> float:
+    """User + system CPU seconds ``pid`` has used (0 for None)."""
+    if pid is None:
+        return 0.0
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def measure(
+    host: str, layout: Path, work: Path, creds: list[str], pid: int | None = None
+) -> tuple[tuple[float, float], tuple[float, float]]:
+    """(push, pull) seconds and (push, pull) CPU seconds of process ``pid``."""
     ref = f"docker://{host}/bench/blob:bench"
+    start = cpu_seconds(pid)
     push = skopeo("copy", "--dest-tls-verify=false", *creds, f"oci:{layout}:bench", ref)
+    pushed = cpu_seconds(pid)
     out = work / f"pulled-{host.replace(':', '-')}"
     pull_creds = [c.replace("--dest-creds", "--src-creds") for c in creds]
     pull = skopeo("copy", "--src-tls-verify=false", *pull_creds, ref, f"oci:{out}:bench")
+    pulled = cpu_seconds(pid)
     shutil.rmtree(out)
-    return push, pull
+    return (push, pull), (pushed - start, pulled - pushed)
 
 
 def main() -> int:
@@ -102,13 +118,16 @@ def main() -> int:
         print(f"building a {args.size} MiB layer...", flush=True)
         build_layout(layout, size)
         runs: dict[str, list[tuple[float, float]]] = {"direct": [], "proxy": []}
+        cpu: list[tuple[float, float]] = []
         rss = 0.0
         for _ in range(args.repeat):
             with embedded(work) as (upstream, _proc):
-                runs["direct"].append(measure(upstream, layout, work, []))
+                runs["direct"].append(measure(upstream, layout, work, [])[0])
             with embedded(work) as (upstream, _proc), proxy(work, upstream) as (host, proc):
                 creds = ["--dest-creds", f"{USER}:{PASSWORD}"]
-                runs["proxy"].append(measure(host, layout, work, creds))
+                seconds, used = measure(host, layout, work, creds, proc.pid)
+                runs["proxy"].append(seconds)
+                cpu.append(used)
                 rss = max(rss, peak_rss_mib(proc.pid))
             for data in work.glob("embedded-data-*"):
                 shutil.rmtree(data)
@@ -121,6 +140,9 @@ def main() -> int:
         d, p = best["direct"], best["proxy"]
         print(f"ratio proxy/direct: push {d[0] / p[0]:.2f}, pull {d[1] / p[1]:.2f}")
         print(f"proxy peak RSS: {rss:.1f} MiB")
+        gib = size / (1 << 30)
+        push_cpu, pull_cpu = min(c[0] for c in cpu) / gib, min(c[1] for c in cpu) / gib
+        print(f"proxy CPU per GiB: push {push_cpu:.2f} s, pull {pull_cpu:.2f} s")
     return 0
 
 

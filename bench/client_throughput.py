@@ -188,6 +188,10 @@ def main() -> None:
     if args.worker:
         worker(args.worker[0], args.worker[1], args.jobs)
         return
+    sys.path.insert(0, str(ROOT / "bench"))
+    from _common import compile_artreg
+
+    compile_artreg()
     size = args.size_mib * MIB
     with tempfile.TemporaryDirectory(prefix="artreg-bench-", dir=args.workdir) as tmp_name:
         tmp = Path(tmp_name)

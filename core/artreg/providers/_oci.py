@@ -43,6 +43,11 @@ _AS_IS = (InvalidInput, RemoteServiceUnavailable, Timeout)
 CREDENTIALS_TTL_SECONDS = 3600
 
 
+async def _close_all(clients: dict[str, RegistryClient]) -> None:
+    for client in clients.values():
+        await client.aclose()
+
+
 class RegistryDataMixin(ArtifactRegistry):
     """Manifest and blob reads through the OCI client, for every provider."""
 
@@ -72,7 +77,7 @@ class RegistryDataMixin(ArtifactRegistry):
         if not base:
             raise Other(message="This artifact registry has no registry endpoint")
         if self._registry_data_clients is None:
-            self._registry_data_clients = PerLoop(dict)
+            self._registry_data_clients = PerLoop(dict, close=_close_all)
         clients = self._registry_data_clients.get()
         client = clients.get(base)
         if client is None:

@@ -37,10 +37,10 @@ lock:
 	$(UV) lock --python $(PY) $(ARGS)
 
 # The whole suite against the newest releases pyproject.toml allows, in a throwaway venv: how an
-# upgrade would go, before it is a decision. Not part of CI.
+# upgrade would go, before it is a decision. Not part of CI; CI=true, so a missing peer fails.
 test-latest:
 	rm -rf .venv-latest
-	$(MAKE) test VENV=.venv-latest LATEST=1
+	CI=true $(MAKE) test VENV=.venv-latest LATEST=1
 	@echo "newest versions tested: .venv-latest/resolved.txt"
 
 system-deps:
@@ -70,8 +70,9 @@ pytest: venv system-deps node-deps
 
 # The TypeScript client: build, type-check (package, tests, example), generated-file drift, node tests
 # against a real `artreg serve`.
+# The node tests run a real `artreg serve`: ARTREG_BIN points them at this venv's (test-latest has its own).
 ts: venv node-deps
-	cd $(TS) && npm run --silent build && npm run --silent typecheck && npm run --silent check-generated && npm test
+	cd $(TS) && npm run --silent build && npm run --silent typecheck && npm run --silent check-generated && ARTREG_BIN=$(abspath $(VENV))/bin/artreg npm test
 
 test: venv system-deps node-deps lint typecheck pytest ts
 

@@ -12,6 +12,8 @@ import sys as _sys
 import types as _types
 from typing import TYPE_CHECKING, Any
 
+from artreg._lazy import lazy_exports
+
 if TYPE_CHECKING:
     from artreg.errors import ArtregError
     from artreg.loader import clear_cache, load_artifact_registry, registry_from_binding
@@ -76,17 +78,7 @@ _LAZY: dict[str, str] = {
 }
 
 
-def __getattr__(name: str) -> Any:
-    module = _LAZY.get(name)
-    if module is None:
-        raise AttributeError(f"module 'artreg' has no attribute {name!r}")
-    value = getattr(importlib.import_module(module), name)
-    globals()[name] = value
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted(set(globals()) | set(_LAZY))
+__getattr__, __dir__ = lazy_exports(__name__, _LAZY, globals())
 
 
 __all__ = [

@@ -3,10 +3,11 @@ image/index read and write, OCI image layouts and a credentials keychain."""
 
 from __future__ import annotations
 
-import importlib
 import sys
 import types
 from typing import TYPE_CHECKING, Any
+
+from artreg._lazy import lazy_exports
 
 if TYPE_CHECKING:
     from artreg.oci.auth import (
@@ -73,17 +74,7 @@ _LAZY: dict[str, str] = {
 }
 
 
-def __getattr__(name: str) -> Any:
-    module = _LAZY.get(name)
-    if module is None:
-        raise AttributeError(f"module 'artreg.oci' has no attribute {name!r}")
-    value = getattr(importlib.import_module(module), name)
-    globals()[name] = value
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted(set(globals()) | set(_LAZY))
+__getattr__, __dir__ = lazy_exports(__name__, _LAZY, globals())
 
 
 class _Package(types.ModuleType):

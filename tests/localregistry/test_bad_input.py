@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import socket
 import time
 from collections.abc import Iterator
@@ -17,15 +18,29 @@ from tests.registries import RunningRegistry
 
 
 def snapshot(root: Path) -> dict[str, str]:
-    """Every file under the data directory (but the scratch area) with a hash of its content."""
+    """Every file under the data directory (but the scratch area) with a hash of its content.
+
+    The server may remove an upload session or a scratch file while this walks, so an entry
+    that vanishes between listing and reading is simply left out (``os.walk`` skips a
+    directory that is gone by the time it is listed).
+    """
     out = {}
-    for path in sorted(root.rglob("*")):
-        rel = path.relative_to(root).as_posix()
-        if path.is_file() and not rel.startswith("tmp/"):
-            out[rel] = hashlib.sha256(path.read_bytes()).hexdigest()
-        elif path.is_dir() and not rel.startswith("tmp"):
-            out[rel + "/"] = ""
-    return out
+    for dirpath, dirnames, filenames in os.walk(root):
+        here = Path(dirpath)
+        if here == root:
+            dirnames[:] = [d for d in dirnames if d != "tmp"]
+        for name in dirnames:
+            out[(here / name).relative_to(root).as_posix() + "/"] = ""
+        for name in filenames:
+            path = here / name
+            rel = path.relative_to(root).as_posix()
+            if rel == "tmp":
+                continue
+            try:
+                out[rel] = hashlib.sha256(path.read_bytes()).hexdigest()
+            except FileNotFoundError:
+                continue
+    return dict(sorted(out.items()))
 
 
 @pytest.fixture

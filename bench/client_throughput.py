@@ -237,7 +237,9 @@ def main() -> None:
             a, s = mb / best[f"artreg {name}"], mb / best[f"skopeo {name}"]
             a_cmd = mb / commands[f"artreg {name}"]
             print(f"{name:14}{a:12.1f}{s:13.1f}{a / s:8.2f}{a_cmd / s:21.2f}")
-            print(f"RESULT copy() {name} / skopeo incl. startup, {args.size_mib} MiB {a_cmd / s:.2f}")
+            print(
+                f"RESULT copy() {name} / skopeo incl. startup, {args.size_mib} MiB {a_cmd / s:.2f}"
+            )
         print(f"artreg peak RSS: {peak / 1024:.1f} MiB")
 
 

@@ -96,8 +96,10 @@ class SidecarClient:
         id_ = self.next_id
         fut: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
         self.pending[id_] = fut
-        await self.ws.send(msgspec.json.encode(
-            {"jsonrpc": "2.0", "method": method, "params": params, "id": id_}), text=True)
+        await self.ws.send(
+            msgspec.json.encode({"jsonrpc": "2.0", "method": method, "params": params, "id": id_}),
+            text=True,
+        )
         reply = await fut
         if "error" in reply:
             raise RuntimeError(reply["error"])
@@ -222,9 +224,10 @@ async def run_bench(
     binding = {"bindingName": "artifacts"}
     rows: list[str] = []
     targets: list[str] = []
-    async with connect(rpc_url, compression=None, max_size=None) as rpc_ws, connect(
-        echo_url, compression=None, max_size=None
-    ) as echo_ws:
+    async with (
+        connect(rpc_url, compression=None, max_size=None) as rpc_ws,
+        connect(echo_url, compression=None, max_size=None) as echo_ws,
+    ):
         sidecar = SidecarClient(rpc_ws)
         created = await sidecar.call(
             "artifactRegistry.createRepository", {**binding, "repoName": "bench"}
@@ -294,9 +297,13 @@ async def run_bench(
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawTextHelpFormatter
+    )
     parser.add_argument("--calls", type=int, default=5000, help="calls per measurement")
-    parser.add_argument("--in-flight", type=int, default=64, help="calls in flight in the concurrent mode")
+    parser.add_argument(
+        "--in-flight", type=int, default=64, help="calls in flight in the concurrent mode"
+    )
     parser.add_argument("--rounds", type=int, default=5, help="alternating rounds per row")
     parser.add_argument("--echo", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -304,25 +311,44 @@ def main() -> None:
         with asyncio.Runner(loop_factory=loop_factory()) as runner:
             runner.run(_echo_main())
         return
-    env = {k: v for k, v in os.environ.items() if not (k.startswith("ALIEN_") and k.endswith("_BINDING"))}
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if not (k.startswith("ALIEN_") and k.endswith("_BINDING"))
+    }
     os.environ.clear()
     os.environ.update(env)
     with tempfile.TemporaryDirectory(prefix="artreg-bench-") as tmp:
         rpc_proc, ready = _start_process(
-            [ARTREG, "serve", "--rpc-port", "0", "--registry-port", "0", "--data-dir",
-             str(Path(tmp) / "data"), "--log-level", "warning"],
-            READY, Path(tmp) / "serve.log",
+            [
+                ARTREG,
+                "serve",
+                "--rpc-port",
+                "0",
+                "--registry-port",
+                "0",
+                "--data-dir",
+                str(Path(tmp) / "data"),
+                "--log-level",
+                "warning",
+            ],
+            READY,
+            Path(tmp) / "serve.log",
         )
         rpc_url, registry_address = ready["rpc"], ready["registry"]
         echo_proc, echo_match = _start_process(
-            [sys.executable, __file__, "--echo"], re.compile(r"^echo: (\S+)"), Path(tmp) / "echo.log"
+            [sys.executable, __file__, "--echo"],
+            re.compile(r"^echo: (\S+)"),
+            Path(tmp) / "echo.log",
         )
         echo_url = echo_match.group(1)
         try:
             loop = "uvloop" if loop_factory() else "asyncio"
             print(f"rpc_overhead: artreg serve ({rpc_url}) vs a raw websockets echo ({echo_url})")
-            print(f"{args.calls} calls per row in {args.rounds} alternating rounds; "
-                  f"python {sys.version.split()[0]}, {loop} event loops, {os.cpu_count()} CPUs")
+            print(
+                f"{args.calls} calls per row in {args.rounds} alternating rounds; "
+                f"python {sys.version.split()[0]}, {loop} event loops, {os.cpu_count()} CPUs"
+            )
             with asyncio.Runner(loop_factory=loop_factory()) as runner:
                 rows = runner.run(
                     run_bench(

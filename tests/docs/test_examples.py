@@ -100,7 +100,13 @@ def compiled_ts(tmp_path_factory: pytest.TempPathFactory) -> CompiledTs:
     package.mkdir(parents=True)
     shutil.copy(TS / "package.json", package / "package.json")
     built = subprocess.run(
-        [str(tsc), "-p", str(TS / "tsconfig.build.json"), "--outDir", str(package / "dist" / "esm")],
+        [
+            str(tsc),
+            "-p",
+            str(TS / "tsconfig.build.json"),
+            "--outDir",
+            str(package / "dist" / "esm"),
+        ],
         capture_output=True,
         text=True,
         timeout=120,

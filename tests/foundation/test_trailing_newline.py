@@ -47,7 +47,10 @@ def _refuses(check: Callable[[str], object], value: str) -> bool:
 def _access(**fields: list[str]) -> Callable[[str], object]:
     def check(value: str) -> object:
         values: dict[str, Any] = {
-            "account_ids": [], "regions": [], "role_arns": [], "allowed_service_types": []
+            "account_ids": [],
+            "regions": [],
+            "role_arns": [],
+            "allowed_service_types": [],
         }
         values.update({k: [value] for k in fields})
         partition = partition_named("aws")

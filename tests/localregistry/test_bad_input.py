@@ -187,7 +187,10 @@ def test_truncated_patch_body_is_rolled_back(reg: SpecClient) -> None:
     path = location.encode()
     raw_request(
         reg,
-        b"PATCH " + path + b" HTTP/1.1\r\nHost: localhost\r\nContent-Length: 100000\r\n\r\n" + b"y" * 5000,
+        b"PATCH "
+        + path
+        + b" HTTP/1.1\r\nHost: localhost\r\nContent-Length: 100000\r\n\r\n"
+        + b"y" * 5000,
         close_after_send=True,
     )
     status = reg.http.get(reg.at(location))

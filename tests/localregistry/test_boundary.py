@@ -54,9 +54,7 @@ def test_modules_loaded() -> None:
         [sys.executable, "-c", code], capture_output=True, text=True, check=True
     ).stdout
     result = json.loads(out)
-    outside = {
-        m for m in result["added"] if not m.startswith(("artreg.localregistry", SHARED))
-    }
+    outside = {m for m in result["added"] if not m.startswith(("artreg.localregistry", SHARED))}
     allowed = ALLOWED | SHARED_DEPENDS_ON
     assert outside <= allowed, f"artreg.localregistry pulls in {sorted(outside - allowed)}"
     assert "artreg.localregistry.app" in result["added"]

@@ -154,7 +154,9 @@ def test_soak_push_tag_delete_pull_while_collecting(tmp_path: Path) -> None:
         assert all(c.pushes > 3 and c.deletes > 0 and c.pulls > 0 for c in clients)
         metrics = httpx.get(f"{server.url}/metrics").text
         runs = next(
-            line for line in metrics.splitlines() if line.startswith("artreg_registry_gc_runs_total")
+            line
+            for line in metrics.splitlines()
+            if line.startswith("artreg_registry_gc_runs_total")
         )
         assert float(runs.split()[1]) >= 3  # collections really ran during the load
         print(

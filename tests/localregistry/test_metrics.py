@@ -55,7 +55,9 @@ def test_counters_move_after_a_push(tmp_path: Path) -> None:
             assert value(before.text, "artreg_registry_storage_bytes") == 0
             data = b"counted" * 1000
             location = http.post("/v2/m/app/blobs/uploads/").headers["location"]
-            assert http.put(location, params={"digest": sha256(data)}, content=data).status_code == 201
+            assert (
+                http.put(location, params={"digest": sha256(data)}, content=data).status_code == 201
+            )
             after = metrics_once_counted(http, created)
         assert value(after, created) == 1
         opened = 'artreg_registry_http_requests_total{method="POST",route="uploads",status="202"}'

@@ -68,7 +68,9 @@ def test_large_writes_hash_in_order_and_roll_back(store: Store) -> None:
     session.rollback(mark)
     session.write(big[(1 << 20) + 1 :])
     assert session.size == len(big)
-    digest = Digest("sha256", hashlib.sha256(big[: 1 << 20] + b"x" + big[(1 << 20) + 1 :]).hexdigest())
+    digest = Digest(
+        "sha256", hashlib.sha256(big[: 1 << 20] + b"x" + big[(1 << 20) + 1 :]).hexdigest()
+    )
     assert session.commit(digest) == len(big)
     reader = store.open_blob("ns/r", digest)
     assert reader is not None

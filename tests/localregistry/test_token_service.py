@@ -154,6 +154,4 @@ def test_an_oversized_token_form_is_refused(registry: str) -> None:
     body = "grant_type=password&username=ci&password=" + "x" * (64 * 1024)
     r = httpx.post(f"{registry}/v2/token", content=body, headers=FORM)
     assert r.status_code == 413
-    assert r.json()["errors"][0]["message"] == (
-        "the token request form is larger than 65536 bytes"
-    )
+    assert r.json()["errors"][0]["message"] == ("the token request form is larger than 65536 bytes")

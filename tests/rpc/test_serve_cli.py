@@ -273,9 +273,13 @@ def test_serve_logs_no_info_line_under_an_error_logger(tmp_path: Path) -> None:
     assert info_lines, "serve logs at INFO by default"
     assert not [line for line in info_lines if ".error:" in line]
     # the registry runs in a child process: its lines share serve's format (level and logger)
-    logged = re.compile(r"^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d{3} (DEBUG|INFO|WARNING|ERROR) [\w.]+: ")
+    logged = re.compile(
+        r"^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d{3} (DEBUG|INFO|WARNING|ERROR) [\w.]+: "
+    )
     assert [line for line in lines if not logged.match(line)] == []
-    assert any(" INFO artreg.localregistry: artreg registry listening on " in line for line in lines)
+    assert any(
+        " INFO artreg.localregistry: artreg registry listening on " in line for line in lines
+    )
 
 
 async def test_the_registry_process_stops_with_serve_even_killed(tmp_path: Path) -> None:
@@ -285,8 +289,17 @@ async def test_the_registry_process_stops_with_serve_even_killed(tmp_path: Path)
 
     data = tmp_path / "data"
     for how in (signal.SIGTERM, signal.SIGKILL):
-        async with artreg("serve", "--rpc-port", "0", "--registry-port", "0", "--data-dir",
-                          str(data), env=clean_env(), log=tmp_path / "log") as run:
+        async with artreg(
+            "serve",
+            "--rpc-port",
+            "0",
+            "--registry-port",
+            "0",
+            "--data-dir",
+            str(data),
+            env=clean_env(),
+            log=tmp_path / "log",
+        ) as run:
             async with httpx.AsyncClient() as http:
                 assert (await http.get(f"http://{run.registry}/v2/")).status_code == 200
             children = read(Path(f"/proc/{run.proc.pid}/task/{run.proc.pid}/children"))

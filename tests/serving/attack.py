@@ -103,7 +103,9 @@ class ServerProcess:
 
 
 @contextlib.contextmanager
-def registry_process(data_dir: Path, *args: str, env: dict[str, str] | None = None) -> Iterator[ServerProcess]:
+def registry_process(
+    data_dir: Path, *args: str, env: dict[str, str] | None = None
+) -> Iterator[ServerProcess]:
     """``artreg registry serve --port 0`` in its own process, stopped by PID at the end."""
     proc = subprocess.Popen(
         [*ARTREG, "registry", "serve", "--port", "0", "--data-dir", str(data_dir), *args],

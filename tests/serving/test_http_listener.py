@@ -91,7 +91,9 @@ def test_a_large_body_is_not_counted_as_headers(registry: ThreadedRegistry) -> N
     with httpx.Client(base_url=registry.url, timeout=30) as client:
         location = client.post("/v2/ns/app/blobs/uploads/").headers["location"]
         data = b"x" * (3 * MiB)
-        r = client.patch(location, content=data, headers={"Content-Type": "application/octet-stream"})
+        r = client.patch(
+            location, content=data, headers={"Content-Type": "application/octet-stream"}
+        )
         assert r.status_code == 202, r.text
 
 
@@ -188,8 +190,17 @@ def test_a_loopback_listener_refuses_foreign_host_names(
 
 
 @pytest.mark.parametrize(
-    "host", ["localhost", "localhost:5000", "127.0.0.1", "127.0.0.2:80", "[::1]:5000",
-             "app.localhost", "registry.internal", "REGISTRY.internal:443"]
+    "host",
+    [
+        "localhost",
+        "localhost:5000",
+        "127.0.0.1",
+        "127.0.0.2:80",
+        "[::1]:5000",
+        "app.localhost",
+        "registry.internal",
+        "REGISTRY.internal:443",
+    ],
 )
 def test_loopback_and_configured_host_names_are_served(
     registry: ThreadedRegistry, host: str
@@ -226,7 +237,7 @@ def test_a_rebinding_page_cannot_read(registry: ThreadedRegistry) -> None:
 def test_x_forwarded_for_is_ignored_unless_the_peer_is_allowed(
     tmp_path: Path,
 ) -> None:
-    forged = "10.0.0.1 \"GET /v2/admin\" 200 0 0.1ms\n1.2.3.4"
+    forged = '10.0.0.1 "GET /v2/admin" 200 0 0.1ms\n1.2.3.4'
     with registry_process(tmp_path / "data") as server, server.client() as client:
         client.get("/v2/", headers={"X-Forwarded-For": forged.replace("\n", " ")})
         client.get("/v2/ns/x%0aforged/tags/list")
@@ -235,7 +246,7 @@ def test_x_forwarded_for_is_ignored_unless_the_peer_is_allowed(
         proxied.client() as client,
     ):
         client.get("/v2/", headers={"X-Forwarded-For": "203.0.113.7"})
-        client.get("/v2/", headers={"X-Forwarded-For": "not-an-ip, 198.51.100.1\""})
+        client.get("/v2/", headers={"X-Forwarded-For": 'not-an-ip, 198.51.100.1"'})
     logged = server.stderr
     assert "10.0.0.1" not in logged and "1.2.3.4" not in logged
     assert '127.0.0.1 "GET /v2/" 200' in logged

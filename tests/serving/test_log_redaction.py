@@ -31,7 +31,11 @@ def test_ecr_credentials_never_reach_a_debug_log(moto: MotoServer) -> None:  # n
     env = {**moto.env(), "ALIEN_ART_BINDING": binding}
     with sidecar_process("--log-level", "debug", env=env) as server:
         created = asyncio.run(
-            _call(server.url, "artifactRegistry.createRepository", {"bindingName": "art", "repoName": "app"})
+            _call(
+                server.url,
+                "artifactRegistry.createRepository",
+                {"bindingName": "art", "repoName": "app"},
+            )
         )
         assert "result" in created, created
         reply = asyncio.run(

@@ -131,8 +131,8 @@ def test_log_once_per_window() -> None:
 # -- redaction and escaping ---------------------------------------------------------------------
 
 _BOTOCORE_BODY = (
-    "Response body:\nb'{\"authorizationData\":[{\"authorizationToken\":\"QVdTOmV5SnBZWGxz\","
-    "\"expiresAt\":1.7E9,\"proxyEndpoint\":\"https://1.dkr.ecr.us-east-1.amazonaws.com\"}]}'"
+    'Response body:\nb\'{"authorizationData":[{"authorizationToken":"QVdTOmV5SnBZWGxz",'
+    '"expiresAt":1.7E9,"proxyEndpoint":"https://1.dkr.ecr.us-east-1.amazonaws.com"}]}\''
 )
 
 
@@ -160,7 +160,7 @@ def test_credential_fields_are_redacted(text: str, secret: str) -> None:
 
 def test_short_registered_secrets_are_redacted_as_words() -> None:
     register_secret("x9z")
-    assert redact("token=x9z and x9z.") .count("x9z") == 0
+    assert redact("token=x9z and x9z.").count("x9z") == 0
     assert redact("ax9zb") == "ax9zb"
 
 

@@ -58,6 +58,7 @@ DEFAULT_BINDING_NAME: Final = "artifacts"
 # The sidecar's command group and options belong to artreg_rpc; the command line only wires them.
 app.add_typer(rpc_app, name="rpc")
 
+
 def _default_data_dir() -> Path:
     base = os.environ.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
     return Path(base) / "artreg"
@@ -129,9 +130,21 @@ class _EmbeddedRegistry:
             f"[{bound_host}]:{bound_port}" if ":" in bound_host else f"{bound_host}:{bound_port}"
         )
         argv = [
-            sys.executable, "-m", "artreg.localregistry", "--host", host,
-            "--port", str(bound_port), "--data-dir", str(directory), "--fd", str(sock.fileno()),
-            "--log-level", log_level, "--gc-interval", str(options.gc_interval or 0),
+            sys.executable,
+            "-m",
+            "artreg.localregistry",
+            "--host",
+            host,
+            "--port",
+            str(bound_port),
+            "--data-dir",
+            str(directory),
+            "--fd",
+            str(sock.fileno()),
+            "--log-level",
+            log_level,
+            "--gc-interval",
+            str(options.gc_interval or 0),
         ]
         for flag, path in (
             ("--htpasswd", options.htpasswd),
@@ -230,7 +243,11 @@ def _next_steps(registry_address: str, binding: str) -> list[str]:
 def _binding_json(
     registry_url: str, data_dir: Path, username: str | None = None, password: str | None = None
 ) -> str:
-    doc: dict[str, Any] = {"service": "local", "registryUrl": registry_url, "dataDir": str(data_dir)}
+    doc: dict[str, Any] = {
+        "service": "local",
+        "registryUrl": registry_url,
+        "dataDir": str(data_dir),
+    }
     if username is not None and password is not None:
         doc.update(username=username, password=password)
     return json.dumps(doc, separators=(",", ":"))
@@ -376,9 +393,7 @@ def serve(
             if not shown:
                 # The bindings come from the environment: `artifacts` is not served, so there is
                 # no push hint to give for it.
-                say(
-                    f"bindings: {', '.join(sorted(bindings_from_env(env)))} (from the environment)"
-                )
+                say(f"bindings: {', '.join(sorted(bindings_from_env(env)))} (from the environment)")
 
         run_sidecar(
             host=host,

@@ -721,7 +721,9 @@ class RegistryApp:
     async def _read_small_body(self, req: Request, limit: int, what: str = "manifest") -> bytes:
         declared = req.headers.get("content-length")
         if declared is not None and declared.isdigit() and int(declared) > limit:
-            raise RegistryHTTPError("SIZE_INVALID", f"{what} is larger than {limit} bytes", status=413)
+            raise RegistryHTTPError(
+                "SIZE_INVALID", f"{what} is larger than {limit} bytes", status=413
+            )
         parts: list[bytes] = []
         total = 0
         while True:

@@ -169,7 +169,9 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
         if waiting_for_us:
             self._arm_body_timer()  # the app has not asked for the body: not the client's fault
             return
-        log.warning("closing a connection from %s: its request body stalled", escape(self._peer or "-"))
+        log.warning(
+            "closing a connection from %s: its request body stalled", escape(self._peer or "-")
+        )
         self.transport.close()
 
     def _header_timeout(self) -> None:

@@ -68,7 +68,8 @@ class GuardedServerConnection(ServerConnection):
     def _refuse(self, status: int, message: str) -> None:
         body = message.encode() + b"\n"
         self.transport.write(
-            b"HTTP/1.1 %d %s\r\ncontent-type: text/plain; charset=utf-8\r\n" % (status, _REASONS[status])
+            b"HTTP/1.1 %d %s\r\ncontent-type: text/plain; charset=utf-8\r\n"
+            % (status, _REASONS[status])
             + b"content-length: %d\r\nconnection: close\r\n\r\n" % len(body)
             + body
         )

@@ -15,10 +15,11 @@ from pathlib import Path
 import bcrypt
 import pytest
 
-from artreg.localregistry import Authenticator
+from artreg.localregistry import Authenticator, start_in_thread
 from tests.cli.conftest import BIN, Cli
 from tests.cli.layouts import build_index_layout, build_layout
 from tests.fakes.moto_server import ACCOUNT_ID, MotoServer
+from tests.fakes.tls import make_certificate
 from tests.registries import RunningRegistry, embedded_registry
 
 TOKEN = f"{ACCOUNT_ID}-auth-token"
@@ -185,6 +186,30 @@ def test_push_needs_credentials_a_binding_provides(
     assert pulled.code == 0, pulled.stderr
     assert layout_files(out) == layout_files(layout.path)
     assert TOKEN not in pushed.stderr + pulled.stderr
+
+
+def test_https_registry_is_trusted_through_ssl_cert_file(cli: Cli, tmp_path: Path) -> None:
+    """A ``local`` binding with an ``https://`` registryUrl on loopback: the transfer speaks TLS,
+    fails with the reason while the CA is unknown, and succeeds once SSL_CERT_FILE names it."""
+    cert = make_certificate(tmp_path / "pki")
+    with start_in_thread(
+        tmp_path / "tls-data", tls_cert=cert.cert_file, tls_key=cert.key_file
+    ) as server:
+        cli.bind("artifacts", {"service": "local", "registryUrl": server.url, "dataDir": None})
+        layout = build_layout(tmp_path / "src", tag="v1")
+        ref = f"{server.host}/artifacts/tls-app:v1"
+        untrusted = cli.artreg("push", str(layout.path), ref, "-q")
+        assert untrusted.code == 6, untrusted.stderr
+        assert "REMOTE_SERVICE_UNAVAILABLE" in untrusted.stderr
+        assert "certificate verify failed" in untrusted.stderr
+        assert "SSL_CERT_FILE" in untrusted.stderr
+        cli.env["SSL_CERT_FILE"] = str(cert.ca_file)
+        pushed = cli.artreg("push", str(layout.path), ref, "-q")
+        assert pushed.code == 0, pushed.stderr
+        out = tmp_path / "out"
+        pulled = cli.artreg("pull", ref, str(out), "-q")
+        assert pulled.code == 0, pulled.stderr
+    assert layout_files(out) == layout_files(layout.path)
 
 
 def test_progress_bars_under_a_pseudo_terminal(

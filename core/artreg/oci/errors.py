@@ -5,6 +5,7 @@ codes, which :func:`registry_status` finds again for callers that branch on them
 from __future__ import annotations
 
 import json
+import ssl
 from collections.abc import Mapping
 from dataclasses import dataclass
 from types import MappingProxyType
@@ -137,10 +138,29 @@ def connection_error(exc: httpx.TransportError, *, operation: str) -> ArtregErro
         err = RemoteServiceUnavailable(
             operation_context=operation,
             details=(f"connection to {host}" if host else "connection")
-            + f" failed: {type(exc).__name__}",
+            + f" failed: {type(exc).__name__}"
+            + _tls_reason(exc),
         )
     err.__cause__ = exc
     return err
+
+
+def _tls_reason(exc: BaseException) -> str:
+    """`` (TLS: …)`` when a certificate or handshake failure lies under ``exc``, else ""."""
+    seen: set[int] = set()
+    cause: BaseException | None = exc
+    while cause is not None and id(cause) not in seen:
+        seen.add(id(cause))
+        if isinstance(cause, ssl.SSLCertVerificationError):
+            reason = cause.verify_message or cause.reason or "certificate verify failed"
+            return (
+                f" (TLS: certificate verify failed: {reason}; a private CA is trusted through"
+                " SSL_CERT_FILE or SSL_CERT_DIR)"
+            )
+        if isinstance(cause, ssl.SSLError):
+            return f" (TLS: {cause.reason or 'handshake failed'})"
+        cause = cause.__cause__ or cause.__context__
+    return ""
 
 
 def _host(exc: httpx.TransportError) -> str:

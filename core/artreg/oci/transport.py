@@ -9,6 +9,9 @@ Token requests go through a retry layer of their own, without authentication."""
 from __future__ import annotations
 
 import asyncio
+import functools
+import os
+import ssl
 from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import replace
 from typing import Any, Final, TypedDict
@@ -33,6 +36,7 @@ __all__ = [
     "base_url_for",
     "error_for",
     "error_for_stream",
+    "trusted_ssl_context",
 ]
 
 #: httpcore reads HTTP/1.1 bodies 64 KiB at a time, which caps a download near 150 MB/s in
@@ -44,6 +48,19 @@ if getattr(httpcore.AsyncHTTP11Connection, "READ_NUM_BYTES", _READ_SIZE) < _READ
 
 _IDEMPOTENT: Final = frozenset({"GET", "HEAD", "PUT", "DELETE", "OPTIONS"})
 USER_AGENT: Final = "artreg/0.1 (python-httpx)"
+
+
+def trusted_ssl_context() -> ssl.SSLContext:
+    """What HTTPS registries are verified against: the CA file ``SSL_CERT_FILE`` names (or the
+    directory ``SSL_CERT_DIR`` names), else certifi's bundle, the way skopeo and crane trust a
+    registry with a certificate of its own. One context per setting, shared by every client."""
+    return _ssl_context(os.environ.get("SSL_CERT_FILE") or "", os.environ.get("SSL_CERT_DIR") or "")
+
+
+@functools.lru_cache(maxsize=4)
+def _ssl_context(cafile: str, capath: str) -> ssl.SSLContext:
+    del cafile, capath  # the cache key: httpx reads the same variables
+    return httpx.create_ssl_context(trust_env=True)
 
 
 def base_url_for(host: str, *, insecure: bool = False) -> str:
@@ -92,7 +109,8 @@ class Transport:
         self.sleep = sleep
         self._http = httpx.AsyncClient(
             transport=transport,
-            verify=not insecure,
+            # proxies and .netrc from the environment stay ignored; its CA settings do not
+            verify=False if insecure else trusted_ssl_context(),
             timeout=httpx.Timeout(timeout, connect=min(timeout, 15.0)),
             limits=httpx.Limits(
                 max_connections=max_connections, max_keepalive_connections=max_connections

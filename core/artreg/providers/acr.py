@@ -71,6 +71,7 @@ from artreg.errors import (
     UnexpectedResponseFormat,
     error_for_status,
 )
+from artreg.oci.transport import trusted_ssl_context
 from artreg.providers._naming import check_repository_path
 from artreg.providers._no_cross_account import NoCrossAccountAccess
 from artreg.providers._oci import RegistryDataMixin
@@ -329,7 +330,7 @@ class AcrArtifactRegistry(NoCrossAccountAccess, RegistryDataMixin, ArtifactRegis
             return ssl.create_default_context(cafile=self._verify)
         if self._verify is False:
             return False
-        return httpx.create_ssl_context(trust_env=True)
+        return trusted_ssl_context()
 
     def registry_data_transport(self) -> httpx.AsyncBaseTransport:
         """Registry reads trust the same CAs as the OAuth calls."""

@@ -29,6 +29,7 @@ from artreg.errors import (
 from artreg.oci.errors import NOT_FOUND_CODES, registry_status
 from artreg.oci.mediatypes import OCI_CONFIG, OCI_MANIFEST
 from artreg.oci.reference import validate_repository
+from artreg.oci.transport import trusted_ssl_context
 from artreg.providers._no_cross_account import NoCrossAccountAccess
 from artreg.providers._oci import RegistryDataMixin
 from artreg.registry import ArtifactRegistry
@@ -122,7 +123,7 @@ class LocalArtifactRegistry(NoCrossAccountAccess, RegistryDataMixin, ArtifactReg
         else the default bundle): a registry of your own often has a certificate of your own."""
         if not self.registry_endpoint().startswith("https://"):
             return None
-        return httpx.AsyncHTTPTransport(verify=httpx.create_ssl_context(trust_env=True))
+        return httpx.AsyncHTTPTransport(verify=trusted_ssl_context())
 
     def _path(self, logical: str, context: str, field: str) -> str:
         path = f"{self.binding_name}/{logical}" if logical else self.binding_name

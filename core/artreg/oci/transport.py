@@ -20,7 +20,7 @@ from urllib.parse import urljoin, urlsplit
 import httpcore
 import httpx
 
-from artreg.errors import InvalidInput
+from artreg.errors import ClientConfigInvalid, InvalidInput
 from artreg.hosts import is_loopback
 from artreg.oci.auth import Auth, CredentialsProvider
 from artreg.oci.authenticate import AuthLayer
@@ -53,14 +53,40 @@ USER_AGENT: Final = "artreg/0.1 (python-httpx)"
 def trusted_ssl_context() -> ssl.SSLContext:
     """What HTTPS registries are verified against: the CA file ``SSL_CERT_FILE`` names (or the
     directory ``SSL_CERT_DIR`` names), else certifi's bundle, the way skopeo and crane trust a
-    registry with a certificate of its own. One context per setting, shared by every client."""
-    return _ssl_context(os.environ.get("SSL_CERT_FILE") or "", os.environ.get("SSL_CERT_DIR") or "")
+    registry with a certificate of its own. One context per setting, shared by every client.
+    A setting that cannot be loaded raises :class:`~artreg.errors.ClientConfigInvalid`."""
+    cafile = os.environ.get("SSL_CERT_FILE") or ""
+    capath = "" if cafile else os.environ.get("SSL_CERT_DIR") or ""
+    try:
+        return _ssl_context(cafile, capath)
+    except (OSError, ssl.SSLError) as exc:
+        variable, value = ("SSL_CERT_FILE", cafile) if cafile else ("SSL_CERT_DIR", capath)
+        raise ClientConfigInvalid(
+            platform="tls",
+            message=f"{variable} names {value!r}, which cannot be loaded as CA certificates: "
+            f"{exc.strerror or exc}",
+        ) from None
 
 
 @functools.lru_cache(maxsize=4)
 def _ssl_context(cafile: str, capath: str) -> ssl.SSLContext:
     del cafile, capath  # the cache key: httpx reads the same variables
     return httpx.create_ssl_context(trust_env=True)
+
+
+def _verify_for(base_url: str, insecure: bool) -> ssl.SSLContext | bool:
+    """The client's ``verify``: the environment's CA settings (its proxies and .netrc stay
+    ignored). For a registry spoken to over plain HTTP, CA settings that cannot be loaded do not
+    stop the work: only HTTPS redirects (public object stores) would need them, and httpx's
+    default bundle verifies those."""
+    if insecure:
+        return False
+    try:
+        return trusted_ssl_context()
+    except ClientConfigInvalid:
+        if base_url.startswith("https://"):
+            raise
+        return True
 
 
 def base_url_for(host: str, *, insecure: bool = False) -> str:
@@ -109,8 +135,7 @@ class Transport:
         self.sleep = sleep
         self._http = httpx.AsyncClient(
             transport=transport,
-            # proxies and .netrc from the environment stay ignored; its CA settings do not
-            verify=False if insecure else trusted_ssl_context(),
+            verify=_verify_for(self.base_url, insecure),
             timeout=httpx.Timeout(timeout, connect=min(timeout, 15.0)),
             limits=httpx.Limits(
                 max_connections=max_connections, max_keepalive_connections=max_connections

@@ -7,7 +7,8 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
-from collections.abc import AsyncIterable, AsyncIterator, Callable, Iterator
+from collections.abc import AsyncGenerator, AsyncIterable, AsyncIterator, Callable, Iterator
+from contextlib import aclosing
 from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
@@ -26,6 +27,7 @@ from artreg.errors import (
     Timeout,
 )
 from artreg.oci._pipeline import OrderedWorker
+from artreg.oci.bulk import BULK_MIN_SIZE
 from artreg.oci.errors import connection_error, registry_status
 from artreg.oci.reference import validate_digest, validate_repository
 from artreg.oci.transport import BodyFactory, Subject, Transport, error_for, error_for_stream
@@ -164,12 +166,18 @@ class _Download:
             headers=headers,
             stream=True,
             follow_redirects=True,
+            bulk=self._remaining() >= BULK_MIN_SIZE,
         )
         if response.status_code not in (200, 206):
             raise await error_for_stream(response, **self.subject)
         if self.hasher is not None and self.total is None:
             self.total = _whole_size(response)
         return response
+
+    def _remaining(self) -> int:
+        """Bytes still to come, as far as known (0 when the size is not known)."""
+        end = self.end if self.end is not None else self.total
+        return 0 if end is None else end - self.position
 
     async def chunks(self, response: httpx.Response) -> AsyncIterator[bytes]:
         """The response's bytes from the current position to the end, advancing it."""
@@ -249,12 +257,15 @@ async def get_blob(
         hasher=Hasher(Digest.parse(digest).algorithm) if whole else None,
         position=offset,
     )
-    async for chunk in _hashed(download, _resuming(download)):
-        yield chunk
+    # closed in order when the caller stops early, so the connection is let go at once
+    resuming = _resuming(download)
+    async with aclosing(resuming), aclosing(_hashed(download, resuming)) as chunks:
+        async for chunk in chunks:
+            yield chunk
     download.verify()
 
 
-async def _resuming(download: _Download) -> AsyncIterator[bytes]:
+async def _resuming(download: _Download) -> AsyncGenerator[bytes, None]:
     """The download's bytes, reopened from where it stopped after a transport error."""
     resumes = 0
     while True:
@@ -272,7 +283,7 @@ async def _resuming(download: _Download) -> AsyncIterator[bytes]:
             await response.aclose()
 
 
-async def _hashed(download: _Download, chunks: AsyncIterator[bytes]) -> AsyncIterator[bytes]:
+async def _hashed(download: _Download, chunks: AsyncIterator[bytes]) -> AsyncGenerator[bytes, None]:
     """``chunks``, hashed on a worker thread while the next one arrives (for a whole blob)."""
     hasher = download.hasher
     if hasher is None:

@@ -38,6 +38,9 @@ class Call:
     #: Credentials may go with it: the URL is the registry's own origin.
     same_origin: bool = False
     follow_redirects: bool = False
+    #: A large body the caller will stream: over plain HTTP it is received on a worker thread
+    #: (see :mod:`artreg.oci.bulk`).
+    bulk: bool = False
     #: Set by the authentication layer.
     authorization: str | None = None
 

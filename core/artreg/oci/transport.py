@@ -2,7 +2,8 @@
 
     Transport.request → AuthLayer (challenge → token; oci/authenticate.py)
                       → RetryLayer (backoff, Retry-After; oci/retry.py)
-                      → _HttpLayer (httpx, streaming)
+                      → _HttpLayer (httpx, streaming; large plain-HTTP bodies on a thread,
+                                    oci/bulk.py)
 
 Token requests go through a retry layer of their own, without authentication."""
 
@@ -24,6 +25,7 @@ from artreg.errors import ClientConfigInvalid, InvalidInput
 from artreg.hosts import is_loopback
 from artreg.oci.auth import Auth, CredentialsProvider
 from artreg.oci.authenticate import AuthLayer
+from artreg.oci.bulk import send as send_bulk
 from artreg.oci.call import Body, BodyFactory, Call
 from artreg.oci.errors import error_for, error_for_stream
 from artreg.oci.retry import RetryLayer, RetryPolicy
@@ -143,7 +145,8 @@ class Transport:
             headers={"User-Agent": USER_AGENT},
             trust_env=False,
         )
-        http = _HttpLayer(self._http)
+        # a transport given by the caller carries every request (tests, an embedding proxy)
+        http = _HttpLayer(self._http, bulk=transport is None)
         self._auth = AuthLayer(
             RetryLayer(http, self.retry, self._sleep),
             RetryLayer(http, self.retry, self._sleep),
@@ -185,10 +188,12 @@ class Transport:
         stream: bool = False,
         idempotent: bool | None = None,
         follow_redirects: bool = False,
+        bulk: bool = False,
     ) -> httpx.Response:
         """Send a request; return the response whatever its status, except that retryable
         statuses and transport errors that outlast the retry policy raise typed errors.
-        With ``stream=True`` the caller must ``aclose()`` the response."""
+        With ``stream=True`` the caller must ``aclose()`` the response; ``bulk=True`` says its
+        body is large (many MiB), so over plain HTTP it is received on a worker thread."""
         target = httpx.URL(self.url(url))
         if params:
             # httpx replaces a URL's query with ``params``: merge so a Location's state survives.
@@ -212,6 +217,7 @@ class Transport:
             scopes=tuple(scopes),
             stream=stream,
             follow_redirects=follow_redirects,
+            bulk=bulk and stream and method == "GET",
             # Credentials go only to the registry itself, never to another host a Location names.
             same_origin=(target.scheme, target.netloc.lower()) == self._origin,
         )
@@ -220,10 +226,12 @@ class Transport:
 
 
 class _HttpLayer:
-    """The bottom layer: one HTTP exchange through the shared httpx client, body streamed."""
+    """The bottom layer: one HTTP exchange through the shared httpx client, body streamed; with
+    ``bulk``, a large plain-HTTP body on a connection and thread of its own (oci/bulk.py)."""
 
-    def __init__(self, http: httpx.AsyncClient) -> None:
+    def __init__(self, http: httpx.AsyncClient, *, bulk: bool) -> None:
         self._http = http
+        self._bulk = bulk
 
     async def send(self, call: Call) -> httpx.Response:
         headers = call.headers
@@ -232,6 +240,11 @@ class _HttpLayer:
         request = self._http.build_request(
             call.method, call.url, headers=headers, content=call.content()
         )
+        if self._bulk and call.bulk and request.url.scheme == "http":
+            response = await send_bulk(request, timeouts=self._http.timeout)
+            if not (call.follow_redirects and response.has_redirect_location):
+                return response
+            await response.aclose()  # httpx follows the redirect (and drops credentials)
         return await self._http.send(request, stream=True, follow_redirects=call.follow_redirects)
 
 

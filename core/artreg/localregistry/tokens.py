@@ -12,7 +12,6 @@ be used to mint a token of its own kind.
 
 from __future__ import annotations
 
-import base64
 import hashlib
 import hmac
 import secrets
@@ -21,20 +20,14 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Final, Literal
 
+from artreg.serving.b64url import b64url_decode, b64url_encode
+
 TokenKind = Literal["access", "refresh"]
 
 _PREFIX: Final = "artreg"
 _KIND_CODES: Final[dict[str, str]] = {"access": "a", "refresh": "r"}
 #: Longest token accepted for parsing (a real one is about 120 characters).
 _MAX_LENGTH: Final = 1024
-
-
-def _b64(data: bytes) -> str:
-    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
-
-
-def _unb64(text: str) -> bytes:
-    return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
 
 
 @dataclass(frozen=True, slots=True)
@@ -77,9 +70,14 @@ class TokenService:
         ttl = self.access_ttl if kind == "access" else self.refresh_ttl
         expiry = int(self._clock() + ttl)
         payload = ".".join(
-            [_KIND_CODES[kind], str(expiry), _b64(holder.encode()), _b64(secrets.token_bytes(12))]
+            [
+                _KIND_CODES[kind],
+                str(expiry),
+                b64url_encode(holder.encode()),
+                b64url_encode(secrets.token_bytes(12)),
+            ]
         ).encode()
-        return f"{_PREFIX}.{_b64(payload)}.{_b64(self._sign(payload))}"
+        return f"{_PREFIX}.{b64url_encode(payload)}.{b64url_encode(self._sign(payload))}"
 
     def holder(self, token: str, kind: TokenKind) -> str | None:
         """The holder of a valid, unexpired token of ``kind``; None for anything else."""
@@ -90,7 +88,7 @@ class TokenService:
         if prefix != _PREFIX or not encoded or not mac:
             return None
         try:
-            payload, signature = _unb64(encoded), _unb64(mac)
+            payload, signature = b64url_decode(encoded), b64url_decode(mac)
         except ValueError:
             return None
         if not hmac.compare_digest(signature, self._sign(payload)):
@@ -99,7 +97,7 @@ class TokenService:
             code, expiry, holder, _nonce = payload.decode().split(".")
             if code != _KIND_CODES[kind] or int(expiry) <= self._clock():
                 return None
-            return _unb64(holder).decode()
+            return b64url_decode(holder).decode()
         except (ValueError, UnicodeDecodeError):
             return None
 

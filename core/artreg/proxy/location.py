@@ -11,7 +11,6 @@ can still finish its upload; the parameters are stripped before the request goes
 
 from __future__ import annotations
 
-import base64
 import binascii
 import hashlib
 import hmac
@@ -20,6 +19,8 @@ import time
 from collections.abc import Callable, Mapping
 from typing import Final
 from urllib.parse import parse_qsl, quote, urlencode, urlsplit, urlunsplit
+
+from artreg.serving.b64url import b64url_encode
 
 __all__ = [
     "SIGNATURE_PARAMS",
@@ -124,7 +125,7 @@ class UploadSigner:
     def _mac(self, path: str, repo: str, exp: str) -> str:
         message = f"{VERSION}\n{path}\n{repo}\n{exp}".encode()
         digest = hmac.new(self._key, message, hashlib.sha256).digest()
-        return base64.urlsafe_b64encode(digest).rstrip(b"=").decode()
+        return b64url_encode(digest)
 
     def sign(self, url: str, repo: str) -> str:
         """``url`` (on the proxy) with the signature parameters appended to its query."""

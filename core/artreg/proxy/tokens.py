@@ -10,7 +10,6 @@ revokes them.
 
 from __future__ import annotations
 
-import base64
 import binascii
 import hashlib
 import hmac
@@ -21,6 +20,8 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any, Final
 
+from artreg.serving.b64url import b64url_decode, b64url_encode
+
 __all__ = ["Access", "Claims", "TokenIssuer", "parse_scopes"]
 
 ISSUER: Final = "artreg-proxy"
@@ -28,14 +29,6 @@ _HEADER: Final = b'{"alg":"HS256","typ":"JWT"}'
 _KNOWN_ACTIONS: Final = ("pull", "push", "delete")
 #: Seconds a replica's clock may run ahead of the one that issued a token.
 CLOCK_SKEW: Final = 60
-
-
-def _b64(data: bytes) -> str:
-    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
-
-
-def _unb64(text: str) -> bytes:
-    return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
 
 
 @dataclass(frozen=True, slots=True)
@@ -126,10 +119,10 @@ class TokenIssuer:
             claims["typ"] = "refresh"
         else:
             claims["access"] = [a.to_json() for a in access]
-        payload = _b64(json.dumps(claims, separators=(",", ":")).encode())
-        signing_input = f"{_b64(_HEADER)}.{payload}"
+        payload = b64url_encode(json.dumps(claims, separators=(",", ":")).encode())
+        signing_input = f"{b64url_encode(_HEADER)}.{payload}"
         signature = hmac.new(self._key, signing_input.encode(), hashlib.sha256).digest()
-        return f"{signing_input}.{_b64(signature)}", ttl
+        return f"{signing_input}.{b64url_encode(signature)}", ttl
 
     def verify(self, token: str) -> Claims | None:
         """The claims of a token this proxy (or a replica with the same key) signed and that
@@ -140,10 +133,10 @@ class TokenIssuer:
         signing_input = f"{parts[0]}.{parts[1]}".encode()
         expected = hmac.new(self._key, signing_input, hashlib.sha256).digest()
         try:
-            signature = _unb64(parts[2])
+            signature = b64url_decode(parts[2])
             if not hmac.compare_digest(signature, expected):
                 return None
-            claims = json.loads(_unb64(parts[1]))
+            claims = json.loads(b64url_decode(parts[1]))
         except (binascii.Error, ValueError):
             return None
         return self._claims(claims)

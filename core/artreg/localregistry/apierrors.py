@@ -65,6 +65,15 @@ class RegistryHTTPError(Exception):
         self.headers = headers or []
         super().__init__(f"{self.code}: {self.message}")
 
+    @classmethod
+    def too_many_attempts(cls, retry_after: float) -> RegistryHTTPError:
+        """429 for a client the authentication throttle holds back, with ``Retry-After``."""
+        return cls(
+            "TOOMANYREQUESTS",
+            "too many failed authentication attempts",
+            headers=[("retry-after", str(retry_after))],
+        )
+
     def body(self) -> dict[str, Any]:
         """The JSON error document."""
         entry: dict[str, Any] = {"code": self.code, "message": self.message}

@@ -249,11 +249,7 @@ class RegistryApp:
         try:
             return await check(req.headers.get("authorization"), req.client)
         except TooManyAttempts as exc:
-            raise RegistryHTTPError(
-                "TOOMANYREQUESTS",
-                "too many failed authentication attempts",
-                headers=[("retry-after", str(exc.retry_after))],
-            ) from None
+            raise RegistryHTTPError.too_many_attempts(exc.retry_after) from None
 
     async def _token(self, req: Request) -> None:
         """Docker's token flow (the token spec's GET with Basic auth, and its OAuth2 POST form

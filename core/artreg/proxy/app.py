@@ -273,14 +273,7 @@ class ProxyApp:
     async def _caller(
         self, req: _Request, scope: str | None = None, *, basic: bool = False
     ) -> Caller:
-        try:
-            caller = await self.auth.authenticate(req.headers.get("authorization"), req.client)
-        except TooManyAttempts as exc:
-            raise RegistryHTTPError(
-                "TOOMANYREQUESTS",
-                "too many failed attempts",
-                headers=[("retry-after", str(exc.retry_after))],
-            ) from None
+        caller = await self._auth_header(req, req.headers.get("authorization"))
         if caller is None:
             challenge = f'Basic realm="{SERVICE}"' if basic else self._challenge(req, scope)
             raise RegistryHTTPError(
@@ -546,15 +539,13 @@ class ProxyApp:
         req.user = caller.name
         return caller
 
-    async def _auth_header(self, req: _Request, header: str) -> Caller | None:
+    async def _auth_header(self, req: _Request, header: str | None) -> Caller | None:
+        """The caller ``header`` authenticates (None: anonymous or refused); a throttled client
+        gets 429 with Retry-After."""
         try:
             return await self.auth.authenticate(header, req.client)
         except TooManyAttempts as exc:
-            raise RegistryHTTPError(
-                "TOOMANYREQUESTS",
-                "too many failed attempts",
-                headers=[("retry-after", str(exc.retry_after))],
-            ) from None
+            raise RegistryHTTPError.too_many_attempts(exc.retry_after) from None
 
     # -- catalog ---------------------------------------------------------------------------
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import compileall
 import contextlib
 import hashlib
+import json
 import os
 import re
 import shutil
@@ -45,17 +46,70 @@ def random_file(path: Path, size: int) -> str:
     return f"sha256:{h.hexdigest()}"
 
 
+def put_blob(blobs: Path, data: bytes) -> str:
+    """Store ``data`` in a layout's ``blobs/sha256`` directory; return its ``sha256:`` digest."""
+    hexdigest = hashlib.sha256(data).hexdigest()
+    (blobs / hexdigest).write_bytes(data)
+    return f"sha256:{hexdigest}"
+
+
+def write_image(path: Path, config: bytes, layers: list[dict[str, object]], tag: str) -> None:
+    """Finish the OCI layout at ``path`` whose layer blobs are in place: store ``config`` and a
+    manifest of it and ``layers``, and tag that manifest ``tag`` in ``index.json``."""
+    blobs = path / "blobs" / "sha256"
+    manifest = json.dumps(
+        {
+            "schemaVersion": 2,
+            "mediaType": "application/vnd.oci.image.manifest.v1+json",
+            "config": {
+                "mediaType": "application/vnd.oci.image.config.v1+json",
+                "digest": put_blob(blobs, config),
+                "size": len(config),
+            },
+            "layers": layers,
+        }
+    ).encode()
+    digest = put_blob(blobs, manifest)
+    (path / "oci-layout").write_text('{"imageLayoutVersion":"1.0.0"}')
+    (path / "index.json").write_text(
+        json.dumps(
+            {
+                "schemaVersion": 2,
+                "manifests": [
+                    {
+                        "mediaType": "application/vnd.oci.image.manifest.v1+json",
+                        "digest": digest,
+                        "size": len(manifest),
+                        "annotations": {"org.opencontainers.image.ref.name": tag},
+                    }
+                ],
+            }
+        )
+    )
+
+
+def skopeo(*args: str, env: dict[str, str] | None = None) -> float:
+    """Run ``skopeo --insecure-policy ARGS`` (output captured, failure raised); return seconds."""
+    started = time.perf_counter()
+    subprocess.run(["skopeo", "--insecure-policy", *args], check=True, capture_output=True, env=env)
+    return time.perf_counter() - started
+
+
 def free_port() -> int:
+    """A TCP port on 127.0.0.1 that was free a moment ago."""
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return int(s.getsockname()[1])
 
 
-def wait_up(url: str, proc: subprocess.Popen[bytes], timeout: float = 30.0) -> None:
+def wait_up(
+    url: str, proc: subprocess.Popen[bytes], timeout: float = 30.0, what: str = "server"
+) -> None:
+    """Return once ``url`` answers 200; exit if ``proc`` (named ``what``) ends or time runs out."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if proc.poll() is not None:
-            raise SystemExit(f"server exited with {proc.returncode}")
+            raise SystemExit(f"{what} exited with {proc.returncode}")
         with contextlib.suppress(OSError), urllib.request.urlopen(url, timeout=1) as reply:
             if reply.status == 200:
                 return
@@ -71,6 +125,14 @@ def peak_rss_mib(pid: int) -> float:
     return float("nan")
 
 
+def cpu_seconds(pid: int | None) -> float:
+    """User + system CPU seconds ``pid`` has used (0 for None)."""
+    if pid is None:
+        return 0.0
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def _stop(proc: subprocess.Popen[bytes]) -> None:
     proc.terminate()
     try:
@@ -84,8 +146,9 @@ _LISTENING = re.compile(r"listening on (http://\S+)")
 
 
 @contextlib.contextmanager
-def embedded_server(work: Path) -> Iterator[tuple[str, int]]:
-    """``python -m artreg.localregistry`` on a free port; yields (base URL, pid)."""
+def embedded_server(work: Path, timeout: float = 30.0) -> Iterator[tuple[str, int]]:
+    """``python -m artreg.localregistry`` on a free port, up within ``timeout`` seconds; yields
+    (base URL, pid)."""
     work.mkdir(parents=True, exist_ok=True)
     log = work / "embedded.log"
     with log.open("wb") as err:
@@ -103,21 +166,22 @@ def embedded_server(work: Path) -> Iterator[tuple[str, int]]:
             stderr=err,
         )
     try:
-        deadline = time.monotonic() + 30
+        deadline = time.monotonic() + timeout
         while (match := _LISTENING.search(log.read_text(errors="replace"))) is None:
             if proc.poll() is not None or time.monotonic() > deadline:
                 raise SystemExit(f"embedded registry did not start: {log.read_text()[-2000:]}")
             time.sleep(0.02)
         base = match.group(1)
-        wait_up(f"{base}/v2/", proc)
+        wait_up(f"{base}/v2/", proc, timeout)
         yield base, proc.pid
     finally:
         _stop(proc)
 
 
 @contextlib.contextmanager
-def distribution_server(work: Path) -> Iterator[tuple[str, int]]:
-    """Debian's ``docker-registry`` with a config of our own; yields (base URL, pid)."""
+def distribution_server(work: Path, timeout: float = 30.0) -> Iterator[tuple[str, int]]:
+    """Debian's ``docker-registry`` with a config of our own, up within ``timeout`` seconds;
+    yields (base URL, pid)."""
     binary = shutil.which("docker-registry")
     if binary is None:
         raise SystemExit("docker-registry is not installed (make system-deps)")
@@ -136,7 +200,7 @@ def distribution_server(work: Path) -> Iterator[tuple[str, int]]:
     )
     try:
         base = f"http://127.0.0.1:{port}"
-        wait_up(f"{base}/v2/", proc)
+        wait_up(f"{base}/v2/", proc, timeout)
         yield base, proc.pid
     finally:
         _stop(proc)

@@ -54,6 +54,8 @@ def worker(source: str, destination: str, jobs: int) -> None:
 
 def build_layout(path: Path, size: int) -> str:
     """An OCI layout with one image whose only layer is ``size`` random bytes; returns its tag."""
+    from _common import write_image
+
     blobs = path / "blobs" / "sha256"
     blobs.mkdir(parents=True)
     h = hashlib.sha256()
@@ -78,44 +80,14 @@ def build_layout(path: Path, size: int) -> str:
             "config": {},
         }
     ).encode()
-    config_digest = "sha256:" + hashlib.sha256(config).hexdigest()
-    (blobs / config_digest[7:]).write_bytes(config)
-    manifest = json.dumps(
+    layers: list[dict[str, object]] = [
         {
-            "schemaVersion": 2,
-            "mediaType": "application/vnd.oci.image.manifest.v1+json",
-            "config": {
-                "mediaType": "application/vnd.oci.image.config.v1+json",
-                "digest": config_digest,
-                "size": len(config),
-            },
-            "layers": [
-                {
-                    "mediaType": "application/vnd.oci.image.layer.v1.tar",
-                    "digest": layer_digest,
-                    "size": size,
-                }
-            ],
+            "mediaType": "application/vnd.oci.image.layer.v1.tar",
+            "digest": layer_digest,
+            "size": size,
         }
-    ).encode()
-    manifest_digest = "sha256:" + hashlib.sha256(manifest).hexdigest()
-    (blobs / manifest_digest[7:]).write_bytes(manifest)
-    (path / "oci-layout").write_text('{"imageLayoutVersion":"1.0.0"}')
-    (path / "index.json").write_text(
-        json.dumps(
-            {
-                "schemaVersion": 2,
-                "manifests": [
-                    {
-                        "mediaType": "application/vnd.oci.image.manifest.v1+json",
-                        "digest": manifest_digest,
-                        "size": len(manifest),
-                        "annotations": {"org.opencontainers.image.ref.name": "bench"},
-                    }
-                ],
-            }
-        )
-    )
+    ]
+    write_image(path, config, layers, "bench")
     return "bench"
 
 
@@ -143,28 +115,12 @@ def run_artreg(source: str, destination: str, jobs: int) -> tuple[float, float, 
 
 
 def run_skopeo(source: str, destination: str, home: Path) -> float:
-    skopeo = shutil.which("skopeo")
-    if skopeo is None:
+    from _common import skopeo
+
+    if shutil.which("skopeo") is None:
         raise SystemExit("skopeo is not installed (apt-get install skopeo)")
-    env = dict(os.environ, HOME=str(home))
-    started = time.perf_counter()
-    subprocess.run(
-        [
-            skopeo,
-            "--insecure-policy",
-            "copy",
-            "--quiet",
-            "--preserve-digests",
-            "--src-tls-verify=false",
-            "--dest-tls-verify=false",
-            source,
-            destination,
-        ],
-        check=True,
-        env=env,
-        capture_output=True,
-    )
-    return time.perf_counter() - started
+    flags = ["--quiet", "--preserve-digests", "--src-tls-verify=false", "--dest-tls-verify=false"]
+    return skopeo("copy", *flags, source, destination, env=dict(os.environ, HOME=str(home)))
 
 
 def main() -> None:

@@ -19,36 +19,24 @@ import hashlib
 import json
 import os
 import shutil
-import socket
-import subprocess
 import sys
 import tarfile
 import tempfile
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
-import httpx
+from _common import (
+    MIB,
+    cpu_seconds,
+    distribution_server,
+    embedded_server,
+    peak_rss_mib,
+    skopeo,
+    write_image,
+)
 
-MIB = 1024 * 1024
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def wait_up(url: str, proc: subprocess.Popen[bytes], timeout: float = 20.0) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise SystemExit(f"server exited with {proc.returncode}")
-        with contextlib.suppress(httpx.HTTPError):
-            if httpx.get(url, timeout=1).status_code == 200:
-                return
-        time.sleep(0.05)
-    raise SystemExit(f"{url} did not come up")
+#: How long a registry may take to come up.
+START_TIMEOUT = 20.0
 
 
 class _Random:
@@ -67,19 +55,9 @@ def build_layout(root: Path, size: int) -> None:
     """An OCI layout tagged ``bench`` whose single layer carries ``size`` random bytes."""
     blobs = root / "blobs" / "sha256"
     blobs.mkdir(parents=True)
-    (root / "oci-layout").write_text('{"imageLayoutVersion":"1.0.0"}')
-
-    def put(path: Path) -> tuple[str, int]:
-        h = hashlib.sha256()
-        with path.open("rb") as f:
-            while chunk := f.read(4 * MIB):
-                h.update(chunk)
-        digest = h.hexdigest()
-        path.rename(blobs / digest)
-        return f"sha256:{digest}", (blobs / digest).stat().st_size
-
     tmp = root / "layer.tmp"
     diff = hashlib.sha256()
+    layer = hashlib.sha256()
 
     class Tee:
         def __init__(self, raw: gzip.GzipFile) -> None:
@@ -97,142 +75,101 @@ def build_layout(root: Path, size: int) -> None:
         info = tarfile.TarInfo("payload.bin")
         info.size = size
         tar.addfile(info, _Random(size))  # type: ignore[arg-type]
-    layer_digest, layer_size = put(tmp)
+    with tmp.open("rb") as f:
+        while chunk := f.read(4 * MIB):
+            layer.update(chunk)
+    tmp.rename(blobs / layer.hexdigest())
     config = {
         "architecture": "amd64",
         "os": "linux",
         "rootfs": {"type": "layers", "diff_ids": [f"sha256:{diff.hexdigest()}"]},
     }
-    tmp.write_bytes(json.dumps(config).encode())
-    config_digest, config_size = put(tmp)
-    manifest = {
-        "schemaVersion": 2,
-        "mediaType": "application/vnd.oci.image.manifest.v1+json",
-        "config": {
-            "mediaType": "application/vnd.oci.image.config.v1+json",
-            "digest": config_digest,
-            "size": config_size,
-        },
-        "layers": [
-            {
-                "mediaType": "application/vnd.oci.image.layer.v1.tar+gzip",
-                "digest": layer_digest,
-                "size": layer_size,
-            }
-        ],
-    }
-    tmp.write_bytes(json.dumps(manifest).encode())
-    manifest_digest, manifest_size = put(tmp)
-    index = {
-        "schemaVersion": 2,
-        "manifests": [
-            {
-                "mediaType": "application/vnd.oci.image.manifest.v1+json",
-                "digest": manifest_digest,
-                "size": manifest_size,
-                "annotations": {"org.opencontainers.image.ref.name": "bench"},
-            }
-        ],
-    }
-    (root / "index.json").write_text(json.dumps(index))
+    layers: list[dict[str, object]] = [
+        {
+            "mediaType": "application/vnd.oci.image.layer.v1.tar+gzip",
+            "digest": f"sha256:{layer.hexdigest()}",
+            "size": (blobs / layer.hexdigest()).stat().st_size,
+        }
+    ]
+    write_image(root, json.dumps(config).encode(), layers, "bench")
 
 
 @contextlib.contextmanager
-def embedded(work: Path) -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
-    port = free_port()
-    data = work / f"embedded-data-{port}"
-    proc = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "artreg.localregistry",
-            "--port",
-            str(port),
-            "--data-dir",
-            str(data),
-        ],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    try:
-        wait_up(f"http://127.0.0.1:{port}/v2/", proc)
-        yield f"127.0.0.1:{port}", proc
-    finally:
-        proc.terminate()
-        proc.wait(10)
+def embedded(work: Path) -> Iterator[tuple[str, int]]:
+    """A fresh embedded registry with its data under ``work``; yields (HOST:PORT, pid)."""
+    with embedded_server(work, START_TIMEOUT) as (base, pid):
+        yield base.removeprefix("http://"), pid
 
 
 @contextlib.contextmanager
-def distribution(work: Path) -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
-    binary = shutil.which("docker-registry")
-    if binary is None:
-        raise SystemExit("docker-registry is not installed (make system-deps)")
-    port = free_port()
-    data = work / f"distribution-data-{port}"
-    config = work / "distribution.yml"
-    config.write_text(
-        "version: 0.1\nlog:\n  level: error\n  accesslog:\n    disabled: true\n"
-        f"storage:\n  filesystem:\n    rootdirectory: {data}\n  delete:\n    enabled: true\n"
-        f"http:\n  addr: 127.0.0.1:{port}\n"
-    )
-    proc = subprocess.Popen(
-        [binary, "serve", str(config)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
-    )
-    try:
-        wait_up(f"http://127.0.0.1:{port}/v2/", proc)
-        yield f"127.0.0.1:{port}", proc
-    finally:
-        proc.terminate()
-        proc.wait(10)
+def distribution(work: Path) -> Iterator[tuple[str, int]]:
+    """A fresh distribution registry with its data under ``work``; yields (HOST:PORT, pid)."""
+    with distribution_server(work, START_TIMEOUT) as (base, pid):
+        yield base.removeprefix("http://"), pid
 
 
-def peak_rss_mib(pid: int) -> float:
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmHWM:"):
-            return int(line.split()[1]) / 1024
-    return float("nan")
-
-
-def skopeo(*args: str) -> float:
-    started = time.perf_counter()
-    subprocess.run(["skopeo", "--insecure-policy", *args], check=True, capture_output=True)
-    return time.perf_counter() - started
-
-
-def measure(host: str, layout: Path, work: Path, run: int) -> tuple[float, float]:
-    ref = f"docker://{host}/bench/blob:run{run}"
-    push = skopeo("copy", "--dest-tls-verify=false", f"oci:{layout}:bench", ref)
-    out = work / f"pulled-{host.replace(':', '-')}-{run}"
-    pull = skopeo("copy", "--src-tls-verify=false", ref, f"oci:{out}:bench")
+def measure(
+    host: str, layout: Path, work: Path, tag: str, creds: str | None = None, pid: int | None = None
+) -> tuple[tuple[float, float], tuple[float, float]]:
+    """skopeo-copy ``layout`` to ``host`` as ``bench/blob:TAG`` and back (logging in with
+    ``creds``, USER:PASSWORD, if given): (push, pull) seconds and (push, pull) CPU seconds of
+    process ``pid``."""
+    ref = f"docker://{host}/bench/blob:{tag}"
+    push_creds = ["--dest-creds", creds] if creds else []
+    pull_creds = ["--src-creds", creds] if creds else []
+    start = cpu_seconds(pid)
+    push = skopeo("copy", "--dest-tls-verify=false", *push_creds, f"oci:{layout}:bench", ref)
+    pushed = cpu_seconds(pid)
+    out = work / f"pulled-{host.replace(':', '-')}-{tag}"
+    pull = skopeo("copy", "--src-tls-verify=false", *pull_creds, ref, f"oci:{out}:bench")
+    pulled = cpu_seconds(pid)
     shutil.rmtree(out)
-    return push, pull
+    return (push, pull), (pushed - start, pulled - pushed)
 
 
-def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--size", type=int, default=256, help="blob size in MiB (default 256)")
-    parser.add_argument("--repeat", type=int, default=2, help="runs per registry; best is kept")
-    args = parser.parse_args()
+def parse_args(doc: str, noun: str, repeat: int, repeat_help: str) -> argparse.Namespace:
+    """The command line of a skopeo benchmark: ``--size`` MiB of ``noun`` (default 256) and
+    ``--repeat`` (default ``repeat``)."""
+    parser = argparse.ArgumentParser(description=doc.splitlines()[0])
+    parser.add_argument("--size", type=int, default=256, help=f"{noun} size in MiB (default 256)")
+    parser.add_argument("--repeat", type=int, default=repeat, help=repeat_help)
+    return parser.parse_args()
+
+
+@contextlib.contextmanager
+def layout_in_workdir(size_mib: int) -> Iterator[tuple[Path, Path]]:
+    """Require skopeo, then yield (a temporary work directory, the layout of a ``size_mib`` MiB
+    layer built in it by :func:`build_layout`)."""
     if shutil.which("skopeo") is None:
         raise SystemExit("skopeo is not installed (make system-deps)")
-    size = args.size * MIB
     with tempfile.TemporaryDirectory(prefix="artreg-bench-") as tmp:
         work = Path(tmp)
         layout = work / "layout"
-        print(f"building a {args.size} MiB layer...", flush=True)
-        build_layout(layout, size)
+        print(f"building a {size_mib} MiB layer...", flush=True)
+        build_layout(layout, size_mib * MIB)
+        yield work, layout
+
+
+def best_of(runs: dict[str, list[tuple[float, float]]]) -> dict[str, tuple[float, float]]:
+    """The shortest push and the shortest pull of each kind's (push, pull) runs."""
+    return {k: (min(r[0] for r in v), min(r[1] for r in v)) for k, v in runs.items()}
+
+
+def main() -> int:
+    args = parse_args(__doc__, "blob", 2, "runs per registry; best is kept")
+    size = args.size * MIB
+    with layout_in_workdir(args.size) as (work, layout):
         runs: dict[str, list[tuple[float, float]]] = {"embedded": [], "distribution": []}
         rss: dict[str, float] = {"embedded": 0.0, "distribution": 0.0}
         # A fresh server (new port, empty store) per run, so neither the registry nor skopeo's
         # blob-info cache can skip an upload; registries alternate to share any machine noise.
         for i in range(args.repeat):
             for kind, server in (("embedded", embedded), ("distribution", distribution)):
-                with server(work) as (host, proc):
-                    runs[kind].append(measure(host, layout, work, i))
-                    rss[kind] = max(rss[kind], peak_rss_mib(proc.pid))
-                for data in work.glob(f"{kind}-data-*"):
-                    shutil.rmtree(data)
-        results = {k: (min(r[0] for r in v), min(r[1] for r in v)) for k, v in runs.items()}
+                with server(work / f"{kind}-{i}") as (host, pid):
+                    runs[kind].append(measure(host, layout, work, f"run{i}")[0])
+                    rss[kind] = max(rss[kind], peak_rss_mib(pid))
+                shutil.rmtree(work / f"{kind}-{i}")
+        results = best_of(runs)
         mb = size / 1e6
         print(f"blob size: {args.size} MiB, best of {args.repeat} skopeo copies")
         print(f"{'registry':<14}{'push MB/s':>12}{'pull MB/s':>12}{'peak RSS MiB':>15}")

@@ -14,7 +14,6 @@ artreg's peak RSS (``wait4``). Usage::
 from __future__ import annotations
 
 import argparse
-import hashlib
 import json
 import os
 import random
@@ -29,7 +28,14 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "bench"))
 
-from _common import BIN, MIB, compile_artreg, embedded_server, random_file  # noqa: E402
+from _common import (  # noqa: E402
+    BIN,
+    MIB,
+    compile_artreg,
+    embedded_server,
+    random_file,
+    write_image,
+)
 
 LAYER_TYPE = "application/vnd.oci.image.layer.v1.tar+gzip"
 
@@ -38,7 +44,7 @@ def build_layout(path: Path, sizes: list[int]) -> int:
     """An OCI layout tagged ``v1`` with one layer per size; returns the bytes of all layers."""
     blobs = path / "blobs" / "sha256"
     blobs.mkdir(parents=True)
-    layers = []
+    layers: list[dict[str, object]] = []
     for n, size in enumerate(sizes):
         tmp = blobs / "layer.tmp"
         digest = random_file(tmp, size)
@@ -47,43 +53,10 @@ def build_layout(path: Path, sizes: list[int]) -> int:
             {"mediaType": LAYER_TYPE, "digest": digest, "size": size, "annotations": {"n": str(n)}}
         )
 
-    def put(data: bytes) -> str:
-        hexdigest = hashlib.sha256(data).hexdigest()
-        (blobs / hexdigest).write_bytes(data)
-        return f"sha256:{hexdigest}"
-
     config = json.dumps(
         {"architecture": "amd64", "os": "linux", "rootfs": {"type": "layers", "diff_ids": []}}
     ).encode()
-    manifest = json.dumps(
-        {
-            "schemaVersion": 2,
-            "mediaType": "application/vnd.oci.image.manifest.v1+json",
-            "config": {
-                "mediaType": "application/vnd.oci.image.config.v1+json",
-                "digest": put(config),
-                "size": len(config),
-            },
-            "layers": layers,
-        }
-    ).encode()
-    digest = put(manifest)
-    (path / "oci-layout").write_text('{"imageLayoutVersion":"1.0.0"}')
-    (path / "index.json").write_text(
-        json.dumps(
-            {
-                "schemaVersion": 2,
-                "manifests": [
-                    {
-                        "mediaType": "application/vnd.oci.image.manifest.v1+json",
-                        "digest": digest,
-                        "size": len(manifest),
-                        "annotations": {"org.opencontainers.image.ref.name": "v1"},
-                    }
-                ],
-            }
-        )
-    )
+    write_image(path, config, layers, "v1")
     return sum(sizes)
 
 

@@ -15,6 +15,7 @@ import pytest
 
 from tests.localregistry.client import OCI_INDEX, OCI_MANIFEST, SpecClient, codes, sha256
 from tests.registries import RunningRegistry
+from tests.serving.attack import receive
 
 
 def snapshot(root: Path) -> dict[str, str]:
@@ -59,30 +60,27 @@ def unchanged(reg: SpecClient) -> Iterator[None]:
 
 
 def raw_request(reg: SpecClient, request: bytes, *, close_after_send: bool = False) -> bytes:
+    """The reply to ``request`` sent on a connection of its own: all of it up to the close if
+    the client closes its side after sending, else up to the end of a Content-Length body."""
     host, port = reg.registry.host.split(":")
     with socket.create_connection((host, int(port)), timeout=10) as sock:
         sock.sendall(request)
         if close_after_send:
             sock.shutdown(socket.SHUT_WR)
-        chunks = []
-        while True:
-            try:
-                chunk = sock.recv(65536)
-            except (ConnectionResetError, TimeoutError):
-                break
-            if not chunk:
-                break
-            chunks.append(chunk)
-            if b"\r\n\r\n" in b"".join(chunks) and not close_after_send:
-                head, _, body = b"".join(chunks).partition(b"\r\n\r\n")
-                length = [
-                    int(line.split(b":")[1])
-                    for line in head.split(b"\r\n")
-                    if line.lower().startswith(b"content-length:")
-                ]
-                if length and len(body) >= length[0]:
-                    break
-        return b"".join(chunks)
+        return receive(sock, None if close_after_send else _has_whole_body)
+
+
+def _has_whole_body(reply: bytes) -> bool:
+    """Whether ``reply`` holds its head and as many body bytes as its Content-Length says."""
+    if b"\r\n\r\n" not in reply:
+        return False
+    head, _, body = reply.partition(b"\r\n\r\n")
+    length = [
+        int(line.split(b":")[1])
+        for line in head.split(b"\r\n")
+        if line.lower().startswith(b"content-length:")
+    ]
+    return bool(length) and len(body) >= length[0]
 
 
 BAD_NAMES = [

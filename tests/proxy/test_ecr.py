@@ -19,9 +19,9 @@ from artreg.localregistry.auth import Authenticator
 from artreg.localregistry.server import ThreadedRegistry
 from tests.cli.layouts import build_layout
 from tests.fakes.moto_server import ACCOUNT_ID, MotoServer, moto, moto_server  # noqa: F401
+from tests.proxy.clients import artreg_pull, skopeo_pull, skopeo_push
 from tests.proxy.conftest import PASSWORDS, ProxyFactory, basic, hashed
 from tests.proxy.ecr_front import EcrFront, LayerBucket
-from tests.proxy.test_local import artreg, docker_config, skopeo
 
 #: What moto's GetAuthorizationToken decodes to: user ``AWS``, this password.
 MOTO_PASSWORD = f"{ACCOUNT_ID}-auth-token"
@@ -62,14 +62,7 @@ def test_ecr_binding_push_pull_and_redirected_blobs(
         proxy = run_proxy(env, users_file=users_file, redirect_blobs=True)
         layout = build_layout(tmp_path / "src", layer_sizes=(4000, 9000))
 
-        pushed = skopeo(
-            "copy",
-            "--dest-tls-verify=false",
-            "--dest-creds",
-            f"alice:{PASSWORDS['alice']}",
-            f"oci:{layout.path}:{layout.tag}",
-            f"docker://{proxy.address}/test-app:v1",
-        )
+        pushed = skopeo_push(layout, f"{proxy.address}/test-app:v1", user="alice")
         assert pushed.returncode == 0, pushed.stderr
         stored = httpx.get(
             f"{ecr_host.url}/v2/test-app/manifests/v1",
@@ -86,29 +79,11 @@ def test_ecr_binding_push_pull_and_redirected_blobs(
             f"{bucket.url}/test-app/{layer}?X-Amz-Algorithm=AWS4-HMAC-SHA256&X-Amz-Signature=abc"
         )
 
-        pulled = skopeo(
-            "copy",
-            "--src-tls-verify=false",
-            "--src-creds",
-            f"reader:{PASSWORDS['reader']}",
-            f"docker://{proxy.address}/test-app:v1",
-            f"oci:{tmp_path / 'dst'}:v1",
-        )
-        assert pulled.returncode == 0, pulled.stderr
-        index = json.loads((tmp_path / "dst" / "index.json").read_text())
-        assert index["manifests"][0]["digest"] == layout.manifest_digest
+        pulled = skopeo_pull(f"{proxy.address}/test-app:v1", tmp_path / "dst", user="reader")
+        assert pulled == layout.manifest_digest
 
-        reader_env = docker_config(tmp_path / "r", proxy.address, "reader", PASSWORDS["reader"])
-        done = artreg(
-            "pull",
-            "--insecure",
-            "-q",
-            f"{proxy.address}/test-app:v1",
-            str(tmp_path / "ar"),
-            env=reader_env,
-        )
-        assert done.returncode == 0, done.stderr
-        assert json.loads(done.stdout)["digest"] == layout.manifest_digest
+        pulled_digest = artreg_pull(proxy.address, "test-app:v1", tmp_path / "ar", tmp_path / "r")
+        assert pulled_digest == layout.manifest_digest
 
     # the layers came from the bucket, never with the proxy's credentials attached
     assert set(layout.blob_digests) <= set(bucket.served)

@@ -5,11 +5,8 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
-import json
 import os
 import ssl
-import subprocess
-import sys
 from pathlib import Path
 
 import httpx
@@ -17,15 +14,8 @@ import httpx
 from artreg.localregistry.server import ThreadedRegistry
 from artreg.types import RepositoryResponse
 from tests.cli.layouts import build_layout
-from tests.peers import require_binary
+from tests.proxy.clients import artreg_pull, artreg_push, chunked_upload, skopeo_pull, skopeo_push
 from tests.proxy.conftest import PASSWORDS, ProxyFactory, basic, local_binding
-
-
-def skopeo(*args: str) -> subprocess.CompletedProcess[str]:
-    binary = require_binary("skopeo")
-    return subprocess.run(
-        [binary, "--insecure-policy", *args], capture_output=True, text=True, timeout=120
-    )
 
 
 def test_anonymous_proxy_round_trip_with_skopeo(
@@ -34,12 +24,7 @@ def test_anonymous_proxy_round_trip_with_skopeo(
     env = {"ALIEN_MAIN_BINDING": local_binding(upstream)}
     proxy = run_proxy(env, bindings=["main"])
     layout = build_layout(tmp_path / "src", layer_sizes=(3000, 70_000))
-    pushed = skopeo(
-        "copy",
-        "--dest-tls-verify=false",
-        f"oci:{layout.path}:{layout.tag}",
-        f"docker://{proxy.address}/main/app:v1",
-    )
+    pushed = skopeo_push(layout, f"{proxy.address}/main/app:v1")
     assert pushed.returncode == 0, pushed.stderr
     # the blobs and manifest landed upstream, byte for byte
     manifest = httpx.get(
@@ -48,35 +33,8 @@ def test_anonymous_proxy_round_trip_with_skopeo(
     )
     assert manifest.status_code == 200
     assert manifest.headers["docker-content-digest"] == layout.manifest_digest
-    pulled = skopeo(
-        "copy",
-        "--src-tls-verify=false",
-        f"docker://{proxy.address}/main/app:v1",
-        f"oci:{tmp_path / 'dst'}:v1",
-    )
-    assert pulled.returncode == 0, pulled.stderr
-    index = json.loads((tmp_path / "dst" / "index.json").read_text())
-    assert index["manifests"][0]["digest"] == layout.manifest_digest
-
-
-def docker_config(tmp_path: Path, host: str, user: str, password: str) -> dict[str, str]:
-    import base64
-
-    config = tmp_path / "docker"
-    config.mkdir(parents=True, exist_ok=True)
-    auth = base64.b64encode(f"{user}:{password}".encode()).decode()
-    (config / "config.json").write_text(json.dumps({"auths": {host: {"auth": auth}}}))
-    return {**os.environ, "DOCKER_CONFIG": str(config)}
-
-
-def artreg(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "artreg", *args],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        env=env,
-    )
+    pulled = skopeo_pull(f"{proxy.address}/main/app:v1", tmp_path / "dst")
+    assert pulled == layout.manifest_digest
 
 
 def test_logged_in_users_push_and_pull_with_skopeo_and_artreg(
@@ -85,47 +43,16 @@ def test_logged_in_users_push_and_pull_with_skopeo_and_artreg(
     env = {"ALIEN_MAIN_BINDING": local_binding(upstream)}
     proxy = run_proxy(env, bindings=["main"], users_file=users_file)
     layout = build_layout(tmp_path / "src", layer_sizes=(5000,))
-    alice = f"alice:{PASSWORDS['alice']}"
-    pushed = skopeo(
-        "copy",
-        "--dest-tls-verify=false",
-        "--dest-creds",
-        alice,
-        f"oci:{layout.path}:{layout.tag}",
-        f"docker://{proxy.address}/main/sk:v1",
-    )
+    pushed = skopeo_push(layout, f"{proxy.address}/main/sk:v1", user="alice")
     assert pushed.returncode == 0, pushed.stderr
-    reader = f"reader:{PASSWORDS['reader']}"
-    pulled = skopeo(
-        "copy",
-        "--src-tls-verify=false",
-        "--src-creds",
-        reader,
-        f"docker://{proxy.address}/main/sk:v1",
-        f"oci:{tmp_path / 'sk'}:v1",
-    )
-    assert pulled.returncode == 0, pulled.stderr
-    index = json.loads((tmp_path / "sk" / "index.json").read_text())
-    assert index["manifests"][0]["digest"] == layout.manifest_digest
+    pulled = skopeo_pull(f"{proxy.address}/main/sk:v1", tmp_path / "sk", user="reader")
+    assert pulled == layout.manifest_digest
 
     # artreg push/pull, credentials from Docker's config.json as `docker login` leaves them
-    alice_env = docker_config(tmp_path / "a", proxy.address, "alice", PASSWORDS["alice"])
-    done = artreg(
-        "push", "--insecure", "-q", str(layout.path), f"{proxy.address}/main/ar:v1", env=alice_env
-    )
-    assert done.returncode == 0, done.stderr
-    assert json.loads(done.stdout)["digest"] == layout.manifest_digest
-    reader_env = docker_config(tmp_path / "r", proxy.address, "reader", PASSWORDS["reader"])
-    done = artreg(
-        "pull",
-        "--insecure",
-        "-q",
-        f"{proxy.address}/main/ar:v1",
-        str(tmp_path / "ar"),
-        env=reader_env,
-    )
-    assert done.returncode == 0, done.stderr
-    assert json.loads(done.stdout)["digest"] == layout.manifest_digest
+    pushed_digest = artreg_push(layout, proxy.address, "main/ar:v1", tmp_path / "a")
+    assert pushed_digest == layout.manifest_digest
+    pulled_digest = artreg_pull(proxy.address, "main/ar:v1", tmp_path / "ar", tmp_path / "r")
+    assert pulled_digest == layout.manifest_digest
 
 
 def test_pull_only_user_is_refused_a_push(
@@ -133,14 +60,7 @@ def test_pull_only_user_is_refused_a_push(
 ) -> None:
     proxy = run_proxy({"ALIEN_MAIN_BINDING": local_binding(upstream)}, users_file=users_file)
     layout = build_layout(tmp_path / "src", layer_sizes=(100,))
-    refused = skopeo(
-        "copy",
-        "--dest-tls-verify=false",
-        "--dest-creds",
-        f"reader:{PASSWORDS['reader']}",
-        f"oci:{layout.path}:{layout.tag}",
-        f"docker://{proxy.address}/main/nope:v1",
-    )
+    refused = skopeo_push(layout, f"{proxy.address}/main/nope:v1", user="reader")
     assert refused.returncode != 0
     assert "denied" in refused.stderr.lower()
     auth = basic("reader", PASSWORDS["reader"])
@@ -168,44 +88,6 @@ def test_anonymous_client_gets_401_with_a_bearer_challenge(
     assert httpx.get(f"{proxy.url}/healthz").json() == {"status": "ok"}
 
 
-def chunked_upload(proxy_url: str, repo: str, auth: dict[str, str]) -> tuple[str, bytes]:
-    """A two-chunk upload through the proxy that sends ``auth`` only on the POST and follows
-    the signed Locations without it; returns the digest and the bytes, checked on the way."""
-    chunks = [os.urandom(70_000), os.urandom(30_000)]
-    blob = b"".join(chunks)
-    digest = "sha256:" + hashlib.sha256(blob).hexdigest()
-    with httpx.Client(timeout=30) as client:
-        start = client.post(f"{proxy_url}/v2/{repo}/blobs/uploads/", headers=auth)
-        assert start.status_code == 202, start.text
-        location = start.headers["location"]
-        assert location.startswith(f"{proxy_url}/v2/{repo}/blobs/uploads/")
-        assert "_artreg_sig=" in location
-        offset = 0
-        for chunk in chunks:  # no Authorization from here on: the signature carries it
-            patch = client.patch(
-                location,
-                content=chunk,
-                headers={
-                    "content-type": "application/octet-stream",
-                    "content-range": f"{offset}-{offset + len(chunk) - 1}",
-                },
-            )
-            assert patch.status_code == 202, patch.text
-            offset += len(chunk)
-            location = patch.headers["location"]
-        tampered = location.replace("_artreg_sig=", "_artreg_sig=A")
-        refused = client.put(f"{tampered}&digest={digest}")
-        assert refused.status_code == 403
-        assert refused.json()["errors"][0]["code"] == "DENIED"
-        done = client.put(f"{location}&digest={digest}")
-        assert done.status_code == 201, done.text
-        assert done.headers["docker-content-digest"] == digest
-        assert "_artreg" not in done.headers["location"]
-        fetched = client.get(f"{proxy_url}/v2/{repo}/blobs/{digest}", headers=auth)
-        assert fetched.status_code == 200 and fetched.content == blob
-    return digest, blob
-
-
 def test_chunked_upload_whose_location_drops_auth(
     upstream: ThreadedRegistry, run_proxy: ProxyFactory, users_file: Path
 ) -> None:
@@ -228,14 +110,7 @@ def test_two_bindings_route_to_two_registries(
         proxy = run_proxy(env, users_file=users_file)  # every binding in the environment
         layout = build_layout(tmp_path / "src", layer_sizes=(500,))
         for name in ("one/app", "two/app"):
-            done = skopeo(
-                "copy",
-                "--dest-tls-verify=false",
-                "--dest-creds",
-                f"alice:{PASSWORDS['alice']}",
-                f"oci:{layout.path}:{layout.tag}",
-                f"docker://{proxy.address}/{name}:v1",
-            )
+            done = skopeo_push(layout, f"{proxy.address}/{name}:v1", user="alice")
             assert done.returncode == 0, done.stderr
         assert httpx.get(f"{first.url}/v2/_catalog").json()["repositories"] == ["one/app"]
         assert httpx.get(f"{second.url}/v2/_catalog").json()["repositories"] == ["two/app"]
@@ -271,12 +146,7 @@ def test_a_repository_created_through_the_interface_is_pushed_through_the_proxy(
     proxy = run_proxy(env)
     layout = build_layout(tmp_path / "src", layer_sizes=(700,))
     for name in (created.name, "artifacts/default/svc"):
-        done = skopeo(
-            "copy",
-            "--dest-tls-verify=false",
-            f"oci:{layout.path}:{layout.tag}",
-            f"docker://{proxy.address}/{name}:v2",
-        )
+        done = skopeo_push(layout, f"{proxy.address}/{name}:v2")
         assert done.returncode == 0, done.stderr
     tags = httpx.get(f"{upstream.url}/v2/main/svc/tags/list").json()["tags"]
     assert sorted(tags) == ["latest", "v2"]

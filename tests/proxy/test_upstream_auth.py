@@ -18,8 +18,8 @@ from artreg.localregistry import start_in_thread
 from artreg.localregistry.auth import Authenticator
 from tests.cli.layouts import build_layout
 from tests.fakes.token_server import TokenServer, User, token_protected_registry
-from tests.proxy.conftest import PASSWORDS, ProxyFactory, basic, hashed
-from tests.proxy.test_local import artreg, chunked_upload, docker_config, skopeo
+from tests.proxy.clients import artreg_pull, artreg_push, chunked_upload, skopeo_pull, skopeo_push
+from tests.proxy.conftest import ProxyFactory, basic, hashed
 
 TOKEN = "upstream-static-token-0123456789abcdef"
 
@@ -70,44 +70,15 @@ def test_clients_through_the_proxy_to_a_registry_that_needs_credentials(
     assert httpx.get(f"{secured.url}/v2/").status_code == 401
     layout = build_layout(tmp_path / "src", layer_sizes=(4000, 20_000))
 
-    pushed = skopeo(
-        "copy",
-        "--dest-tls-verify=false",
-        "--dest-creds",
-        f"alice:{PASSWORDS['alice']}",
-        f"oci:{layout.path}:{layout.tag}",
-        f"docker://{proxy.address}/main/app:v1",
-    )
+    pushed = skopeo_push(layout, f"{proxy.address}/main/app:v1", user="alice")
     assert pushed.returncode == 0, pushed.stderr
-    pulled = skopeo(
-        "copy",
-        "--src-tls-verify=false",
-        "--src-creds",
-        f"reader:{PASSWORDS['reader']}",
-        f"docker://{proxy.address}/main/app:v1",
-        f"oci:{tmp_path / 'sk'}:v1",
-    )
-    assert pulled.returncode == 0, pulled.stderr
-    index = json.loads((tmp_path / "sk" / "index.json").read_text())
-    assert index["manifests"][0]["digest"] == layout.manifest_digest
+    pulled = skopeo_pull(f"{proxy.address}/main/app:v1", tmp_path / "sk", user="reader")
+    assert pulled == layout.manifest_digest
 
-    alice_env = docker_config(tmp_path / "a", proxy.address, "alice", PASSWORDS["alice"])
-    done = artreg(
-        "push", "--insecure", "-q", str(layout.path), f"{proxy.address}/main/ar:v1", env=alice_env
-    )
-    assert done.returncode == 0, done.stderr
-    assert json.loads(done.stdout)["digest"] == layout.manifest_digest
-    reader_env = docker_config(tmp_path / "r", proxy.address, "reader", PASSWORDS["reader"])
-    done = artreg(
-        "pull",
-        "--insecure",
-        "-q",
-        f"{proxy.address}/main/ar:v1",
-        str(tmp_path / "ar"),
-        env=reader_env,
-    )
-    assert done.returncode == 0, done.stderr
-    assert json.loads(done.stdout)["digest"] == layout.manifest_digest
+    pushed_digest = artreg_push(layout, proxy.address, "main/ar:v1", tmp_path / "a")
+    assert pushed_digest == layout.manifest_digest
+    pulled_digest = artreg_pull(proxy.address, "main/ar:v1", tmp_path / "ar", tmp_path / "r")
+    assert pulled_digest == layout.manifest_digest
 
     chunked_upload(proxy.url, "main/chunked", {"authorization": basic("alice", "alice-secret")})
 

@@ -41,11 +41,17 @@ def open_fds(pid: int) -> int:
     return len(os.listdir(f"/proc/{pid}/fd"))
 
 
-def read_reply(sock: socket.socket, limit: int = 1 << 20) -> bytes:
-    """Everything the server sends until it closes (or resets) the connection."""
+def receive(
+    sock: socket.socket,
+    complete: Callable[[bytes], bool] | None = None,
+    limit: int | None = None,
+) -> bytes:
+    """What the server sends until the server closes (or resets) the connection, the read
+    times out, ``complete`` (if given) holds for all of it so far, or ``limit`` bytes have
+    come."""
     chunks: list[bytes] = []
     total = 0
-    while total < limit:
+    while limit is None or total < limit:
         try:
             chunk = sock.recv(65536)
         except (ConnectionResetError, TimeoutError):
@@ -54,21 +60,19 @@ def read_reply(sock: socket.socket, limit: int = 1 << 20) -> bytes:
             break
         chunks.append(chunk)
         total += len(chunk)
+        if complete is not None and complete(b"".join(chunks)):
+            break
     return b"".join(chunks)
+
+
+def read_reply(sock: socket.socket, limit: int = 1 << 20) -> bytes:
+    """Everything the server sends until it closes (or resets) the connection."""
+    return receive(sock, limit=limit)
 
 
 def read_head(sock: socket.socket) -> bytes:
     """The status line and headers of a reply (the connection may stay open after them)."""
-    data = b""
-    while b"\r\n\r\n" not in data:
-        try:
-            chunk = sock.recv(65536)
-        except (ConnectionResetError, TimeoutError):
-            break
-        if not chunk:
-            break
-        data += chunk
-    return data
+    return receive(sock, lambda data: b"\r\n\r\n" in data)
 
 
 def status_of(reply: bytes) -> int | None:
@@ -107,32 +111,13 @@ def registry_process(
     data_dir: Path, *args: str, env: dict[str, str] | None = None
 ) -> Iterator[ServerProcess]:
     """``artreg registry serve --port 0`` in its own process, stopped by PID at the end."""
-    proc = subprocess.Popen(
+    with server_process(
         [*ARTREG, "registry", "serve", "--port", "0", "--data-dir", str(data_dir), *args],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        env={**os.environ, **(env or {})},
-    )
-    stderr_lines: list[str] = []
-    threading.Thread(
-        target=lambda: stderr_lines.extend(iter(proc.stderr.readline, "")),  # type: ignore[union-attr]
-        daemon=True,
-    ).start()
-    try:
-        assert proc.stdout is not None
-        line = proc.stdout.readline()
-        match = re.search(r"listening on (\S+)", line)
-        assert match, f"no ready line: {line!r} {''.join(stderr_lines)}"
-        yield ServerProcess(proc, match[1], stderr_lines)
-    finally:
-        if proc.poll() is None:
-            proc.send_signal(signal.SIGTERM)
-            try:
-                proc.wait(10)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()
+        {**os.environ, **(env or {})},
+        ready=r"listening on (\S+)",
+        stop_timeout=10,
+    ) as server:
+        yield server
 
 
 @contextlib.contextmanager
@@ -140,12 +125,24 @@ def sidecar_process(*args: str, env: dict[str, str] | None = None) -> Iterator[S
     """``artreg rpc serve --port 0`` (no binding: rpc.discover needs none) in its own process,
     stopped by PID at the end."""
     environ = {k: v for k, v in os.environ.items() if not k.startswith(("ALIEN_", "ARTREG_"))}
-    proc = subprocess.Popen(
+    with server_process(
         [*ARTREG, "rpc", "serve", "--port", "0", *args],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        env={**environ, **(env or {})},
+        {**environ, **(env or {})},
+        ready=r"rpc=(ws://\S+)",
+        stop_timeout=15,
+    ) as server:
+        yield server
+
+
+@contextlib.contextmanager
+def server_process(
+    command: list[str], env: dict[str, str], *, ready: str, stop_timeout: float
+) -> Iterator[ServerProcess]:
+    """``command`` in its own process, its URL the first group of ``ready`` in its first line
+    of output; its stderr is collected as it comes. At the end it gets SIGTERM, and is killed
+    if it has not exited ``stop_timeout`` seconds later."""
+    proc = subprocess.Popen(
+        command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env
     )
     stderr_lines: list[str] = []
     threading.Thread(
@@ -155,14 +152,14 @@ def sidecar_process(*args: str, env: dict[str, str] | None = None) -> Iterator[S
     try:
         assert proc.stdout is not None
         line = proc.stdout.readline()
-        match = re.search(r"rpc=(ws://\S+)", line)
+        match = re.search(ready, line)
         assert match, f"no ready line: {line!r} {''.join(stderr_lines)}"
         yield ServerProcess(proc, match[1], stderr_lines)
     finally:
         if proc.poll() is None:
             proc.send_signal(signal.SIGTERM)
             try:
-                proc.wait(15)
+                proc.wait(stop_timeout)
             except subprocess.TimeoutExpired:
                 proc.kill()
                 proc.wait()

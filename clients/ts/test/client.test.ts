@@ -15,11 +15,11 @@ import {
   type ArtregMethodName,
   type Images,
   type TransferProgress,
-  type ConnectOptions,
   type CrossAccountAccess,
   type ErrorData,
 } from "@artreg/client";
 
+import { opened, rejection } from "./helpers/client.js";
 import { FakeSidecar, delay, result } from "./helpers/fake-sidecar.js";
 
 const AWS: CrossAccountAccess = {
@@ -80,21 +80,13 @@ const IMAGE_CALLS: ReadonlyArray<{
   { method: "artifactRegistry.putManifest", call: (_, r) => r.putManifest("repo", "v1", "{}", "application/json"), params: { bindingName: "artifacts", repoName: "repo", reference: "v1", manifest: "e30=", contentType: "application/json" }, reply: "sha256:02" },
 ];
 
-async function rejection(promise: Promise<unknown>): Promise<ArtregError> {
-  try {
-    await promise;
-  } catch (err) {
-    assert.ok(err instanceof ArtregError, `expected an ArtregError, got ${String(err)}`);
-    return err;
+/** Fails unless `params` has every required param of `method` and none the document does not list. */
+function assertDocumentedParams(method: ArtregMethodName, params: Record<string, unknown>): void {
+  const { required, optional } = METHOD_PARAMS[method];
+  for (const name of required) assert.ok(name in params, `${method} lacks ${name}`);
+  for (const name of Object.keys(params)) {
+    assert.ok(required.includes(name) || optional.includes(name), `${method} sends unknown param ${name}`);
   }
-  assert.fail("expected the promise to reject");
-}
-
-/** A client whose connection is open. */
-async function opened(options: ConnectOptions): Promise<ArtregClient> {
-  const c = connect(options);
-  await c.open();
-  return c;
 }
 
 async function closedPort(): Promise<number> {
@@ -137,11 +129,7 @@ describe("ArtifactRegistry over a scripted peer", () => {
       assert.ok(request !== undefined);
       assert.equal(request.method, c.method);
       assert.deepEqual(request.params, c.params);
-      const { required, optional } = METHOD_PARAMS[c.method];
-      for (const name of required) assert.ok(name in request.params, `${c.method} lacks ${name}`);
-      for (const name of Object.keys(request.params)) {
-        assert.ok(required.includes(name) || optional.includes(name), `${c.method} sends unknown param ${name}`);
-      }
+      assertDocumentedParams(c.method, request.params);
     }
   });
 
@@ -230,11 +218,7 @@ describe("ArtifactRegistry over a scripted peer", () => {
       assert.equal(request.jsonrpc, "2.0");
       assert.equal(request.method, c.method);
       assert.deepEqual(request.params, { bindingName: "artifacts", ...c.params });
-      const { required, optional } = METHOD_PARAMS[c.method];
-      for (const name of required) assert.ok(name in request.params, `${c.method} lacks ${name}`);
-      for (const name of Object.keys(request.params)) {
-        assert.ok(required.includes(name) || optional.includes(name), `${c.method} sends unknown param ${name}`);
-      }
+      assertDocumentedParams(c.method, request.params);
     }
   });
 

@@ -12,8 +12,9 @@ import { join } from "node:path";
 import { promisify } from "node:util";
 import { after, before, describe, it } from "node:test";
 
-import { ArtregError, connect, type ArtregClient, type TransferProgress } from "@artreg/client";
+import { connect, type ArtregClient, type TransferProgress } from "@artreg/client";
 
+import { opened, rejection } from "./helpers/client.js";
 import { writeLayout, OCI_CONFIG, OCI_LAYER, type Layout } from "./helpers/layout.js";
 import { OCI_MANIFEST, sha256 } from "./helpers/oci.js";
 import { Sidecar, missingArtreg } from "./helpers/sidecar.js";
@@ -31,16 +32,6 @@ if (missing !== undefined && IN_CI) throw new Error(`the image tests need artreg
 const skip = missing === undefined ? false : `the image tests need artreg and skopeo: ${missing}`;
 
 const MiB = 1 << 20;
-
-async function rejection(promise: Promise<unknown>): Promise<ArtregError> {
-  try {
-    await promise;
-  } catch (err) {
-    assert.ok(err instanceof ArtregError, `expected an ArtregError, got ${String(err)}`);
-    return err;
-  }
-  assert.fail("expected the promise to reject");
-}
 
 /** skopeo's view of a manifest: its exact bytes, as stored by the registry. */
 async function skopeoRaw(ref: string): Promise<Buffer> {
@@ -91,8 +82,7 @@ describe("image operations against artreg serve", { skip }, () => {
 
   before(async () => {
     sidecar = await Sidecar.start();
-    client = connect({ url: sidecar.url, timeoutMs: 20_000 });
-    await client.open();
+    client = await opened({ url: sidecar.url, timeoutMs: 20_000 });
     work = mkdtempSync(join(tmpdir(), "artreg-ts-images-"));
     layout = writeLayout(join(work, "app"), "v1", [3 * MiB, 300_000, 1_234_567]);
   });

@@ -19,6 +19,7 @@ import {
   type RepositoryResponse,
 } from "@artreg/client";
 
+import { opened, rejection } from "./helpers/client.js";
 import { OCI_MANIFEST, pushImage, sha256, type PushedImage } from "./helpers/oci.js";
 import { Sidecar, missingArtreg } from "./helpers/sidecar.js";
 
@@ -46,16 +47,6 @@ const GCP: CrossAccountAccess = {
   allowedServiceTypes: ["worker"],
 };
 
-async function rejection(promise: Promise<unknown>): Promise<ArtregError> {
-  try {
-    await promise;
-  } catch (err) {
-    assert.ok(err instanceof ArtregError, `expected an ArtregError, got ${String(err)}`);
-    return err;
-  }
-  assert.fail("expected the promise to reject");
-}
-
 function wait(ms: number): Promise<void> {
   return new Promise((done) => setTimeout(done, ms));
 }
@@ -78,8 +69,7 @@ describe("@artreg/client against artreg serve", { skip }, () => {
 
   before(async () => {
     sidecar = await Sidecar.start();
-    client = connect({ url: sidecar.url, timeoutMs: 15_000 });
-    await client.open();
+    client = await opened({ url: sidecar.url, timeoutMs: 15_000 });
     registry = client.artifactRegistry(BINDING);
     repo = await registry.createRepository("ts-client");
     image = await pushImage(sidecar.registry, repo.name, "v1");

@@ -29,6 +29,17 @@ def layout_files(root: Path) -> dict[str, bytes]:
     return {p.name: p.read_bytes() for p in (root / "blobs" / "sha256").iterdir()}
 
 
+def quiet_round_trip(cli: Cli, layout: Path, ref: str, out: Path) -> str:
+    """``artreg push -q`` of ``layout`` to ``ref``, then ``artreg pull -q`` into ``out``: both
+    succeed and ``out`` holds the same files. Returns what the two wrote to stderr."""
+    pushed = cli.artreg("push", str(layout), ref, "-q")
+    assert pushed.code == 0, pushed.stderr
+    pulled = cli.artreg("pull", ref, str(out), "-q")
+    assert pulled.code == 0, pulled.stderr
+    assert layout_files(out) == layout_files(layout)
+    return pushed.stderr + pulled.stderr
+
+
 def tagged_digest(root: Path, tag: str) -> str:
     index = json.loads((root / "index.json").read_text())
     [entry] = [
@@ -179,13 +190,8 @@ def test_push_needs_credentials_a_binding_provides(
         moto.env(AWS_ACCOUNT_ID=ACCOUNT_ID, ARTREG_ECR_REGISTRY_ENDPOINT=f"http://{protected.host}")
     )
     cli.bind("artifacts", {"service": "ecr", "repositoryPrefix": "team"})
-    pushed = cli.artreg("push", str(layout.path), ref, "-q")
-    assert pushed.code == 0, pushed.stderr
-    out = tmp_path / "out"
-    pulled = cli.artreg("pull", ref, str(out), "-q")
-    assert pulled.code == 0, pulled.stderr
-    assert layout_files(out) == layout_files(layout.path)
-    assert TOKEN not in pushed.stderr + pulled.stderr
+    stderr = quiet_round_trip(cli, layout.path, ref, tmp_path / "out")
+    assert TOKEN not in stderr
 
 
 def test_https_registry_is_trusted_through_ssl_cert_file(cli: Cli, tmp_path: Path) -> None:
@@ -204,12 +210,7 @@ def test_https_registry_is_trusted_through_ssl_cert_file(cli: Cli, tmp_path: Pat
         assert "certificate verify failed" in untrusted.stderr
         assert "SSL_CERT_FILE" in untrusted.stderr
         cli.env["SSL_CERT_FILE"] = str(cert.ca_file)
-        pushed = cli.artreg("push", str(layout.path), ref, "-q")
-        assert pushed.code == 0, pushed.stderr
-        out = tmp_path / "out"
-        pulled = cli.artreg("pull", ref, str(out), "-q")
-        assert pulled.code == 0, pulled.stderr
-    assert layout_files(out) == layout_files(layout.path)
+        quiet_round_trip(cli, layout.path, ref, tmp_path / "out")
 
 
 def test_progress_bars_under_a_pseudo_terminal(

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import os
 import shutil
+import subprocess
+from pathlib import Path
 
 import pytest
 
@@ -19,4 +21,21 @@ def require_binary(name: str) -> str:
         if IN_CI:
             pytest.fail(message)
         pytest.skip(message)
+    return path
+
+
+def htpasswd_line(user: str, password: str) -> str:
+    """An htpasswd line for ``user`` with a bcrypt hash, made by Apache's ``htpasswd -Bbn``."""
+    return subprocess.run(
+        [require_binary("htpasswd"), "-Bbn", user, password],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.strip()
+
+
+def write_htpasswd(directory: Path, user: str, password: str) -> Path:
+    """``directory/htpasswd`` holding the one line :func:`htpasswd_line` makes."""
+    path = directory / "htpasswd"
+    path.write_text(htpasswd_line(user, password) + "\n")
     return path

@@ -25,7 +25,7 @@ from artreg.localregistry import (
     start_in_thread,
 )
 from tests.localregistry.layout import Layout
-from tests.peers import require_binary
+from tests.peers import require_binary, write_htpasswd
 from tests.registries import RunningRegistry, embedded_registry, free_port, wait_http
 
 PASSWORD = "s3cret-Pa55word"
@@ -34,13 +34,7 @@ TOKEN = "tok-0123456789abcdef"
 
 @pytest.fixture
 def htpasswd_file(tmp_path: Path) -> Path:
-    binary = require_binary("htpasswd")
-    out = subprocess.run(
-        [binary, "-Bbn", "alice", PASSWORD], capture_output=True, text=True, check=True
-    ).stdout
-    path = tmp_path / "htpasswd"
-    path.write_text(out)
-    return path
+    return write_htpasswd(tmp_path, "alice", PASSWORD)
 
 
 @pytest.fixture

@@ -3,7 +3,6 @@ auth against an htpasswd one, provider credentials refreshed on 401 and at half 
 
 from __future__ import annotations
 
-import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -21,7 +20,7 @@ from artreg.types import (
 )
 from tests.fakes.token_server import TokenServer, User, token_protected_registry
 from tests.oci.helpers import make_image
-from tests.peers import require_binary
+from tests.peers import htpasswd_line
 from tests.registries import RunningRegistry, distribution_registry
 
 SECRET = "s3cret-PASSWORD-value"
@@ -37,18 +36,10 @@ def token_registry(tmp_path: Path) -> Iterator[tuple[RunningRegistry, TokenServe
         yield pair
 
 
-def bcrypt_entry(user: str, password: str) -> str:
-    """An htpasswd line with a bcrypt hash (``htpasswd -Bbn``)."""
-    htpasswd = require_binary("htpasswd")
-    return subprocess.run(
-        [htpasswd, "-Bbn", user, password], check=True, capture_output=True, text=True
-    ).stdout.strip()
-
-
 @pytest.fixture
 def htpasswd_registry(tmp_path: Path) -> Iterator[RunningRegistry]:
     path = tmp_path / "htpasswd"
-    path.write_text(bcrypt_entry("bob", SECRET) + "\n")
+    path.write_text(htpasswd_line("bob", SECRET) + "\n")
     auth_yaml = f"auth:\n  htpasswd:\n    realm: artreg-test\n    path: {path}\n"
     with distribution_registry(tmp_path, auth_yaml=auth_yaml) as reg:
         yield reg
@@ -188,7 +179,7 @@ async def test_embedded_registry_auth(tmp_path: Path) -> None:
     from artreg.localregistry import Authenticator
     from tests.registries import embedded_registry
 
-    user, _, hashed = bcrypt_entry("bob", SECRET).partition(":")
+    user, _, hashed = htpasswd_line("bob", SECRET).partition(":")
     auth = Authenticator(users={user: hashed.encode()}, token="static-registry-token")
     with embedded_registry(tmp_path, auth=auth) as registry:
         async with RegistryClient(registry.host, credentials=Basic("bob", SECRET)) as client:

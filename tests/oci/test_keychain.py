@@ -6,7 +6,6 @@ import base64
 import json
 import os
 import stat
-import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -24,7 +23,7 @@ from artreg.oci import (
 from artreg.oci.keychain import docker_config_path, normalize_host
 from artreg.providers.local import LocalArtifactRegistry
 from tests.oci.helpers import make_image
-from tests.peers import require_binary
+from tests.peers import write_htpasswd
 from tests.registries import RunningRegistry, distribution_registry
 
 SECRET = "kc-s3cret"
@@ -106,12 +105,8 @@ async def test_docker_config_sources(tmp_path: Path) -> None:
 
 @pytest.fixture
 def htpasswd_registry(tmp_path: Path) -> Iterator[RunningRegistry]:
-    htpasswd = require_binary("htpasswd")
-    entry = subprocess.run(
-        [htpasswd, "-Bbn", "carol", SECRET], check=True, capture_output=True, text=True
-    ).stdout.strip()
-    (tmp_path / "htpasswd").write_text(entry + "\n")
-    auth_yaml = f"auth:\n  htpasswd:\n    realm: artreg-test\n    path: {tmp_path / 'htpasswd'}\n"
+    users = write_htpasswd(tmp_path, "carol", SECRET)
+    auth_yaml = f"auth:\n  htpasswd:\n    realm: artreg-test\n    path: {users}\n"
     with distribution_registry(tmp_path, auth_yaml=auth_yaml) as reg:
         yield reg
 

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -19,7 +18,7 @@ from artreg.errors import ArtregError, InvalidInput, RemoteResourceNotFound
 from artreg.types import ArtifactRegistryPermissions
 from tests.fakes.ecr_stub import EcrOperationStub
 from tests.fakes.moto_server import ACCOUNT_ID, MotoServer, moto, moto_server  # noqa: F401
-from tests.peers import require_binary
+from tests.peers import write_htpasswd
 from tests.providers.test_ecr import PULL_ROLE, make
 from tests.registries import RunningRegistry, distribution_registry
 
@@ -32,12 +31,7 @@ def sha256(data: bytes) -> str:
 
 
 def htpasswd_registry(tmp: Path, password: str) -> Iterator[RunningRegistry]:
-    binary = require_binary("htpasswd")
-    entry = subprocess.run(
-        [binary, "-Bbn", "AWS", password], check=True, capture_output=True, text=True
-    ).stdout
-    users = tmp / "htpasswd"
-    users.write_text(entry)
+    users = write_htpasswd(tmp, "AWS", password)
     auth = f"auth:\n  htpasswd:\n    realm: ecr-test\n    path: {users}\n"
     with distribution_registry(tmp, auth_yaml=auth) as registry:
         yield registry

@@ -5,7 +5,6 @@ minted by the provider's own impersonation flow against the Google fake."""
 from __future__ import annotations
 
 import json
-import subprocess
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
@@ -20,7 +19,7 @@ from artreg.providers import gar
 from artreg.types import ManifestHead
 from tests.fakes.gcp import FakeGcp, LoopbackOnlyRequest
 from tests.fakes.tls import LoopbackServer
-from tests.peers import require_binary
+from tests.peers import write_htpasswd
 from tests.registries import RunningRegistry, distribution_registry
 
 TOKEN = "ya29.fixed-test-access-token"
@@ -30,12 +29,7 @@ PULL_SA = "pull@fake-project.iam.gserviceaccount.com"
 
 @pytest.fixture
 def registry(tmp_path: Path) -> Iterator[RunningRegistry]:
-    htpasswd = require_binary("htpasswd")
-    entry = subprocess.run(
-        [htpasswd, "-Bbn", "oauth2accesstoken", TOKEN], check=True, capture_output=True, text=True
-    ).stdout.strip()
-    path = tmp_path / "htpasswd"
-    path.write_text(entry + "\n")
+    path = write_htpasswd(tmp_path, "oauth2accesstoken", TOKEN)
     auth = f"auth:\n  htpasswd:\n    realm: gar-test\n    path: {path}\n"
     with distribution_registry(tmp_path, auth_yaml=auth) as reg:
         yield reg

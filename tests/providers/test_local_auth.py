@@ -5,7 +5,6 @@ it stays anonymous (alien's behaviour) and a secured registry refuses it."""
 from __future__ import annotations
 
 import json
-import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -17,7 +16,7 @@ from artreg.loader import clear_cache, load_artifact_registry
 from artreg.localregistry import Authenticator
 from artreg.providers.local import LocalArtifactRegistry
 from artreg.types import ArtifactRegistryPermissions, RegistryAuthMethod
-from tests.peers import require_binary
+from tests.peers import write_htpasswd
 from tests.registries import RunningRegistry, embedded_registry
 
 PASSWORD = "local-Pa55word-for-tests"
@@ -26,14 +25,7 @@ TOKEN = "local-static-token-0123456789"
 
 @pytest.fixture
 def htpasswd_registry(tmp_path: Path) -> Iterator[RunningRegistry]:
-    out = subprocess.run(
-        [require_binary("htpasswd"), "-Bbn", "ci", PASSWORD],
-        capture_output=True,
-        text=True,
-        check=True,
-    ).stdout
-    (tmp_path / "htpasswd").write_text(out)
-    auth = Authenticator.from_files(htpasswd=tmp_path / "htpasswd")
+    auth = Authenticator.from_files(htpasswd=write_htpasswd(tmp_path, "ci", PASSWORD))
     with embedded_registry(tmp_path, auth=auth) as reg:
         yield reg
 

@@ -363,19 +363,11 @@ async def test_a_down_registry_is_remote_service_unavailable_with_its_host(
 
 
 def _htpasswd_registry(tmp: Path, user: str, password: str) -> Any:
-    import subprocess
-
-    from tests.peers import require_binary
+    from tests.peers import write_htpasswd
     from tests.registries import distribution_registry
 
-    entry = subprocess.run(
-        [require_binary("htpasswd"), "-Bbn", user, password],
-        capture_output=True,
-        text=True,
-        check=True,
-    ).stdout
-    (tmp / "htpasswd").write_text(entry)
-    auth = f"auth:\n  htpasswd:\n    realm: artreg-test\n    path: {tmp / 'htpasswd'}\n"
+    users = write_htpasswd(tmp, user, password)
+    auth = f"auth:\n  htpasswd:\n    realm: artreg-test\n    path: {users}\n"
     return distribution_registry(tmp, auth_yaml=auth)
 
 

@@ -8,12 +8,11 @@ from __future__ import annotations
 import asyncio
 import json
 import ssl
-import subprocess
 from pathlib import Path
 
 import httpx
 
-from tests.peers import require_binary
+from tests.peers import write_htpasswd
 from tests.rpc.client import RpcFailure, rpc_client
 from tests.rpc.test_serve_cli import ARTREG, artreg, clean_env, read
 
@@ -22,15 +21,7 @@ PASSWORD = "registry-Pa55word-on-a-public-bind"
 
 
 def htpasswd(tmp_path: Path) -> Path:
-    out = subprocess.run(
-        [require_binary("htpasswd"), "-Bbn", "ci", PASSWORD],
-        capture_output=True,
-        text=True,
-        check=True,
-    ).stdout
-    path = tmp_path / "htpasswd"
-    path.write_text(out)
-    return path
+    return write_htpasswd(tmp_path, "ci", PASSWORD)
 
 
 async def test_public_bind_with_htpasswd(tmp_path: Path) -> None:

@@ -133,13 +133,47 @@ def cpu_seconds(pid: int | None) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
-def _stop(proc: subprocess.Popen[bytes]) -> None:
+def stop(proc: subprocess.Popen[bytes], timeout: float = 15) -> int:
+    """SIGTERM, then SIGKILL after ``timeout`` s; the exit status (-9 when it had to be killed)."""
     proc.terminate()
     try:
-        proc.wait(15)
+        return proc.wait(timeout)
     except subprocess.TimeoutExpired:
         proc.kill()
         proc.wait()
+        return -9
+
+
+def serve_argv(data_dir: Path) -> list[str]:
+    """``artreg serve`` with the sidecar and the embedded registry on free ports, warnings only."""
+    return [
+        str(BIN / "artreg"),
+        "serve",
+        "--rpc-port",
+        "0",
+        "--registry-port",
+        "0",
+        "--data-dir",
+        str(data_dir),
+        "--log-level",
+        "warning",
+    ]
+
+
+def start_ready(
+    argv: list[str], ready: re.Pattern[str], log: Path, env: dict[str, str] | None = None
+) -> tuple[subprocess.Popen[bytes], re.Match[str]]:
+    """Start a server whose first stdout line ``ready`` matches (stderr to ``log``); return it and
+    the match. A different first line kills it and exits with the line and the log's end."""
+    with log.open("wb") as err:
+        proc = subprocess.Popen(argv, env=env, stdout=subprocess.PIPE, stderr=err)
+    assert proc.stdout is not None
+    line = proc.stdout.readline().decode().strip()
+    match = ready.match(line)
+    if match is None:
+        proc.kill()
+        raise SystemExit(f"{argv[0]} did not start: {line!r}\n{log.read_text()[-2000:]}")
+    return proc, match
 
 
 _LISTENING = re.compile(r"listening on (http://\S+)")
@@ -175,7 +209,7 @@ def embedded_server(work: Path, timeout: float = 30.0) -> Iterator[tuple[str, in
         wait_up(f"{base}/v2/", proc, timeout)
         yield base, proc.pid
     finally:
-        _stop(proc)
+        stop(proc)
 
 
 @contextlib.contextmanager
@@ -203,4 +237,4 @@ def distribution_server(work: Path, timeout: float = 30.0) -> Iterator[tuple[str
         wait_up(f"{base}/v2/", proc, timeout)
         yield base, proc.pid
     finally:
-        _stop(proc)
+        stop(proc)

@@ -26,7 +26,6 @@ import json
 import os
 import re
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -39,10 +38,10 @@ import msgspec
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.asyncio.server import ServerConnection, serve
 
+from _common import serve_argv, start_ready, stop
 from artreg.loader import load_artifact_registry
 from artreg_rpc.runner import loop_factory
 
-ARTREG = str(Path(sys.executable).with_name("artreg"))
 READY = re.compile(r"^artreg: rpc=(?P<rpc>ws://\S+) registry=(?P<registry>\S+)")
 SIZE_DIGITS = 8
 
@@ -189,21 +188,6 @@ async def compare(
     return ours.figures(), peer.figures()
 
 
-def _start_process(
-    args: list[str], pattern: re.Pattern[str], log: Path
-) -> tuple[subprocess.Popen[bytes], re.Match[str]]:
-    err = log.open("wb")
-    proc = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=err)
-    err.close()
-    assert proc.stdout is not None
-    line = proc.stdout.readline().decode().strip()
-    match = pattern.match(line)
-    if match is None:
-        proc.kill()
-        raise SystemExit(f"{args[0]} did not start: {line!r}\n{log.read_text()}")
-    return proc, match
-
-
 async def direct_get_repository(registry_address: str, repo: str, calls: int) -> Figures:
     """getRepository through the Local provider in this process: the registry round trip alone."""
     binding = json.dumps({"service": "local", "registryUrl": registry_address, "dataDir": None})
@@ -319,24 +303,11 @@ def main() -> None:
     os.environ.clear()
     os.environ.update(env)
     with tempfile.TemporaryDirectory(prefix="artreg-bench-") as tmp:
-        rpc_proc, ready = _start_process(
-            [
-                ARTREG,
-                "serve",
-                "--rpc-port",
-                "0",
-                "--registry-port",
-                "0",
-                "--data-dir",
-                str(Path(tmp) / "data"),
-                "--log-level",
-                "warning",
-            ],
-            READY,
-            Path(tmp) / "serve.log",
+        rpc_proc, ready = start_ready(
+            serve_argv(Path(tmp) / "data"), READY, Path(tmp) / "serve.log"
         )
         rpc_url, registry_address = ready["rpc"], ready["registry"]
-        echo_proc, echo_match = _start_process(
+        echo_proc, echo_match = start_ready(
             [sys.executable, __file__, "--echo"],
             re.compile(r"^echo: (\S+)"),
             Path(tmp) / "echo.log",
@@ -359,12 +330,7 @@ def main() -> None:
                 print(line)
         finally:
             for proc in (rpc_proc, echo_proc):
-                proc.terminate()
-                try:
-                    proc.wait(timeout=15)
-                except subprocess.TimeoutExpired:
-                    proc.kill()
-                    proc.wait()
+                stop(proc)
 
 
 if __name__ == "__main__":

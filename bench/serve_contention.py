@@ -18,7 +18,6 @@ import json
 import os
 import re
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -29,33 +28,17 @@ sys.path.insert(0, str(ROOT / "bench"))
 
 from websockets.asyncio.client import connect  # noqa: E402
 
-from _common import BIN, compile_artreg, embedded_server  # noqa: E402
+from _common import (  # noqa: E402
+    BIN,
+    compile_artreg,
+    embedded_server,
+    serve_argv,
+    start_ready,
+    stop,
+)
 from rpc_overhead import SidecarClient  # noqa: E402
 
 READY = re.compile(r"^artreg: rpc=(?P<rpc>ws://\S+)(?: registry=(?P<registry>\S+))?")
-
-
-def start(argv: list[str], env: dict[str, str], log: Path) -> tuple[subprocess.Popen[bytes], str]:
-    """Start a server that prints the ready line first; return it and its RPC URL."""
-    with log.open("wb") as err:
-        proc = subprocess.Popen(argv, env=env, stdout=subprocess.PIPE, stderr=err)
-    assert proc.stdout is not None
-    line = proc.stdout.readline().decode().strip()
-    match = READY.match(line)
-    if match is None:
-        proc.kill()
-        raise SystemExit(f"{argv[0]} did not start: {line!r}\n{log.read_text()[-2000:]}")
-    return proc, match["rpc"]
-
-
-def stop(proc: subprocess.Popen[bytes]) -> int:
-    proc.terminate()
-    try:
-        return proc.wait(20)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        proc.wait()
-        return -9
 
 
 async def rate(url: str, calls: int, in_flight: int) -> float:
@@ -100,22 +83,8 @@ def main() -> None:
     exits: list[int] = []
     with tempfile.TemporaryDirectory(prefix="artreg-bench-") as tmp:
         work = Path(tmp)
-        one, one_url = start(
-            [
-                artreg,
-                "serve",
-                "--rpc-port",
-                "0",
-                "--registry-port",
-                "0",
-                "--data-dir",
-                str(work / "one"),
-                "--log-level",
-                "warning",
-            ],
-            env,
-            work / "one.log",
-        )
+        one, one_ready = start_ready(serve_argv(work / "one"), READY, work / "one.log", env)
+        one_url = one_ready["rpc"]
         try:
             with embedded_server(work / "two") as (base, _pid):
                 binding = {
@@ -124,11 +93,13 @@ def main() -> None:
                     "dataDir": None,
                 }
                 two_env = dict(env, ALIEN_ARTIFACTS_BINDING=json.dumps(binding))
-                two, two_url = start(
+                two, two_ready = start_ready(
                     [artreg, "rpc", "serve", "--port", "0", "--log-level", "warning"],
-                    two_env,
+                    READY,
                     work / "two.log",
+                    two_env,
                 )
+                two_url = two_ready["rpc"]
                 try:
                     for n in range(args.rounds):
                         order = list(figures) if n % 2 == 0 else list(reversed(figures))
@@ -136,9 +107,9 @@ def main() -> None:
                             url = one_url if name == "artreg serve" else two_url
                             figures[name].append(asyncio.run(rate(url, args.calls, args.in_flight)))
                 finally:
-                    exits.append(stop(two))
+                    exits.append(stop(two, 20))
         finally:
-            exits.append(stop(one))
+            exits.append(stop(one, 20))
     print(
         f"serve_contention: getRepository, {args.in_flight} in flight, {args.calls} calls x "
         f"{args.rounds} alternating rounds, {os.cpu_count()} CPUs"

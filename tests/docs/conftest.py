@@ -28,9 +28,9 @@ from pathlib import Path
 import pytest
 
 from tests.docs.blocks import REPO
+from tests.serve_cli import ARTREG, serve_args
 
 VENV_BIN = Path(sys.executable).parent
-ARTREG = VENV_BIN / "artreg"
 
 #: Variables of the runner's own environment that examples must not inherit.
 _SCRUB = re.compile(r"^(ALIEN_.*_BINDING|AWS_.*|GOOGLE_.*|GCP_.*|AZURE_.*|ARTREG_.*)$")
@@ -59,18 +59,7 @@ def artreg_serve(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServeInfo
     tmp = tmp_path_factory.mktemp("artreg-serve")
     log = (tmp / "serve.log").open("w+b")
     proc = subprocess.Popen(
-        [
-            str(ARTREG),
-            "serve",
-            "--rpc-port",
-            "0",
-            "--registry-port",
-            "0",
-            "--data-dir",
-            str(tmp / "data"),
-            "--log-level",
-            "warning",
-        ],
+        [ARTREG, *serve_args(tmp / "data", "--log-level", "warning")],
         stdout=subprocess.PIPE,
         stderr=log,
         bufsize=0,  # unbuffered, so select() sees every line that is waiting

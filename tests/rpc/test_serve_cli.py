@@ -8,7 +8,6 @@ import base64
 import os
 import re
 import signal
-import sys
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -19,8 +18,8 @@ import pytest
 from tests.rpc.client import rpc_client, until
 from tests.rpc.conftest import SLOW_BINDING, local_binding
 from tests.rpc.slowproxy import SlowProxy
+from tests.serve_cli import ARTREG, SERVE_ON_FREE_PORTS, serve_args
 
-ARTREG = str(Path(sys.executable).with_name("artreg"))
 READY = re.compile(r"^artreg: rpc=(?P<rpc>ws://\S+)(?: registry=(?P<registry>\S+))?$")
 
 
@@ -65,19 +64,16 @@ async def artreg(*args: str, env: dict[str, str], log: Path) -> AsyncIterator[Ru
             await proc.wait()
 
 
+async def exits_cleanly(run: Running, how: signal.Signals) -> None:
+    """Send ``how`` to the process; it must exit with status 0 within 15 s."""
+    run.proc.send_signal(how)
+    async with asyncio.timeout(15):
+        assert await run.proc.wait() == 0
+
+
 async def test_artreg_serve_end_to_end(tmp_path: Path) -> None:
     data = tmp_path / "data"
-    async with artreg(
-        "serve",
-        "--rpc-port",
-        "0",
-        "--registry-port",
-        "0",
-        "--data-dir",
-        str(data),
-        env=clean_env(),
-        log=tmp_path / "log",
-    ) as run:
+    async with artreg(*serve_args(data), env=clean_env(), log=tmp_path / "log") as run:
         assert run.registry is not None and run.registry.startswith("127.0.0.1:")
         assert run.proc.stdout is not None
         async with asyncio.timeout(10):
@@ -109,25 +105,13 @@ async def test_artreg_serve_end_to_end(tmp_path: Path) -> None:
             )
             doc = await rpc.call("rpc.discover")
             assert doc["openrpc"].startswith("1.")
-        run.proc.send_signal(signal.SIGTERM)
-        async with asyncio.timeout(15):
-            assert await run.proc.wait() == 0
+        await exits_cleanly(run, signal.SIGTERM)
     assert any(data.iterdir()), "the registry wrote its data under --data-dir"
 
 
 async def test_sigterm_finishes_the_call_in_flight(slow_proxy: SlowProxy, tmp_path: Path) -> None:
     env = clean_env(ALIEN_SLOW_BINDING=local_binding(slow_proxy.address))
-    async with artreg(
-        "serve",
-        "--rpc-port",
-        "0",
-        "--registry-port",
-        "0",
-        "--data-dir",
-        str(tmp_path / "d"),
-        env=env,
-        log=tmp_path / "log",
-    ) as run:
+    async with artreg(*serve_args(tmp_path / "d"), env=env, log=tmp_path / "log") as run:
         async with rpc_client(run.rpc) as rpc:
             slow = asyncio.create_task(
                 rpc.call(
@@ -155,16 +139,14 @@ async def test_rpc_serve_alone_with_a_token(slow_proxy: SlowProxy, tmp_path: Pat
         headers = {"Authorization": "Bearer tok-123456"}
         async with rpc_client(run.rpc, additional_headers=headers) as rpc:
             assert await rpc.call("upstreamRepositoryPrefix", bindingName=SLOW_BINDING)
-        run.proc.send_signal(signal.SIGINT)
-        async with asyncio.timeout(15):
-            assert await run.proc.wait() == 0
+        await exits_cleanly(run, signal.SIGINT)
     assert "artreg RPC listening" in read(log)
     assert "tok-123456" not in read(log)
 
 
 @pytest.mark.parametrize(
     "command",
-    [["rpc", "serve", "--port", "0"], ["serve", "--rpc-port", "0", "--registry-port", "0"]],
+    [["rpc", "serve", "--port", "0"], list(SERVE_ON_FREE_PORTS)],
 )
 async def test_refuses_a_public_address_without_a_token(command: list[str], tmp_path: Path) -> None:
     proc = await asyncio.create_subprocess_exec(
@@ -193,17 +175,7 @@ async def _banner_until(run: Running, last: str) -> list[str]:
 
 
 async def test_the_next_steps_serve_prints_work_as_typed(tmp_path: Path) -> None:
-    async with artreg(
-        "serve",
-        "--rpc-port",
-        "0",
-        "--registry-port",
-        "0",
-        "--data-dir",
-        str(tmp_path / "data"),
-        env=clean_env(),
-        log=tmp_path / "log",
-    ) as run:
+    async with artreg(*serve_args(tmp_path / "data"), env=clean_env(), log=tmp_path / "log") as run:
         lines = await _banner_until(run, "repo create my-app")
         start = next(i for i, line in enumerate(lines) if line.startswith("next:"))
         typed = "\n".join(line.strip() for line in lines[start + 1 :])
@@ -227,13 +199,7 @@ async def test_the_next_steps_serve_prints_work_as_typed(tmp_path: Path) -> None
 async def test_no_push_hint_for_a_binding_serve_does_not_serve(tmp_path: Path) -> None:
     other = '{"service":"local","registryUrl":"127.0.0.1:9","dataDir":null}'
     async with artreg(
-        "serve",
-        "--rpc-port",
-        "0",
-        "--registry-port",
-        "0",
-        "--data-dir",
-        str(tmp_path / "data"),
+        *serve_args(tmp_path / "data"),
         env=clean_env(ALIEN_OTHER_BINDING=other),
         log=tmp_path / "log",
     ) as run:
@@ -249,16 +215,7 @@ def test_serve_logs_no_info_line_under_an_error_logger(tmp_path: Path) -> None:
     import subprocess
 
     proc = subprocess.Popen(
-        [
-            ARTREG,
-            "serve",
-            "--rpc-port",
-            "0",
-            "--registry-port",
-            "0",
-            "--data-dir",
-            str(tmp_path / "data"),
-        ],
+        [ARTREG, *serve_args(tmp_path / "data")],
         env=clean_env(),
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
@@ -289,17 +246,7 @@ async def test_the_registry_process_stops_with_serve_even_killed(tmp_path: Path)
 
     data = tmp_path / "data"
     for how in (signal.SIGTERM, signal.SIGKILL):
-        async with artreg(
-            "serve",
-            "--rpc-port",
-            "0",
-            "--registry-port",
-            "0",
-            "--data-dir",
-            str(data),
-            env=clean_env(),
-            log=tmp_path / "log",
-        ) as run:
+        async with artreg(*serve_args(data), env=clean_env(), log=tmp_path / "log") as run:
             async with httpx.AsyncClient() as http:
                 assert (await http.get(f"http://{run.registry}/v2/")).status_code == 200
             children = read(Path(f"/proc/{run.proc.pid}/task/{run.proc.pid}/children"))
